@@ -1,0 +1,153 @@
+"""One configuration for the platform: paths (from ``laip.yaml`` and the environment) and thresholds.
+
+Every step resolves its paths through :func:`load_settings`, so the CLI, the Airflow DAG and the tests
+agree on where the warehouse, the MLflow store and the raw data are.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = REPO_ROOT / "laip.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved paths and thresholds. Build with :func:`load_settings`."""
+
+    repo_root: Path
+    home: Path
+    data_dir: Path
+    data_dir_is_default: bool
+    sample_dir: Path
+    dbt_project_dir: Path
+    download_urls: tuple[str, ...]
+    download_timeout_s: float
+    max_examples_per_rule: int
+    prediction_day: int
+    click_log_complete_tolerance_days: int
+    min_group_size: int
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # --- derived locations (all state lives under ``home``) ---
+    @property
+    def warehouse(self) -> Path:
+        """The working DuckDB warehouse the pipeline writes (raw + dbt models + ML tables)."""
+        return self.home / "warehouse" / "laip.duckdb"
+
+    @property
+    def serving_warehouse(self) -> Path:
+        """The published read-only snapshot that dashboards read; swapped in atomically by ``publish``."""
+        return self.home / "serving" / "laip.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt" / "target"
+
+    @property
+    def dbt_log_dir(self) -> Path:
+        return self.home / "dbt" / "logs"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def superset_home(self) -> Path:
+        return self.home / "superset"
+
+    def dbt_vars(self) -> dict[str, int]:
+        """Thresholds handed to dbt (``--vars``), so dbt and Python read the same config."""
+        return {
+            "prediction_day": self.prediction_day,
+            "click_log_complete_tolerance_days": self.click_log_complete_tolerance_days,
+            "min_group_size": self.min_group_size,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "repo_root": str(self.repo_root),
+            "home": str(self.home),
+            "data_dir": str(self.data_dir),
+            "sample_dir": str(self.sample_dir),
+            "warehouse": str(self.warehouse),
+            "serving_warehouse": str(self.serving_warehouse),
+            "dbt_project_dir": str(self.dbt_project_dir),
+            "dbt_target_dir": str(self.dbt_target_dir),
+            "mlflow_tracking_uri": self.mlflow_tracking_uri,
+            "airflow_home": str(self.airflow_home),
+            "superset_home": str(self.superset_home),
+            "reports_dir": str(self.reports_dir),
+            "logs_dir": str(self.logs_dir),
+            "prediction_day": self.prediction_day,
+            "min_group_size": self.min_group_size,
+        }
+
+
+def _resolve(base: Path, value: str | os.PathLike[str]) -> Path:
+    p = Path(value).expanduser()
+    return (p if p.is_absolute() else base / p).resolve()
+
+
+def _pick(override: Any, env_name: str, file_value: str, root: Path) -> tuple[Path, bool]:
+    """Return (path, came_from_config_file). Explicit values resolve against the cwd, config values the repo."""
+    explicit = override if override is not None else os.environ.get(env_name)
+    if explicit:
+        return _resolve(Path.cwd(), explicit), False
+    return _resolve(root, file_value), True
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read ``laip.yaml`` (or ``LAIP_CONFIG``), then apply env vars and keyword overrides.
+
+    Keyword overrides (``home=``, ``data_dir=``) win over the environment, which wins over the file.
+    """
+    path = config_file or Path(os.environ.get("LAIP_CONFIG", CONFIG_FILE))
+    raw: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+    paths = raw.get("paths", {})
+    domain = raw.get("domain", {})
+    root = REPO_ROOT
+
+    home = _pick(overrides.get("home"), "LAIP_HOME", paths.get("home", ".laip"), root)
+    data_dir = _pick(overrides.get("data_dir"), "LAIP_DATA_DIR", paths.get("data_dir", "data/raw"), root)
+    return Settings(
+        repo_root=root,
+        home=home[0],
+        data_dir=data_dir[0],
+        data_dir_is_default=data_dir[1],
+        sample_dir=_resolve(root, paths.get("sample_dir", "data/sample")),
+        dbt_project_dir=_resolve(root, paths.get("dbt_project", "dbt")),
+        download_urls=tuple(raw.get("download", {}).get("urls", [])),
+        download_timeout_s=float(raw.get("download", {}).get("timeout_seconds", 15)),
+        max_examples_per_rule=int(raw.get("validation", {}).get("max_examples_per_rule", 5)),
+        prediction_day=int(domain.get("prediction_day", 30)),
+        click_log_complete_tolerance_days=int(domain.get("click_log_complete_tolerance_days", 7)),
+        min_group_size=int(domain.get("min_group_size", 10)),
+        raw=raw,
+    )

@@ -1,0 +1,37 @@
+"""What state the platform is in: last load, last build, published snapshot (for ``laip info``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from laip.config import Settings
+
+
+def _query(path: Path, sql: str) -> list[tuple] | None:
+    if not path.is_file():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+    except duckdb.Error:
+        return None
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    load = _query(settings.warehouse,
+                  "select any_value(load_id), any_value(source), any_value(source_dir), max(loaded_at), "
+                  "sum(row_count) from meta.load_manifest")
+    build = _query(settings.warehouse,
+                   "select success, finished_at from meta.build_status order by finished_at desc limit 1")
+    serving = settings.serving_warehouse
+    return {
+        "warehouse_exists": settings.warehouse.is_file(),
+        "last_load": dict(zip(("load_id", "source", "source_dir", "loaded_at", "raw_rows"), load[0])) if load else None,
+        "last_build": dict(zip(("success", "finished_at"), build[0])) if build else None,
+        "serving_published_at": (datetime.fromtimestamp(serving.stat().st_mtime, timezone.utc)
+                                 if serving.is_file() else None),
+    }

@@ -1,0 +1,52 @@
+"""Shared fixtures: isolated LAIP_HOME per test, the committed real-data sample, the full OULAD when present."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from laip.config import REPO_ROOT, Settings, load_settings
+
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+FULL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "oulad"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh LAIP_HOME for one test."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("LAIP_HOME", str(h))
+    monkeypatch.delenv("LAIP_DATA_DIR", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return h
+
+
+@pytest.fixture
+def settings(home: Path) -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    return SAMPLE_DIR
+
+
+@pytest.fixture
+def full_data_dir() -> Path:
+    if not (FULL_DATA_DIR / "studentVle.csv.gz").is_file():
+        pytest.skip(f"full OULAD not present at {FULL_DATA_DIR}")
+    return FULL_DATA_DIR
+
+
+@pytest.fixture
+def plain_sample(tmp_path: Path) -> Path:
+    """The sample decompressed to plain .csv files in a temp dir, ready to be broken by a test."""
+    out = tmp_path / "raw"
+    out.mkdir()
+    for gz in SAMPLE_DIR.glob("*.csv.gz"):
+        with gzip.open(gz, "rb") as src, (out / gz.name[:-3]).open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return out
