@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
@@ -45,9 +45,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return {"LAIP_WAREHOUSE": str(settings.warehouse), "DBT_PROFILES_DIR": str(settings.dbt_project_dir)}
 
 
-def dbt_args(settings: Settings, command: str, *extra: str) -> list[str]:
+def dbt_args_tail(settings: Settings, *extra: str) -> list[str]:
+    """Flags every dbt call of the platform gets: project, profile, target/log dirs under LAIP_HOME, vars."""
     return [
-        command,
         "--project-dir", str(settings.dbt_project_dir),
         "--profiles-dir", str(settings.dbt_project_dir),
         "--target-path", str(settings.dbt_target_dir),
@@ -57,39 +57,30 @@ def dbt_args(settings: Settings, command: str, *extra: str) -> list[str]:
     ]
 
 
-@contextmanager
-def _env(values: dict[str, str]) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def dbt_executable() -> str:
+    """The ``dbt`` installed beside the running interpreter (the project's venv)."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
 
 
 def run_dbt(settings: Settings, command: str, *extra: str) -> BuildResult:
-    """Invoke dbt in-process (``dbtRunner``) and summarise node results."""
-    from dbt.cli.main import dbtRunner  # heavy import, only when dbt actually runs
-
+    """Run dbt in its own process (so it holds no DuckDB handle afterwards) and summarise run_results.json."""
     start = time.perf_counter()
-    with _env(dbt_env(settings)):
-        res = dbtRunner().invoke(dbt_args(settings, command, *extra))
+    results_file = settings.dbt_target_dir / "run_results.json"
+    results_file.unlink(missing_ok=True)
+    proc = subprocess.run([dbt_executable(), *command.split(), *dbt_args_tail(settings, *extra)],
+                          env={**os.environ, **dbt_env(settings)}, check=False)
     counts: Counter[str] = Counter()
     failures: list[str] = []
-    for r in getattr(res.result, "results", None) or []:
-        node = getattr(r, "node", None)
-        kind = getattr(node, "resource_type", "node")
-        status = str(getattr(r, "status", "unknown"))
-        counts[f"{kind}:{status}"] += 1
-        if status in {"error", "fail", "runtime error"}:
-            failures.append(f"{kind} {getattr(node, 'name', '?')}: {status}: {(r.message or '').strip()[:300]}")
-    if res.exception is not None:
-        failures.append(f"dbt raised: {res.exception}")
-    return BuildResult(bool(res.success), command, time.perf_counter() - start, dict(counts), failures)
+    if results_file.is_file():
+        for r in json.loads(results_file.read_text()).get("results", []):
+            kind = r["unique_id"].split(".")[0]
+            counts[f"{kind}:{r['status']}"] += 1
+            if r["status"] in {"error", "fail", "runtime error"}:
+                failures.append(f"{kind} {r['unique_id'].split('.')[-1]}: {r['status']}: {(r.get('message') or '').strip()[:300]}")
+    if proc.returncode and not failures:
+        failures.append(f"dbt exited with code {proc.returncode}")
+    return BuildResult(proc.returncode == 0, command, time.perf_counter() - start, dict(counts), failures)
 
 
 def record_build_status(warehouse: Path, result: BuildResult) -> None:
@@ -117,4 +108,4 @@ def build(settings: Settings, *, select: str | None = None, full_refresh: bool =
 
 def docs(settings: Settings) -> BuildResult:
     """``dbt docs generate`` into the dbt target dir (catalog + static site)."""
-    return run_dbt(settings, "docs", "generate")
+    return run_dbt(settings, "docs generate")

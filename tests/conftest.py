@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from laip.config import REPO_ROOT, Settings, load_settings
-
-SAMPLE_DIR = REPO_ROOT / "data" / "sample"
-FULL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "oulad"
+from datasets import FULL_DATA_DIR, SAMPLE_DIR
+from laip.config import Settings, load_settings
 
 
 @pytest.fixture

@@ -1,0 +1,31 @@
+{#- VLE activity types that get their own click column; all others are summed into *_other. -#}
+{% macro main_activity_types() -%}
+    {{ return(['forumng', 'homepage', 'oucontent', 'subpage', 'quiz', 'resource', 'url']) }}
+{%- endmacro %}
+
+{#- Stable text key of a module-presentation, e.g. 'AAA_2013J'. -#}
+{% macro module_presentation_id(code_module='code_module', code_presentation='code_presentation') -%}
+    ({{ code_module }} || '_' || {{ code_presentation }})
+{%- endmacro %}
+
+{#- Stable text key of a student-module attempt, e.g. 'AAA_2013J_11391'. -#}
+{% macro student_module_id(code_module='code_module', code_presentation='code_presentation', id_student='id_student') -%}
+    ({{ code_module }} || '_' || {{ code_presentation }} || '_' || cast({{ id_student }} as varchar))
+{%- endmacro %}
+
+{#- Course week of a course day: week 1 = days 0..6, week 0 = days -7..-1, week -1 = days -14..-8, ... -#}
+{% macro course_week(day_column) -%}
+    (cast(floor({{ day_column }} / 7.0) as integer) + 1)
+{%- endmacro %}
+
+{#-
+    True when the relation exists in the warehouse. Singular tests that read several marts use it
+    to check only the marts that were built, so that a partial build (e.g. `dbt build -s +model`
+    on a fresh warehouse) does not fail on marts that were not selected.
+-#}
+{% macro relation_exists(relation) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(load_relation(relation) is not none) }}
+{%- endmacro %}

@@ -1,0 +1,61 @@
+"""Leakage safety, proven on real data: rewriting every event dated after day 30 changes no day-30 feature.
+
+Two warehouses are built from the same sample. In the second, before dbt runs, every click after day 30 is
+deleted, every submission after day 30 is moved later and re-scored, every unregistration after day 30 is
+moved later, every assessment due after day 30 is moved later, and every final result is swapped. The
+feature mart must be identical except for the target.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from laip.build import build
+from laip.config import Settings, load_settings
+from laip.load import load
+
+pytestmark = pytest.mark.integration
+
+MART = "marts.mart_withdrawal_prediction_features"
+KEY = "code_module, code_presentation, id_student"
+TARGET = "withdrew_after_day_30"
+
+PERTURB = """
+delete from raw.student_vle where date > 30;
+update raw.student_assessment set score = 100 - coalesce(score, 50), date_submitted = date_submitted + 9
+    where date_submitted > 30;
+update raw.student_registration set date_unregistration = date_unregistration + 11 where date_unregistration > 30;
+update raw.assessments set date = date + 5 where date > 30;
+update raw.student_info set final_result = case final_result when 'Pass' then 'Fail' when 'Fail' then 'Distinction'
+    when 'Distinction' then 'Pass' else final_result end;
+"""
+
+
+def _features(warehouse: Path) -> tuple[list[str], list[tuple]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        cols = [r[0] for r in con.execute(f"describe {MART}").fetchall() if r[0] != TARGET]
+        rows = con.execute(f"select {', '.join(cols)} from {MART} order by {KEY}").fetchall()
+    return cols, rows
+
+
+def test_post_day30_events_change_no_feature(built_sample: Settings, tmp_path: Path) -> None:
+    from datasets import SAMPLE_DIR
+
+    perturbed = load_settings(home=tmp_path / "perturbed")
+    load(SAMPLE_DIR, perturbed.warehouse, perturbed.reports_dir)
+    with duckdb.connect(str(perturbed.warehouse)) as con:
+        con.execute(PERTURB)
+        changed = con.execute("select count(*) from raw.student_vle where date > 30").fetchone()[0]
+    assert changed == 0
+    result = build(perturbed, select=f"+{MART.split('.')[1]}")
+    assert result.success, result.summary()
+
+    cols, original = _features(built_sample.warehouse)
+    cols2, rewritten = _features(perturbed.warehouse)
+    assert cols == cols2 and len(cols) > 20
+    assert len(original) == len(rewritten) > 0
+    diffs = [(a[:3], c, x, y) for a, b in zip(original, rewritten) for c, x, y in zip(cols, a, b) if x != y]
+    assert not diffs, f"{len(diffs)} feature values changed, e.g. {diffs[:5]}"
