@@ -1,5 +1,6 @@
 # Learning Analytics Intelligence Platform: the interface everyone builds on.
-#   make run    set up (if needed) and run the whole pipeline on the available data
+#   make run    set up (if needed) and run the whole pipeline through the Airflow DAG on the available data
+#   make up     start Airflow, MLflow and Superset on 127.0.0.1 in the background (make down stops them)
 #   make test   set up (if needed) and run the fast and the integration test tiers
 #   make bench  print speed figures (BENCH_DATA=dir; default: the full real OULAD beside the repo)
 SHELL := /bin/bash
@@ -11,22 +12,45 @@ STAMP := $(VENV)/.installed
 BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test test-unit test-integration bench docs lock clean
+.PHONY: setup setup-tools run run-direct up down test test-unit test-integration bench docs lock clean
 
 setup: $(STAMP)
 
 # The pipeline / ML environment: created from the pinned lock file, then the project itself (editable).
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
 	@touch $@
 
+# What ops schedule: the laip_pipeline DAG, run once with `airflow dags test` (DATA=dir to choose the data).
 run: setup
-	$(BIN)/laip run
+	$(BIN)/laip dag $(DATA)
 
-test: setup
+# The same steps without Airflow (for comparison and debugging).
+run-direct: setup
+	$(BIN)/laip run $(DATA)
+
+up: setup
+	$(BIN)/laip up
+
+down:
+	@test -x $(BIN)/laip && $(BIN)/laip down || true
+
+# System tools the tests need (Debian packages): docker-compose validates the compose file, chromium
+# drives the dashboard browser tests. Installed only when missing (needs root or sudo).
+TOOLS := docker-compose chromium
+setup-tools:
+	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing >/dev/null; \
+	fi
+
+test: setup setup-tools
 	$(BIN)/pytest -m "not integration" -q
 	$(BIN)/pytest -m integration -q
 

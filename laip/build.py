@@ -45,12 +45,12 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return {"LAIP_WAREHOUSE": str(settings.warehouse), "DBT_PROFILES_DIR": str(settings.dbt_project_dir)}
 
 
-def dbt_args_tail(settings: Settings, *extra: str) -> list[str]:
+def dbt_args_tail(settings: Settings, *extra: str, target_path: Path | None = None) -> list[str]:
     """Flags every dbt call of the platform gets: project, profile, target/log dirs under LAIP_HOME, vars."""
     return [
         "--project-dir", str(settings.dbt_project_dir),
         "--profiles-dir", str(settings.dbt_project_dir),
-        "--target-path", str(settings.dbt_target_dir),
+        "--target-path", str(target_path or settings.dbt_target_dir),
         "--log-path", str(settings.dbt_log_dir),
         "--vars", json.dumps(settings.dbt_vars()),
         *extra,
@@ -63,12 +63,12 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(settings: Settings, command: str, *extra: str) -> BuildResult:
+def run_dbt(settings: Settings, command: str, *extra: str, target_path: Path | None = None) -> BuildResult:
     """Run dbt in its own process (so it holds no DuckDB handle afterwards) and summarise run_results.json."""
     start = time.perf_counter()
-    results_file = settings.dbt_target_dir / "run_results.json"
+    results_file = (target_path or settings.dbt_target_dir) / "run_results.json"
     results_file.unlink(missing_ok=True)
-    proc = subprocess.run([dbt_executable(), *command.split(), *dbt_args_tail(settings, *extra)],
+    proc = subprocess.run([dbt_executable(), *command.split(), *dbt_args_tail(settings, *extra, target_path=target_path)],
                           env={**os.environ, **dbt_env(settings)}, check=False)
     counts: Counter[str] = Counter()
     failures: list[str] = []
@@ -104,6 +104,18 @@ def build(settings: Settings, *, select: str | None = None, full_refresh: bool =
         record_build_status(settings.warehouse, result)
     log.info(result.summary())
     return result
+
+
+def parse(settings: Settings) -> Path:
+    """``dbt parse`` into ``settings.dbt_manifest_dir``; returns the manifest the Airflow DAG renders from.
+
+    Parsing needs no warehouse, so the DAG can be rendered before the first load.
+    """
+    result = run_dbt(settings, "parse", target_path=settings.dbt_manifest_dir)
+    manifest = settings.dbt_manifest_dir / "manifest.json"
+    if not result.success or not manifest.is_file():
+        raise RuntimeError(f"dbt parse failed: {result.summary()}")
+    return manifest
 
 
 def docs(settings: Settings) -> BuildResult:

@@ -4,8 +4,14 @@
     laip load [DATA_DIR] [--force]      validate (if needed) and load raw tables atomically
     laip build [--select S]             dbt build (models + tests) on the warehouse
     laip docs                           dbt docs generate
+    laip train [--models lr,rf,hgb]     train, track in MLflow, register the champion
+    laip score                          score the day-30 population into the ML serving tables
+    laip insights                       governed insight cards
     laip publish                        swap in a read-only serving snapshot for dashboards
-    laip run [DATA_DIR]                 all of the above in order
+    laip run [DATA_DIR]                 all of the above in order, directly (no Airflow)
+    laip dag [DATA_DIR]                 all of the above through the Airflow DAG (what `make run` does)
+    laip parse                          dbt manifest for the DAG
+    laip up | down                      start / stop the local UIs (Airflow, MLflow, Superset)
     laip info [--json]                  where everything is
     laip make-sample SRC DEST           write the deterministic real-data sample
 """
@@ -16,6 +22,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from laip.config import Settings, load_settings
@@ -92,17 +99,119 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _step(fn, *args, **kwargs) -> int:
+    """Run one step of :mod:`laip.tasks`; a :class:`StepFailed` becomes a clear message and exit code 1."""
+    from laip.tasks import StepFailed
+
+    try:
+        fn(*args, **kwargs)
+    except StepFailed as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from laip import tasks
+
+    return _step(tasks.train_model, settings, args.models.split(",") if args.models else None)
+
+
+def cmd_score(settings: Settings, args: argparse.Namespace) -> int:
+    from laip import tasks
+
+    return _step(tasks.score, settings)
+
+
+def cmd_insights(settings: Settings, args: argparse.Namespace) -> int:
+    from laip import tasks
+
+    return _step(tasks.insight_cards, settings)
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    args.force = False
-    args.select = None
-    args.full_refresh = False
-    for step in (cmd_load, cmd_build, cmd_publish):
-        code = step(settings, args)
+    """The DAG's steps run directly in this process, in the DAG's order (no Airflow)."""
+    from laip import tasks
+
+    steps = [
+        ("validate", lambda: tasks.validate_raw(settings, args.data_dir)),
+        ("load", lambda: tasks.load_raw(settings, args.data_dir)),
+        ("build", lambda: tasks.build_warehouse(settings)),
+        ("train", lambda: tasks.train_model(settings)),
+        ("score", lambda: tasks.score(settings)),
+        ("insights", lambda: tasks.insight_cards(settings)),
+        ("publish", lambda: tasks.publish(settings)),
+    ]
+    timings = []
+    for name, fn in steps:
+        start = time.perf_counter()
+        if _step(fn):
+            print(f"Step {name} failed; the published snapshot {settings.serving_warehouse} is unchanged.",
+                  file=sys.stderr)
+            return 1
+        timings.append((name, time.perf_counter() - start))
+    print("\n".join(f"  {n:<10} {s:7.1f} s" for n, s in timings))
+    print(f"Done in {sum(s for _, s in timings):.1f} s. Serving snapshot (dashboards, API): "
+          f"{settings.serving_warehouse}\nWarehouse: {settings.warehouse}\nMLflow: {settings.mlflow_tracking_uri}")
+    return 0
+
+
+def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
+    """The whole pipeline through the Airflow DAG (``airflow dags test``): what ops schedule."""
+    from laip.airflow_run import run_dag
+
+    conf: dict = {"full_refresh": args.full_refresh}
+    if args.data_dir:
+        conf["data_dir"] = str(Path(args.data_dir).resolve())
+    if args.models:
+        conf["models"] = args.models.split(",")
+    result = run_dag(settings, conf, echo=args.verbose)
+    print(result.summary())
+    if result.success:
+        print(f"\nServing snapshot (Superset, API): {settings.serving_warehouse}\n"
+              f"MLflow runs: {settings.mlflow_tracking_uri}\n"
+              "Next: `make up` for the Airflow, MLflow and Superset UIs.")
+    else:
+        failed = [t.task_id for t in result.tasks if t.state == "failed"]
+        print(f"\nFailed at: {', '.join(failed) or 'start-up'}; the published snapshot is unchanged. "
+              f"Details: {result.log_file}", file=sys.stderr)
+    return 0 if result.success else 1
+
+
+def cmd_parse(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.build import parse
+
+    print(f"dbt manifest: {parse(settings)}")
+    return 0
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from laip import services
+
+    if not settings.serving_warehouse.is_file():
+        print("No published warehouse yet: running the pipeline first (make run).", file=sys.stderr)
+        code = cmd_dag(settings, argparse.Namespace(data_dir=None, full_refresh=False, models=None, verbose=False))
         if code:
             return code
-    info = settings.as_dict()
-    print(f"\nDone. Warehouse: {info['warehouse']}\n      Serving snapshot (dashboards): {info['serving_warehouse']}"
-          f"\n      Validation report: {settings.reports_dir / 'validation_report.json'}")
+    names = args.services.split(",") if args.services else None
+    try:
+        started = services.up(settings, names)
+    except RuntimeError as exc:
+        print(f"make up failed: {exc}", file=sys.stderr)
+        return 1
+    for name, info in started.items():
+        print(f"{name:<9} {info.pop('url')}")
+        for key, value in info.items():
+            print(f"          {key}: {value}")
+    print("Stop them with `make down`.")
+    return 0
+
+
+def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
+    from laip import services
+
+    stopped = services.down(settings, args.services.split(",") if args.services else None)
+    print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
     return 0
 
 
@@ -153,9 +262,36 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publish", help="swap in a read-only serving snapshot for dashboards")
     p.set_defaults(func=cmd_publish)
 
-    p = sub.add_parser("run", help="load, build and publish in one go")
+    p = sub.add_parser("train", help="train baseline and challengers, log to MLflow, register the champion")
+    p.add_argument("--models", help="comma-separated subset of lr,rf,hgb")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("score", help="score the day-30 population with the champion into the serving tables")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("insights", help="write the governed insight cards")
+    p.set_defaults(func=cmd_insights)
+
+    p = sub.add_parser("run", help="every step directly, without Airflow (validate ... publish)")
     p.add_argument("data_dir", nargs="?")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("dag", help="the whole pipeline through the Airflow DAG (airflow dags test)")
+    p.add_argument("data_dir", nargs="?")
+    p.add_argument("--full-refresh", action="store_true")
+    p.add_argument("--models", help="comma-separated subset of lr,rf,hgb")
+    p.set_defaults(func=cmd_dag)
+
+    p = sub.add_parser("parse", help="dbt parse: the manifest the Airflow DAG renders from")
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("up", help="start Airflow, MLflow and Superset on 127.0.0.1 in the background")
+    p.add_argument("--services", help="comma-separated subset of airflow,mlflow,superset")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", help="stop the services `up` started")
+    p.add_argument("--services", help="comma-separated subset")
+    p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("info", help="where everything is")
     p.add_argument("--json", action="store_true")

@@ -63,6 +63,11 @@ class Settings:
         return self.home / "dbt" / "target"
 
     @property
+    def dbt_manifest_dir(self) -> Path:
+        """Where ``laip parse`` writes the dbt manifest the Airflow DAG renders from (Cosmos DBT_MANIFEST)."""
+        return self.home / "dbt" / "manifest"
+
+    @property
     def dbt_log_dir(self) -> Path:
         return self.home / "dbt" / "logs"
 
@@ -100,6 +105,7 @@ class Settings:
             "serving_warehouse": str(self.serving_warehouse),
             "dbt_project_dir": str(self.dbt_project_dir),
             "dbt_target_dir": str(self.dbt_target_dir),
+            "dbt_manifest": str(self.dbt_manifest_dir / "manifest.json"),
             "mlflow_tracking_uri": self.mlflow_tracking_uri,
             "airflow_home": str(self.airflow_home),
             "superset_home": str(self.superset_home),

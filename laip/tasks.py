@@ -1,0 +1,142 @@
+"""The pipeline's steps as plain functions: what each Airflow task (and ``laip run``) calls.
+
+Every function takes the resolved :class:`~laip.config.Settings`, logs its progress, raises on failure
+and returns a small JSON-serialisable summary (Airflow keeps it as the task's XCom). Each one is
+idempotent: running it again on the same inputs gives the same warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from laip.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StepFailed(RuntimeError):
+    """A step failed for a reason a retry cannot fix (bad input, failing data test)."""
+
+
+def _data_source(settings: Settings, data_dir: str | Path | None):
+    from laip.acquire import resolve_data_dir
+
+    source = resolve_data_dir(settings, Path(data_dir) if data_dir else None)
+    log.info(source.message)
+    return source
+
+
+def validate_raw(settings: Settings, data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Validate the raw OULAD files; raise :class:`StepFailed` naming every problem (file, column, row)."""
+    from laip.validate import validate, write_report
+
+    source = _data_source(settings, data_dir)
+    report = validate(source.path, max_examples=settings.max_examples_per_rule,
+                      tolerance_days=settings.click_log_complete_tolerance_days)
+    path = write_report(report, settings.reports_dir)
+    for line in report.summary().splitlines():
+        log.info(line)
+    if not report.ok:
+        raise StepFailed(f"raw data in {source.path} is invalid ({len(report.errors)} problems, report: {path}):\n"
+                         + report.summary())
+    return {"data_dir": str(source.path), "source": source.kind, "report": str(path),
+            "rows": {f.stem: f.rows for f in report.files}, "warnings": len(report.warnings)}
+
+
+def load_raw(settings: Settings, data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load the (validated) raw files into the warehouse atomically; a no-op when the files are unchanged."""
+    from laip.load import load
+    from laip.validate import ValidationError
+
+    source = _data_source(settings, data_dir)
+    try:
+        result = load(source.path, settings.warehouse, settings.reports_dir, source=source.kind,
+                      max_examples=settings.max_examples_per_rule,
+                      tolerance_days=settings.click_log_complete_tolerance_days)
+    except ValidationError as exc:
+        raise StepFailed(f"load refused, {settings.warehouse} is unchanged:\n{exc.report.summary()}") from exc
+    for line in result.summary().splitlines():
+        log.info(line)
+    return {"warehouse": str(result.warehouse), "changed": result.changed, "rows": result.rows,
+            "seconds": round(result.seconds, 2)}
+
+
+def build_warehouse(settings: Settings, *, full_refresh: bool = False) -> dict[str, Any]:
+    """``dbt build`` of the whole project (models and their tests) in one dbt process."""
+    from laip.build import build
+
+    result = build(settings, full_refresh=full_refresh)
+    for line in result.summary().splitlines():
+        log.info(line)
+    if not result.success:
+        raise StepFailed(result.summary())
+    return {"counts": result.counts, "seconds": round(result.seconds, 2)}
+
+
+def certify_build(settings: Settings, *, started_at: float | None = None, run_results: Path | None = None,
+                  command: str = "dbt build (airflow/cosmos)") -> dict[str, Any]:
+    """Record a successful full dbt build in ``meta.build_status`` (what ``publish`` checks).
+
+    The Airflow DAG calls this after every task of the Cosmos dbt group succeeded; ``run_results``
+    (when the dbt process left one) gives the per-status counts shown in the log.
+    """
+    from laip.build import BuildResult, record_build_status
+
+    counts: dict[str, int] = {}
+    if run_results is not None and run_results.is_file():
+        for r in json.loads(run_results.read_text()).get("results", []):
+            key = f"{r['unique_id'].split('.')[0]}:{r['status']}"
+            counts[key] = counts.get(key, 0) + 1
+    seconds = time.time() - started_at if started_at else 0.0
+    result = BuildResult(True, command, seconds, counts)
+    record_build_status(settings.warehouse, result)
+    log.info(result.summary())
+    return {"counts": counts}
+
+
+def train_model(settings: Settings, models: Sequence[str] | None = None) -> dict[str, Any]:
+    """Train the baseline and challengers, log them to MLflow, register the champion."""
+    from laip.train import train
+
+    result = train(settings, models=list(models) if models else None)
+    for line in result.summary().splitlines():
+        log.info(line)
+    return json.loads(json.dumps(getattr(result, "as_dict", lambda: {"summary": result.summary()})(), default=str))
+
+
+def score(settings: Settings) -> dict[str, Any]:
+    """Score the day-30 population with ``models:/…@champion`` into the ML serving tables."""
+    from laip.score import score as run_score
+
+    result = run_score(settings)
+    for line in result.summary().splitlines():
+        log.info(line)
+    return {"summary": result.summary()}
+
+
+def insight_cards(settings: Settings) -> dict[str, Any]:
+    """Write the governed insight cards (small groups suppressed, caveats attached)."""
+    from laip.insights import build_insight_cards
+
+    result = build_insight_cards(settings)
+    for line in result.summary().splitlines():
+        log.info(line)
+    return {"summary": result.summary()}
+
+
+def publish(settings: Settings) -> dict[str, Any]:
+    """Swap in a new read-only serving snapshot for dashboards and the API."""
+    from laip.publish import PublishError
+    from laip.publish import publish as run_publish
+
+    try:
+        result = run_publish(settings.warehouse, settings.serving_warehouse)
+    except PublishError as exc:
+        raise StepFailed(f"publish refused: {exc}") from exc
+    for line in result.summary().splitlines():
+        log.info(line)
+    return {"serving": str(result.path), "tables": result.tables, "seconds": round(result.seconds, 2)}

@@ -1,0 +1,80 @@
+"""DAG integrity: it imports without errors, fast, and its graph is the product's flow with every dbt model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from laip.build import parse
+from laip.config import Settings, load_settings
+from laip.dag_config import DAG_ID, WAREHOUSE_POOL
+from laip.dag_inspect import describe
+
+FLOW = ["validate_raw", "load_raw", "dbt", "certify_build", "train_model", "score", "insight_cards", "publish"]
+
+
+@pytest.fixture(scope="module")
+def dag_home(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = load_settings(home=tmp_path_factory.mktemp("dag") / "home")
+    parse(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def described(dag_home: Settings) -> dict:
+    return describe(dag_home)
+
+
+@pytest.fixture(scope="module")
+def tasks(described: dict) -> dict:
+    return described["dags"][DAG_ID]["tasks"]
+
+
+def test_dag_imports_without_errors_and_parses_fast(described: dict) -> None:
+    assert described["import_errors"] == {}
+    assert DAG_ID in described["dags"]
+    assert described["parse_s"] < 10, "DAG parsing must stay far below Airflow's 30 s import timeout"
+
+
+def test_parsing_does_no_heavy_work(dag_home: Settings, described: dict) -> None:
+    # Rendering from the manifest neither touches the warehouse nor runs dbt.
+    assert not dag_home.warehouse.exists()
+    assert not (dag_home.home / "dbt" / "target").exists()
+
+
+def test_flow_reads_like_the_product(tasks: dict) -> None:
+    top = {t for t in tasks if "." not in t}
+    assert top == set(FLOW) - {"dbt"}
+    assert tasks["load_raw"]["upstream"] == ["validate_raw"]
+    assert tasks["dbt.dbt_producer_watcher"]["upstream"] == ["load_raw"]
+    assert all(u.startswith("dbt.") for u in tasks["certify_build"]["upstream"])
+    for before, after in zip(FLOW[3:], FLOW[4:]):
+        assert tasks[after]["upstream"] == [before]
+
+
+def test_every_dbt_model_and_its_tests_is_a_task(dag_home: Settings, tasks: dict) -> None:
+    manifest = json.loads((dag_home.dbt_manifest_dir / "manifest.json").read_text())
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    tested = {manifest["nodes"][d]["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"
+              for d in n["depends_on"]["nodes"] if d.startswith("model.")}
+    for model in models:
+        assert f"dbt.{model}.run" in tasks or f"dbt.{model}_run" in tasks, model
+    for model in tested:
+        assert f"dbt.{model}.test" in tasks, model
+        assert tasks[f"dbt.{model}.test"]["upstream"] == [f"dbt.{model}.run"]
+
+
+def test_one_writer_at_a_time(tasks: dict) -> None:
+    writers = ["load_raw", "certify_build", "train_model", "score", "insight_cards", "publish",
+               "dbt.dbt_producer_watcher"]
+    assert all(tasks[t]["pool"] == WAREHOUSE_POOL for t in writers)
+    assert tasks["validate_raw"]["retries"] == 0  # bad input is not retried
+
+
+def test_params_schedule_and_docs(described: dict) -> None:
+    dag = described["dags"][DAG_ID]
+    assert dag["params"] == ["data_dir", "full_refresh", "models"]
+    assert dag["schedule"] == "NullTimetable"  # off by default; LAIP_SCHEDULE sets the documented cron
+    assert dag["doc_md"] and "laip" in dag["tags"] and dag["max_active_runs"] == 1
