@@ -9,12 +9,15 @@ VENV := .venv
 UV_VERSION := 0.13.9
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SUPERSET_VENV := .venv-superset
+SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup setup-tools run run-direct up down test test-unit test-integration bench docs lock clean
+.PHONY: setup-superset lock-superset superset-export superset-screenshots bench-superset
 
-setup: $(STAMP)
+setup: $(STAMP) $(SUPERSET_STAMP)
 
 # The pipeline / ML environment: created from the pinned lock file, then the project itself (editable).
 $(STAMP): requirements.lock pyproject.toml
@@ -23,6 +26,13 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
+	@touch $@
+
+# The BI environment: Superset 6.1 needs SQLAlchemy 1.4, so it gets its own venv, synced to its lock.
+setup-superset: $(SUPERSET_STAMP)
+$(SUPERSET_STAMP): superset/requirements.lock | $(STAMP)
+	@test -x $(SUPERSET_VENV)/bin/python || $(BIN)/uv venv -q -p $(PYTHON) $(SUPERSET_VENV)
+	$(BIN)/uv pip sync -q -p $(SUPERSET_VENV)/bin/python superset/requirements.lock
 	@touch $@
 
 # What ops schedule: the laip_pipeline DAG, run once with `airflow dags test` (DATA=dir to choose the data).
@@ -57,7 +67,7 @@ test: setup setup-tools
 test-unit: setup
 	$(BIN)/pytest -m "not integration" -q
 
-test-integration: setup
+test-integration: setup setup-tools
 	$(BIN)/pytest -m integration -q
 
 bench: setup
@@ -70,5 +80,21 @@ docs: setup
 lock: setup
 	$(BIN)/uv pip compile -q -p 3.11 requirements.txt -o requirements.lock
 
+lock-superset: setup
+	$(BIN)/uv pip compile -q -p 3.11 superset/requirements.txt -o superset/requirements.lock
+
+# Superset assets: export the instance of LAIP_HOME (default .laip) back to superset/assets for review.
+superset-export: setup
+	$(BIN)/python -m laip.superset_service export
+
+# Regenerate the dashboard screenshots (one PNG per tab, real Superset on the sample) into .laip/screenshots.
+superset-screenshots: setup setup-tools
+	LAIP_SCREENSHOT_DIR=$(CURDIR)/.laip/screenshots $(BIN)/pytest -m integration -q \
+	  tests/integration/test_superset.py -k browser
+
+# Per-chart query time (median, p95) and dashboard load time on BENCH_DATA (default: the full OULAD).
+bench-superset: setup setup-tools
+	$(BIN)/python superset/bench.py $(BENCH_DATA)
+
 clean:
-	rm -rf $(VENV) .laip
+	rm -rf $(VENV) $(SUPERSET_VENV) .laip

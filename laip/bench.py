@@ -1,6 +1,7 @@
 """Benchmark: validate, load and dbt build on the data directories given; prints figures, asserts nothing.
 
     python -m laip.bench DATA_DIR [DATA_DIR ...]      (make bench BENCH_DATA=dir)
+    python -m laip.bench --pipeline DATA_DIR          whole pipeline: Airflow DAG vs direct, same run
 
 Each step runs as its own ``laip`` process in a fresh temporary LAIP_HOME, so its wall time includes what a
 user waits for, and its peak memory (max RSS) is that process's own. In the same run, a bare DuckDB
@@ -72,10 +73,42 @@ def bench(data_dir: Path) -> dict[str, float]:
     return figures
 
 
+def bench_pipeline(data_dir: Path) -> dict[str, float]:
+    """Whole pipeline through the Airflow DAG (``laip dag``) vs the same steps directly (``laip run``), same run."""
+    from laip.config import load_settings
+    from laip.dag_inspect import describe
+
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="laip-bench-") as tmp:
+        for name, args in (("direct", ["run", str(data_dir)]), ("airflow dag", ["dag", str(data_dir)])):
+            env = {**os.environ, "LAIP_HOME": str(Path(tmp) / name.replace(" ", "_"))}
+            if name == "airflow dag":  # one-time set-up (metadata DB, pool, manifest) is not part of a run
+                subprocess.run([sys.executable, "-c", "from laip.airflow_run import init_airflow; "
+                                "from laip.config import load_settings; init_airflow(load_settings())"],
+                               env=env, check=True, capture_output=True)
+            seconds, rss, code = _run_step(args, env)
+            if code:
+                raise SystemExit(f"{name} failed on {data_dir} (exit {code})")
+            figures[f"{name} s"] = seconds
+        described = describe(load_settings(home=Path(tmp) / "airflow_dag"))
+        figures["DAG parse s"] = described["parse_s"]
+        figures["DAG tasks"] = len(described["dags"]["laip_pipeline"]["tasks"])
+    figures["airflow / direct"] = figures["airflow dag s"] / figures["direct s"]
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dirs", nargs="+", type=Path)
+    parser.add_argument("--pipeline", action="store_true",
+                        help="time the whole pipeline through the Airflow DAG vs directly (overhead ratio)")
     args = parser.parse_args(argv)
+    if args.pipeline:
+        for d in args.data_dirs:
+            print(f"{d}:")
+            for k, v in bench_pipeline(d).items():
+                print(f"  {k:<20} {v:10.2f}")
+        return 0
     results = {d: bench(d) for d in args.data_dirs}
     keys = list(next(iter(results.values())))
     width = max(len(str(d)) for d in results) + 2

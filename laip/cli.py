@@ -161,8 +161,8 @@ def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
     from laip.airflow_run import run_dag
 
     conf: dict = {"full_refresh": args.full_refresh}
-    if args.data_dir:
-        conf["data_dir"] = str(Path(args.data_dir).resolve())
+    # Resolve the data once here (download or sample fallback) so the user sees which data the run uses.
+    conf["data_dir"] = str(_data_source(settings, args.data_dir).path)
     if args.models:
         conf["models"] = args.models.split(",")
     result = run_dag(settings, conf, echo=args.verbose)

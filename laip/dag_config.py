@@ -78,13 +78,14 @@ def cosmos_configs(settings: Settings) -> dict[str, Any]:
 
 
 def run_watchers_after_producer(dag: Any, group_id: str) -> int:
-    """Make the Cosmos group's root watcher tasks wait for the producer's ``dbt build`` to finish.
+    """Make the Cosmos group's root watcher tasks wait for the producer's ``dbt build`` to succeed.
 
     Cosmos starts watcher sensors alongside the producer and lets them poll (deferred) for each node's
     status. Under ``airflow dags test`` tasks run one at a time, so a sensor polling before the producer
-    has run would wait forever. Waiting for the producer (``all_done``: also when it fails, so each model
-    task still shows its own dbt outcome) costs nothing here: the producer finishes the whole build in
-    seconds. Returns the number of tasks rewired.
+    has run would wait forever; so would one whose producer never ran (an upstream failure). Waiting for
+    the producer costs nothing here: it finishes the whole build in seconds. When dbt fails, the producer
+    task fails (its log names the failing model and test) and the model tasks are marked upstream_failed.
+    Returns the number of tasks rewired.
     """
     from cosmos.constants import PRODUCER_WATCHER_TASK_ID
 
@@ -97,6 +98,6 @@ def run_watchers_after_producer(dag: Any, group_id: str) -> int:
             continue
         if not set(t.upstream_task_ids) & set(group_tasks):
             producer >> t
-            t.trigger_rule = "all_done"
+            t.trigger_rule = "all_success"
             rewired += 1
     return rewired

@@ -109,18 +109,18 @@ def _pid_file(settings: Settings, process: str) -> Path:
     return _run_dir(settings) / f"{process}.json"
 
 
-def _cmdline(pid: int) -> list[str] | None:
+def _start_ticks(pid: int) -> int | None:
+    """Kernel start time of ``pid`` (/proc/<pid>/stat field 22): identifies a process across pid reuse."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def _alive(record: dict) -> bool:
-    """True when the recorded pid still runs the recorded command (not a recycled pid)."""
-    cmd = _cmdline(record["pid"])
-    return bool(cmd) and any(Path(record["argv"][0]).name in part for part in cmd[:3])
+    """True when the recorded pid is still the process ``up`` started (not a recycled pid)."""
+    return record.get("start_ticks") is not None and _start_ticks(record["pid"]) == record["start_ticks"]
 
 
 def running(settings: Settings) -> dict[str, dict]:
@@ -148,6 +148,7 @@ def start(settings: Settings, service: Service, timeout_s: float = 180.0) -> dic
     already = running(settings)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     _run_dir(settings).mkdir(parents=True, exist_ok=True)
+    children: dict[str, subprocess.Popen] = {}
     for proc in service.processes:
         if proc.name in already:
             log.info("%s already running (pid %s)", proc.name, already[proc.name]["pid"])
@@ -155,15 +156,17 @@ def start(settings: Settings, service: Service, timeout_s: float = 180.0) -> dic
         logfile = (settings.logs_dir / f"{proc.name}.log").open("ab")
         child = subprocess.Popen(proc.argv, env=proc.env, stdout=logfile, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.home)
+        children[proc.name] = child
         _pid_file(settings, proc.name).write_text(json.dumps(
-            {"pid": child.pid, "argv": proc.argv, "service": service.name, "started": time.time()}))
+            {"pid": child.pid, "start_ticks": _start_ticks(child.pid), "argv": proc.argv,
+             "service": service.name, "started": time.time()}))
         log.info("started %s (pid %s), log %s", proc.name, child.pid, logfile.name)
     deadline = time.monotonic() + timeout_s
     while not _healthy(service.health_url):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{service.name} did not answer {service.health_url} within {timeout_s:.0f} s; "
                                f"see {settings.logs_dir}")
-        dead = [p.name for p in service.processes if p.name not in running(settings)]
+        dead = [name for name, child in children.items() if child.poll() is not None]
         if dead:
             raise RuntimeError(f"{service.name}: {', '.join(dead)} exited; see {settings.logs_dir}/{dead[0]}.log")
         time.sleep(1)

@@ -29,3 +29,16 @@
     {%- endif -%}
     {{ return(load_relation(relation) is not none) }}
 {%- endmacro %}
+
+{#- Day-P population rule: the attempt is enrolled on course day `p` (registered by then, not yet
+    unregistered). An unknown registration day counts as registered. -#}
+{% macro is_enrolled_on_day(p, registration_day='registration_day', unregistration_day='unregistration_day') -%}
+    (({{ registration_day }} is null or {{ registration_day }} <= {{ p }})
+     and ({{ unregistration_day }} is null or {{ unregistration_day }} > {{ p }}))
+{%- endmacro %}
+
+{#- Day-P target rule: withdrew after day `p` (unregistered after p, or Withdrawn without a date). -#}
+{% macro withdrew_after_day(p, unregistration_day='unregistration_day', final_result='final_result') -%}
+    (coalesce({{ unregistration_day }} > {{ p }}, false)
+     or ({{ final_result }} = 'Withdrawn' and {{ unregistration_day }} is null))
+{%- endmacro %}

@@ -27,3 +27,24 @@ def built_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     from datasets import SAMPLE_DIR
 
     return run_pipeline(tmp_path_factory.mktemp("built") / "home", SAMPLE_DIR)
+
+
+@pytest.fixture(scope="session")
+def service_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The README's pipeline (`laip run data/sample`: load, build, train, score, insights, publish) in its own
+    LAIP_HOME, for tests that start services on it and re-publish its snapshot (kept apart from
+    ``built_sample``, which other tests read). Quick ML profile (small grids)."""
+    import os
+    import subprocess
+    import sys
+
+    from datasets import SAMPLE_DIR
+
+    home = tmp_path_factory.mktemp("services") / "home"
+    env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick"}
+    env.pop("LAIP_DATA_DIR", None)
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run([sys.executable, "-m", "laip", "run", str(SAMPLE_DIR)], env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return load_settings(home=home)

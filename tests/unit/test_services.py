@@ -45,7 +45,8 @@ def test_stale_pid_file_is_not_killed(settings: Settings) -> None:
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         # A pid file whose pid now belongs to another program (pid reuse) is ignored and cleaned up.
-        (run / "ghost.json").write_text(f'{{"pid": {other.pid}, "argv": ["/nonexistent/gunicorn"], "service": "x"}}')
+        (run / "ghost.json").write_text(
+            f'{{"pid": {other.pid}, "start_ticks": 1, "argv": ["/nonexistent/gunicorn"], "service": "x"}}')
         assert services.down(settings) == []
         assert other.poll() is None and not (run / "ghost.json").exists()
     finally:

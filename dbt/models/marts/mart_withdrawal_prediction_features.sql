@@ -4,11 +4,16 @@
 --
 -- Leakage rule: every feature column uses only events dated on or before day P (clicks with
 -- click_day <= P, submissions with submitted_day <= P, assessments due on or before P), plus facts
--- known at registration (demographics, previous attempts, credits, registration day).
--- Unregistration after P and final_result enter ONLY the target column.
+-- known at registration (demographics, previous attempts, credits, registration day), plus final
+-- results of presentations that had certainly ENDED before this presentation started
+-- (int_presentations_calendar_estimated). Unregistration after P and this attempt's final_result
+-- enter ONLY the target column.
 --
 -- Prefixes: clicks_* (VLE clicks; NULL, never 0, when has_click_data is false),
---           assess_* (assessments), reg_* (registration), demo_* (demographics).
+--           assess_* (assessments), reg_* (registration), demo_* (demographics),
+--           load_* (other modules in the same presentation, as of day P),
+--           prior_* (earlier, ended presentations of the student and of the module),
+--           cohort_* (the presentation's cohort as of day P).
 {% set p = var('prediction_day') %}
 {% set half = (p / 2) | int %}
 
@@ -46,8 +51,37 @@ population as (
 
     select *
     from attempts
-    where (registration_day is null or registration_day <= {{ p }})
-      and (unregistration_day is null or unregistration_day > {{ p }})
+    where {{ is_enrolled_on_day(p) }}
+
+),
+
+compared_submissions as (
+
+    select * from {{ ref('int_assessment_submissions_compared_to_cohort') }}
+
+),
+
+student_history as (
+
+    select * from {{ ref('int_student_attempt_history') }}
+
+),
+
+module_history as (
+
+    select * from {{ ref('int_module_presentation_history') }}
+
+),
+
+study_load as (
+
+    select * from {{ ref('int_student_study_load_at_day_p') }}
+
+),
+
+cohort as (
+
+    select * from {{ ref('int_module_presentation_cohort_at_day_p') }}
 
 ),
 
@@ -111,8 +145,22 @@ submission_features as (
         min(days_early) filter (where due_day <= {{ p }})                          as assess_min_days_early,
         -- Submitted by P although due after P (working ahead).
         count(*) filter (where not is_banked and effective_due_day > {{ p }})      as assess_submitted_ahead_count,
-        count(*) filter (where score < 40)                                         as assess_failed_count
+        count(*) filter (where score < 40)                                         as assess_failed_count,
+        max(score)                                                                 as assess_max_score,
+        min(score)                                                                 as assess_min_score,
+        min(submitted_day) filter (where not is_banked)                            as assess_first_submitted_day
     from submissions
+    group by student_module_id
+
+),
+
+cohort_comparison_features as (
+
+    select
+        student_module_id,
+        avg(score_z)                                                               as assess_score_z_mean,
+        avg(days_after_cohort_median)                                              as assess_days_after_cohort_median
+    from compared_submissions
     group by student_module_id
 
 ),
@@ -145,6 +193,20 @@ joined as (
         population.imd_band,
         population.age_band,
         population.disability,
+        cc.assess_score_z_mean,
+        cc.assess_days_after_cohort_median,
+        sl.load_other_modules_registered,
+        sl.load_other_modules_enrolled,
+        sl.load_other_modules_unregistered,
+        sh.prior_attempts_ended,
+        sh.prior_same_module_attempts_ended,
+        sh.prior_withdrawn_count,
+        sh.prior_failed_count,
+        sh.prior_passed_count,
+        mh.prior_module_presentations_ended,
+        mh.prior_module_withdrawal_rate,
+        co.cohort_registered_by_day_p,
+        co.cohort_unregistered_share_by_day_p,
         -- target inputs (never features)
         population.unregistration_day                                              as target_unregistration_day,
         population.final_result                                                    as target_final_result
@@ -152,6 +214,11 @@ joined as (
     left join click_features as c on population.student_module_id = c.student_module_id
     left join assessment_due_features as ad on population.student_module_id = ad.student_module_id
     left join submission_features as s on population.student_module_id = s.student_module_id
+    left join cohort_comparison_features as cc on population.student_module_id = cc.student_module_id
+    left join study_load as sl on population.student_module_id = sl.student_module_id
+    left join student_history as sh on population.student_module_id = sh.student_module_id
+    left join module_history as mh on population.module_presentation_id = mh.module_presentation_id
+    left join cohort as co on population.module_presentation_id = co.module_presentation_id
 
 )
 
@@ -189,6 +256,10 @@ select
     case when has_click_data then clicks_first_active_day end                      as clicks_first_active_day,
     -- Recency: P - last active day (NULL when never active by P; see clicks_total = 0).
     case when has_click_data then {{ p }} - clicks_last_active_day end             as clicks_days_since_last_active,
+    -- Percent rank (0..1) of clicks_total within the presentation's day-P population.
+    case when has_click_data then
+        round(percent_rank() over (partition by module_presentation_id order by coalesce(clicks_total, 0)), 4)
+    end                                                                            as clicks_total_percentile,
 
     -- ---- assess_*: assessments due by P and submissions dated <= P ----
     coalesce(assess_due_count, 0)                                                  as assess_due_count,
@@ -203,6 +274,11 @@ select
     coalesce(assess_submitted_ahead_count, 0)                                      as assess_submitted_ahead_count,
     round(assess_mean_days_early, 2)                                               as assess_mean_days_early,
     assess_min_days_early,
+    assess_max_score,
+    assess_min_score,
+    assess_first_submitted_day,
+    round(assess_score_z_mean, 4)                                                  as assess_score_z_mean,
+    round(assess_days_after_cohort_median, 2)                                      as assess_days_after_cohort_median,
 
     -- ---- reg_*: registration facts ----
     registration_day                                                               as reg_registration_day,
@@ -218,11 +294,26 @@ select
     age_band                                                                       as demo_age_band,
     disability                                                                     as demo_disability,
 
+    -- ---- load_*: the student's other modules in the same presentation, as of day P ----
+    coalesce(load_other_modules_registered, 0)                                     as load_other_modules_registered,
+    coalesce(load_other_modules_enrolled, 0)                                       as load_other_modules_enrolled,
+    coalesce(load_other_modules_unregistered, 0)                                   as load_other_modules_unregistered,
+
+    -- ---- prior_*: presentations that had certainly ended before this one started ----
+    coalesce(prior_attempts_ended, 0)                                              as prior_attempts_ended,
+    coalesce(prior_same_module_attempts_ended, 0)                                  as prior_same_module_attempts_ended,
+    coalesce(prior_withdrawn_count, 0)                                             as prior_withdrawn_count,
+    coalesce(prior_failed_count, 0)                                                as prior_failed_count,
+    coalesce(prior_passed_count, 0)                                                as prior_passed_count,
+    coalesce(prior_module_presentations_ended, 0)                                  as prior_module_presentations_ended,
+    prior_module_withdrawal_rate,
+
+    -- ---- cohort_*: the presentation's cohort as of day P ----
+    cohort_registered_by_day_p,
+    cohort_unregistered_share_by_day_p,
+
     -- ---- target ----
     -- Withdrew after day P: unregistered after P, or final_result Withdrawn without an unregistration day.
-    cast(
-        coalesce(target_unregistration_day > {{ p }}, false)
-        or (target_final_result = 'Withdrawn' and target_unregistration_day is null)
-        as integer
-    )                                                                              as withdrew_after_day_30
+    cast({{ withdrew_after_day(p, 'target_unregistration_day', 'target_final_result') }} as integer)
+                                                                                   as withdrew_after_day_30
 from joined

@@ -1,0 +1,35 @@
+-- One row per module-presentation: the cohort as known on day P (registration events dated <= P).
+{% set p = var('prediction_day') %}
+
+with attempts as (
+
+    select * from {{ ref('int_student_attempts_joined') }}
+
+),
+
+courses as (
+
+    select module_presentation_id from {{ ref('stg_oulad__courses') }}
+
+),
+
+registered as (
+
+    select
+        module_presentation_id,
+        count(*)                                                        as n_registered,
+        count(*) filter (where unregistration_day <= {{ p }})          as n_unregistered
+    from attempts
+    where registration_day is null or registration_day <= {{ p }}
+    group by module_presentation_id
+
+)
+
+select
+    courses.module_presentation_id,
+    coalesce(registered.n_registered, 0)                                as cohort_registered_by_day_p,
+    coalesce(registered.n_unregistered, 0)                              as cohort_unregistered_by_day_p,
+    round(registered.n_unregistered / nullif(registered.n_registered, 0), 4)
+                                                                        as cohort_unregistered_share_by_day_p
+from courses
+left join registered on courses.module_presentation_id = registered.module_presentation_id

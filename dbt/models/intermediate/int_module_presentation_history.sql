@@ -1,0 +1,52 @@
+-- One row per module-presentation: outcomes of the SAME module's earlier presentations that had
+-- certainly ended before this one started (see int_presentations_calendar_estimated), measured
+-- with the prediction problem's own population and target: of the attempts enrolled on day P of
+-- those presentations, the share that withdrew after day P. NULL when there is no such presentation.
+{% set p = var('prediction_day') %}
+
+with attempts as (
+
+    select * from {{ ref('int_student_attempts_joined') }}
+
+),
+
+calendar as (
+
+    select * from {{ ref('int_presentations_calendar_estimated') }}
+
+),
+
+day_p_population as (
+
+    select
+        attempts.module_presentation_id,
+        cast({{ withdrew_after_day(p) }} as integer)                   as withdrew_after_day_p
+    from attempts
+    where {{ is_enrolled_on_day(p) }}
+
+),
+
+per_presentation as (
+
+    select
+        module_presentation_id,
+        count(*)                                                       as n_enrolled_on_day_p,
+        sum(withdrew_after_day_p)                                      as n_withdrew_after_day_p
+    from day_p_population
+    group by module_presentation_id
+
+)
+
+select
+    current_presentation.module_presentation_id,
+    count(earlier.module_presentation_id)                              as prior_module_presentations_ended,
+    coalesce(sum(per_presentation.n_enrolled_on_day_p), 0)            as prior_module_enrolled_on_day_p,
+    round(sum(per_presentation.n_withdrew_after_day_p)
+          / nullif(sum(per_presentation.n_enrolled_on_day_p), 0), 4)  as prior_module_withdrawal_rate
+from calendar as current_presentation
+left join calendar as earlier
+    on earlier.code_module = current_presentation.code_module
+   and earlier.latest_end_month_index < current_presentation.start_month_index
+left join per_presentation
+    on per_presentation.module_presentation_id = earlier.module_presentation_id
+group by current_presentation.module_presentation_id

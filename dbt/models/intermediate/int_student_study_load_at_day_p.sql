@@ -1,0 +1,25 @@
+-- One row per student-module attempt: the student's other modules in the SAME presentation
+-- (same code_presentation, so the same course calendar and the same day P), as known on day P:
+-- registered by P, still enrolled on P, or already unregistered by P. Only registration events
+-- dated on or before P count.
+{% set p = var('prediction_day') %}
+
+with attempts as (
+
+    select * from {{ ref('int_student_attempts_joined') }}
+
+)
+
+select
+    current_attempt.student_module_id,
+    count(other.student_module_id)                                                     as load_other_modules_registered,
+    count(other.student_module_id) filter (where other.unregistration_day is null
+                                              or other.unregistration_day > {{ p }})  as load_other_modules_enrolled,
+    count(other.student_module_id) filter (where other.unregistration_day <= {{ p }}) as load_other_modules_unregistered
+from attempts as current_attempt
+left join attempts as other
+    on other.id_student = current_attempt.id_student
+   and other.code_presentation = current_attempt.code_presentation
+   and other.student_module_id != current_attempt.student_module_id
+   and (other.registration_day is null or other.registration_day <= {{ p }})
+group by current_attempt.student_module_id

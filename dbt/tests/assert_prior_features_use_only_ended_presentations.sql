@@ -1,0 +1,61 @@
+-- prior_* features may use only presentations that had certainly ended before the attempt's
+-- presentation started. Recompute the counts with an independent rule on the presentation codes
+-- (valid for OULAD's lengths of at most ~270 days):
+--   an earlier B presentation of year x counts for any presentation of a year > x
+--   (not for the J presentation of year x, which starts in the month the B one may still run);
+--   an earlier J presentation of year x counts for J presentations of a year > x and for B
+--   presentations of a year > x + 1 (it runs until June/July of year x + 1).
+-- and compare with the mart.
+with attempts as (
+
+    select
+        student_module_id,
+        id_student,
+        code_module,
+        cast(left(code_presentation, 4) as integer) as yr,
+        right(code_presentation, 1)                 as sem
+    from {{ ref('int_student_attempts_joined') }}
+
+),
+
+expected as (
+
+    select
+        a.student_module_id,
+        count(e.student_module_id) as prior_attempts_ended
+    from attempts as a
+    left join attempts as e
+        on e.id_student = a.id_student
+       and (
+            (e.sem = 'B' and e.yr < a.yr)
+         or (e.sem = 'J' and a.sem = 'J' and e.yr < a.yr)
+         or (e.sem = 'J' and a.sem = 'B' and e.yr < a.yr - 1)
+       )
+    group by a.student_module_id
+
+),
+
+module_expected as (
+
+    select
+        c.module_presentation_id,
+        count(e.module_presentation_id) as prior_module_presentations_ended
+    from {{ ref('stg_oulad__courses') }} as c
+    left join {{ ref('stg_oulad__courses') }} as e
+        on e.code_module = c.code_module
+       and (
+            (e.presentation_semester = 'B' and e.presentation_year < c.presentation_year)
+         or (e.presentation_semester = 'J' and c.presentation_semester = 'J' and e.presentation_year < c.presentation_year)
+         or (e.presentation_semester = 'J' and c.presentation_semester = 'B' and e.presentation_year < c.presentation_year - 1)
+       )
+    group by c.module_presentation_id
+
+)
+
+select f.student_module_id, f.prior_attempts_ended, expected.prior_attempts_ended as expected_prior_attempts_ended,
+       f.prior_module_presentations_ended, module_expected.prior_module_presentations_ended as expected_module_presentations
+from {{ ref('mart_withdrawal_prediction_features') }} as f
+join expected using (student_module_id)
+join module_expected using (module_presentation_id)
+where f.prior_attempts_ended != expected.prior_attempts_ended
+   or f.prior_module_presentations_ended != module_expected.prior_module_presentations_ended

@@ -1,0 +1,74 @@
+"""Column schemas of the ML serving tables in schema ``ml`` (one definition for writers, tests and docs).
+
+Every table carries the MLflow run that produced it and the registered model version; per-student and
+per-presentation tables carry ``code_module`` and ``code_presentation`` for dashboard filters.
+"""
+
+from __future__ import annotations
+
+RUN_COLUMNS: dict[str, str] = {
+    "is_selected": "BOOLEAN",             # row belongs to the model selected (and registered) by this training
+    "mlflow_run_id": "VARCHAR",           # nested run of the model
+    "mlflow_parent_run_id": "VARCHAR",    # the training run
+    "registered_model_name": "VARCHAR",
+    "model_version": "INTEGER",           # version registered (and aliased champion) by this training
+    "trained_at": "TIMESTAMPTZ",
+}
+
+_MODEL_SPLIT = {"model_name": "VARCHAR", "split": "VARCHAR"}
+
+SCHEMAS: dict[str, dict[str, str]] = {
+    "ml_withdrawal_model_comparison": {
+        **_MODEL_SPLIT, "model_label": "VARCHAR",
+        "roc_auc": "DOUBLE", "average_precision": "DOUBLE", "precision": "DOUBLE", "recall": "DOUBLE",
+        "f1": "DOUBLE", "brier": "DOUBLE", "base_rate": "DOUBLE", "threshold": "DOUBLE", "flag_rate": "DOUBLE",
+        "n_train": "BIGINT", "n_test": "BIGINT", "n_test_positive": "BIGINT", "cv_roc_auc": "DOUBLE",
+        "best_params": "VARCHAR", **RUN_COLUMNS,
+    },
+    "ml_withdrawal_metrics": {
+        **_MODEL_SPLIT, "subset": "VARCHAR", "code_module": "VARCHAR", "code_presentation": "VARCHAR",
+        "metric": "VARCHAR", "value": "DOUBLE", "n": "BIGINT", "n_positive": "BIGINT", **RUN_COLUMNS,
+    },
+    "ml_withdrawal_feature_importance": {
+        **_MODEL_SPLIT, "feature": "VARCHAR", "term": "VARCHAR", "feature_label": "VARCHAR", "family": "VARCHAR",
+        "importance_type": "VARCHAR", "importance": "DOUBLE", "importance_std": "DOUBLE", "rank": "INTEGER",
+        **RUN_COLUMNS,
+    },
+    "ml_withdrawal_roc_curve": {
+        **_MODEL_SPLIT, "point": "INTEGER", "fpr": "DOUBLE", "tpr": "DOUBLE", "threshold": "DOUBLE", **RUN_COLUMNS,
+    },
+    "ml_withdrawal_pr_curve": {
+        **_MODEL_SPLIT, "point": "INTEGER", "recall": "DOUBLE", "precision": "DOUBLE", "threshold": "DOUBLE",
+        **RUN_COLUMNS,
+    },
+    "ml_withdrawal_calibration": {
+        **_MODEL_SPLIT, "bin": "INTEGER", "mean_predicted": "DOUBLE", "observed_rate": "DOUBLE", "n": "BIGINT",
+        **RUN_COLUMNS,
+    },
+    "ml_withdrawal_fairness": {
+        **_MODEL_SPLIT, "attribute": "VARCHAR", "attribute_label": "VARCHAR", "group_value": "VARCHAR",
+        "n": "BIGINT", "n_positive": "BIGINT", "base_rate": "DOUBLE", "roc_auc": "DOUBLE", "precision": "DOUBLE",
+        "recall": "DOUBLE", "flag_rate": "DOUBLE", **RUN_COLUMNS,
+    },
+    "ml_withdrawal_predictions": {
+        "student_module_id": "VARCHAR", "code_module": "VARCHAR", "code_presentation": "VARCHAR",
+        "id_student": "BIGINT", "module_presentation_id": "VARCHAR", "prediction_day": "INTEGER",
+        "has_click_data": "BOOLEAN", "withdrawal_probability": "DOUBLE", "risk_band": "VARCHAR",
+        "is_flagged": "BOOLEAN", "decision_threshold": "DOUBLE",
+        "reason_1_code": "VARCHAR", "reason_1": "VARCHAR", "reason_1_contribution": "DOUBLE",
+        "reason_2_code": "VARCHAR", "reason_2": "VARCHAR", "reason_2_contribution": "DOUBLE",
+        "reason_3_code": "VARCHAR", "reason_3": "VARCHAR", "reason_3_contribution": "DOUBLE",
+        "observed_withdrew_after_day_30": "INTEGER", "is_training_row": "BOOLEAN",
+        "model_name": "VARCHAR", "registered_model_name": "VARCHAR", "model_version": "INTEGER",
+        "mlflow_run_id": "VARCHAR", "scored_at": "TIMESTAMPTZ",
+    },
+    "insight_cards": {
+        "card_id": "VARCHAR", "topic": "VARCHAR", "title": "VARCHAR", "body": "VARCHAR", "metric_name": "VARCHAR",
+        "metric_value": "DOUBLE", "metric_unit": "VARCHAR", "n": "BIGINT", "code_module": "VARCHAR",
+        "code_presentation": "VARCHAR", "source_tables": "VARCHAR", "caveat": "VARCHAR",
+        "registered_model_name": "VARCHAR", "model_version": "INTEGER", "mlflow_run_id": "VARCHAR",
+        "generated_at": "TIMESTAMPTZ",
+    },
+}
+
+TRAINING_TABLES = tuple(t for t in SCHEMAS if t not in ("ml_withdrawal_predictions", "insight_cards"))

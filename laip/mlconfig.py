@@ -1,0 +1,192 @@
+"""The ML configuration (``ml/config.yaml``): problem, features, reasons, splits, grids, thresholds, MLflow names.
+
+``load_ml_config(settings)`` reads the file, applies a profile (``LAIP_ML_PROFILE`` or the ``profile`` argument,
+e.g. ``quick`` for the sample and tests) and checks it against the platform settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from laip.config import REPO_ROOT, Settings
+
+ML_CONFIG_FILE = REPO_ROOT / "ml" / "config.yaml"
+MODEL_NAMES = ("lr", "rf", "hgb")
+
+
+class MLConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    label: str
+    features: tuple[str, ...]
+    show: bool = True
+
+
+@dataclass(frozen=True)
+class MLConfig:
+    """Typed view of ``ml/config.yaml`` after the profile was applied."""
+
+    profile: str
+    prediction_day: int
+    source_table: str
+    target: str
+    key_columns: tuple[str, ...]
+    group_column: str
+    families: dict[str, tuple[str, ...]]
+    categorical: frozenset[str]
+    labels: dict[str, str]
+    reasons: tuple[Reason, ...]
+    temporal_train: tuple[str, ...]
+    temporal_test: tuple[str, ...]
+    random_test_size: float
+    cv_folds: int
+    model_params: dict[str, dict[str, list[Any]]]
+    model_labels: dict[str, str]
+    primary_split: str
+    selection_metric: str
+    baseline: str
+    tie_tolerance: float
+    threshold_strategy: str
+    calibration_bins: int
+    permutation_repeats: int
+    curve_max_points: int
+    risk_high: float
+    risk_medium: float
+    fairness_attributes: tuple[str, ...]
+    seed: int
+    experiment_name: str
+    registered_model_name: str
+    alias: str
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def features(self) -> list[str]:
+        """All model features, in family order."""
+        return [f for cols in self.families.values() for f in cols]
+
+    @property
+    def numeric_features(self) -> list[str]:
+        return [f for f in self.features if f not in self.categorical]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return [f for f in self.features if f in self.categorical]
+
+    def family_of(self, feature: str) -> str:
+        return next(fam for fam, cols in self.families.items() if feature in cols)
+
+    def label(self, feature: str) -> str:
+        return self.labels.get(feature, feature)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; lists and scalars of ``override`` replace those of ``base``."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_ml_config(settings: Settings | None = None, *, profile: str | None = None,
+                   path: Path | None = None) -> MLConfig:
+    """Read ``ml/config.yaml`` (or ``LAIP_ML_CONFIG``), apply the profile and validate it."""
+    path = path or Path(os.environ.get("LAIP_ML_CONFIG", ML_CONFIG_FILE))
+    raw: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+    profile = profile or os.environ.get("LAIP_ML_PROFILE") or "full"
+    cfg = raw
+    if profile != "full":
+        profiles = raw.get("profiles", {})
+        if profile not in profiles:
+            raise MLConfigError(f"unknown ML profile {profile!r}; known: full, {', '.join(profiles)}")
+        cfg = _merge(raw, profiles[profile])
+    problem, feats, sel = cfg["problem"], cfg["features"], cfg["selection"]
+    reasons = tuple(Reason(code, r["label"], tuple(r["features"]), bool(r.get("show", True)))
+                    for code, r in cfg["reasons"].items())
+    config = MLConfig(
+        profile=profile,
+        prediction_day=int(problem["prediction_day"]),
+        source_table=problem["source_table"],
+        target=problem["target"],
+        key_columns=tuple(problem["key_columns"]),
+        group_column=problem["group_column"],
+        families={k: tuple(v) for k, v in feats["families"].items()},
+        categorical=frozenset(feats.get("categorical", [])),
+        labels=dict(feats.get("labels", {})),
+        reasons=reasons,
+        temporal_train=tuple(str(p) for p in cfg["splits"]["temporal"]["train_presentations"]),
+        temporal_test=tuple(str(p) for p in cfg["splits"]["temporal"]["test_presentations"]),
+        random_test_size=float(cfg["splits"]["grouped_random"]["test_size"]),
+        cv_folds=int(cfg["cv_folds"]),
+        model_params={k: dict(v.get("params", {})) for k, v in cfg["models"].items()},
+        model_labels={k: v.get("label", k) for k, v in cfg["models"].items()},
+        primary_split=sel["primary_split"],
+        selection_metric=sel["metric"],
+        baseline=sel["baseline"],
+        tie_tolerance=float(sel["tie_tolerance"]),
+        threshold_strategy=cfg["threshold"]["strategy"],
+        calibration_bins=int(cfg["calibration_bins"]),
+        permutation_repeats=int(cfg["permutation_repeats"]),
+        curve_max_points=int(cfg["curve_max_points"]),
+        risk_high=float(cfg["risk_bands"]["high"]),
+        risk_medium=float(cfg["risk_bands"]["medium"]),
+        fairness_attributes=tuple(cfg["fairness_attributes"]),
+        seed=int(cfg["seed"]),
+        experiment_name=cfg["mlflow"]["experiment_name"],
+        registered_model_name=cfg["mlflow"]["registered_model_name"],
+        alias=cfg["mlflow"]["alias"],
+        raw=cfg,
+    )
+    validate_ml_config(config, settings)
+    return config
+
+
+def validate_ml_config(config: MLConfig, settings: Settings | None = None) -> None:
+    """Refuse inconsistent configs: duplicate features, reasons that do not partition them, bad thresholds."""
+    feats = config.features
+    problems: list[str] = []
+    if len(set(feats)) != len(feats):
+        problems.append("a feature is listed in more than one family")
+    reason_feats = [f for r in config.reasons for f in r.features]
+    if sorted(reason_feats) != sorted(feats):
+        missing = sorted(set(feats) - set(reason_feats))
+        extra = sorted(set(reason_feats) - set(feats))
+        dup = sorted({f for f in reason_feats if reason_feats.count(f) > 1})
+        problems.append(f"reasons must cover every feature exactly once (missing {missing}, unknown {extra}, "
+                        f"repeated {dup})")
+    if not config.categorical <= set(feats):
+        problems.append(f"categorical features not in any family: {sorted(config.categorical - set(feats))}")
+    unknown_models = set(config.model_params) - set(MODEL_NAMES)
+    if unknown_models:
+        problems.append(f"unknown models {sorted(unknown_models)}; known: {MODEL_NAMES}")
+    if config.baseline not in config.model_params:
+        problems.append(f"baseline {config.baseline!r} is not a configured model")
+    if not 0 < config.risk_medium < config.risk_high < 1:
+        problems.append("risk_bands need 0 < medium < high < 1")
+    if config.primary_split not in ("temporal", "grouped_random"):
+        problems.append("selection.primary_split must be temporal or grouped_random")
+    if config.selection_metric not in ("roc_auc", "average_precision"):
+        problems.append("selection.metric must be roc_auc or average_precision")
+    if config.tie_tolerance < 0 or config.cv_folds < 2:
+        problems.append("tie_tolerance must be >= 0 and cv_folds >= 2")
+    if set(config.temporal_train) & set(config.temporal_test):
+        problems.append("a presentation is on both sides of the temporal split")
+    if not set(config.fairness_attributes) <= set(feats):
+        problems.append("fairness attributes must be features")
+    if settings is not None and settings.prediction_day != config.prediction_day:
+        problems.append(f"ml/config.yaml prediction_day {config.prediction_day} != laip.yaml "
+                        f"domain.prediction_day {settings.prediction_day}")
+    if problems:
+        raise MLConfigError("invalid ML config: " + "; ".join(problems))

@@ -1,0 +1,120 @@
+"""Superset configuration for LAIP (loaded through ``SUPERSET_CONFIG_PATH``; runs in ``.venv-superset``).
+
+All state lives under ``$LAIP_HOME/superset`` (git-ignored): the SQLite metadata database, the generated
+``SECRET_KEY`` and the generated admin credentials. Nothing secret is kept in the repository.
+
+Paths come from the environment set by ``laip.superset_service`` (``LAIP_SUPERSET_HOME``); when it is not set
+(e.g. ``superset`` run by hand) they are resolved the same way as the rest of the platform, through
+``laip.config.load_settings()`` (``LAIP_HOME`` or ``laip.yaml``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+
+def _superset_home() -> Path:
+    explicit = os.environ.get("LAIP_SUPERSET_HOME")
+    if explicit:
+        return Path(explicit).resolve()
+    repo_root = Path(__file__).resolve().parent.parent
+    if str(repo_root) not in sys.path:
+        sys.path.insert(0, str(repo_root))
+    from laip.config import load_settings  # noqa: PLC0415  (stdlib + pyyaml: importable here too)
+
+    return load_settings().superset_home
+
+
+def _secret_key(home: Path) -> str:
+    """SUPERSET_SECRET_KEY from the environment, else a key generated once into an ignored file."""
+    from_env = os.environ.get("SUPERSET_SECRET_KEY")
+    if from_env:
+        return from_env
+    path = home / "secret_key"
+    if not path.is_file():
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:  # two processes starting at once: the first key written wins, both read it back
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+LAIP_SUPERSET_HOME = _superset_home()
+LAIP_SUPERSET_HOME.mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("SUPERSET_HOME", str(LAIP_SUPERSET_HOME))  # uploads, logs of superset itself
+DATA_DIR = str(LAIP_SUPERSET_HOME)
+
+SECRET_KEY = _secret_key(LAIP_SUPERSET_HOME)
+
+# Metadata database: SQLite under the ignored state folder (SUPERSET_METADATA_URI overrides, e.g. PostgreSQL).
+SQLALCHEMY_DATABASE_URI = os.environ.get(
+    "SUPERSET_METADATA_URI", f"sqlite:///{LAIP_SUPERSET_HOME / 'superset.db'}")
+if SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+    # several gunicorn workers share the file: wait for a writer instead of failing with "database is locked"
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"connect_args": {"timeout": 30}}
+
+# Native filters are always on in Superset 6; cross-filters are switched off per dashboard (its metadata).
+FEATURE_FLAGS = {
+    "ENABLE_TEMPLATE_PROCESSING": True,   # the KPI dataset reads the native filters with filter_values()
+    "DASHBOARD_VIRTUALIZATION": False,    # render every chart of a tab (small dashboard; screenshots)
+    "TAGGING_SYSTEM": False,
+    "ALERT_REPORTS": False,
+    "THUMBNAILS": False,
+    "EMBEDDED_SUPERSET": False,
+    "ALLOW_ADHOC_SUBQUERY": False,
+    "ENABLE_JAVASCRIPT_CONTROLS": False,
+    "ESCAPE_MARKDOWN_HTML": True,
+    "SQLLAB_BACKEND_PERSISTENCE": True,
+}
+
+# Chart results are not cached: the serving snapshot is swapped by `laip publish`, and a cache would keep
+# serving the previous snapshot; DuckDB answers these queries in milliseconds.
+DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
+FILTER_STATE_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=1).total_seconds())}
+EXPLORE_FORM_DATA_CACHE_CONFIG = FILTER_STATE_CACHE_CONFIG
+
+SUPERSET_WEBSERVER_TIMEOUT = 120
+SQLLAB_TIMEOUT = 120
+ROW_LIMIT = 50000
+PREVENT_UNSAFE_DB_CONNECTIONS = True
+PUBLIC_ROLE_LIKE = None
+RATELIMIT_STORAGE_URI = "memory://"
+LOG_LEVEL = os.environ.get("SUPERSET_LOG_LEVEL", "WARNING")
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+# Served on loopback over plain HTTP by default; behind TLS set SUPERSET_COOKIE_SECURE=1.
+SESSION_COOKIE_SECURE = os.environ.get("SUPERSET_COOKIE_SECURE", "") in ("1", "true", "True")
+TALISMAN_ENABLED = os.environ.get("TALISMAN_ENABLED", "true").lower() in ("1", "true")
+
+
+def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):  # noqa: N802 (Superset's name)
+    """Every DuckDB connection: read-only, no file access from SQL, and one fixed configuration.
+
+    DuckDB shares one database instance per file and process, and refuses a second connection to a file
+    whose configuration differs ("Can't open a connection to same database file with a different
+    configuration"; measured with duckdb 2.0). Superset passes a ``custom_user_agent`` built by
+    ``USER_AGENT_FUNC`` from the request source (chart, dashboard, SQL Lab) to DuckDB, so with a custom
+    ``USER_AGENT_FUNC`` two concurrent requests in one worker could collide: the user agent is pinned.
+    Read-only and ``enable_external_access=false`` are also in the database URI; they are enforced here too
+    so that an edited URI cannot open the snapshot for writing or read files from SQL Lab.
+    """
+    if uri.drivername.startswith("duckdb"):
+        query = dict(uri.query)
+        query["access_mode"] = "read_only"
+        query["enable_external_access"] = "false"
+        uri = uri.set(query=query)
+        config = params.setdefault("connect_args", {}).setdefault("config", {})
+        config["custom_user_agent"] = "laip-superset"
+        config.pop("access_mode", None)
+    return uri, params

@@ -1,0 +1,353 @@
+"""Superset provisioned as code, against a real Superset on loopback and the sample's serving snapshot.
+
+One Superset (gunicorn, threaded workers) is started for the module; it reads a warehouse built by the
+real pipeline on the committed sample in a temporary LAIP_HOME.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from laip.config import REPO_ROOT, Settings
+from laip.publish import publish
+from laip.superset_service import (
+    SUPERSET_DIR,
+    SupersetAPI,
+    health_url,
+    prepare,
+    run_provision,
+    server_command,
+    venv_python,
+    wait_healthy,
+)
+
+pytestmark = pytest.mark.integration
+
+DASHBOARD = "learning-analytics"
+ROLE_USERS = {"viewer": "analytics viewer", "interventionist": "intervention"}
+SCREENSHOT_DIR = Path(os.environ.get("LAIP_SCREENSHOT_DIR", REPO_ROOT / ".laip" / "screenshots"))
+
+
+@dataclass
+class Instance:
+    settings: Settings
+    url: str
+    users: dict[str, str]          # username -> password (admin included)
+    admin: str
+    charts: list[dict]             # id, name, dataset, student_level
+
+    def api(self, user: str | None = None) -> SupersetAPI:
+        user = user or self.admin
+        return SupersetAPI(self.url, user, self.users[user])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def superset(service_sample: Settings) -> Iterator[Instance]:
+    venv_python()  # a clear error when `make setup` has not built .venv-superset
+    settings = service_sample
+    info = prepare(settings)
+    users = {info["username"]: info["password"]}
+    passwords = {name: secrets.token_urlsafe(12) for name in ROLE_USERS}
+    run_provision(settings, "user", *[x for pair in ROLE_USERS.items() for x in pair],
+                  extra_env={"LAIP_USER_PASSWORDS": json.dumps(passwords)})
+    users.update(passwords)
+
+    port = _free_port()
+    argv, env = server_command(settings, port=port)
+    log = (settings.home / "superset-server.log").open("w")
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_healthy(health_url("127.0.0.1", port), timeout=180, proc=proc)
+        url = f"http://127.0.0.1:{port}"
+        charts = _chart_inventory(SupersetAPI(url, info["username"], info["password"]))
+        yield Instance(settings, url, users, info["username"], charts)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        log.close()
+
+
+def _chart_inventory(api: SupersetAPI) -> list[dict]:
+    """Every chart with its dataset and whether that dataset is student-level (the rule of roles.yaml)."""
+    import yaml
+
+    listed = set(yaml.safe_load((SUPERSET_DIR / "roles.yaml").read_text())["student_level_datasets"])
+    status, body = api.get("/api/v1/chart/?q=(page_size:100)")
+    assert status == 200, body
+    charts = []
+    for chart in body["result"]:
+        qc = _query_context(api, chart["id"])
+        status, ds = api.get(f"/api/v1/dataset/{qc['datasource']['id']}")
+        assert status == 200, ds
+        columns = {c["column_name"] for c in ds["result"]["columns"]}
+        name = ds["result"]["table_name"]
+        charts.append({"id": chart["id"], "name": chart["slice_name"], "dataset": name,
+                       "student_level": name in listed or bool({"id_student", "student_module_id"} & columns)})
+    return charts
+
+
+def _dashboard_chart_ids(api: SupersetAPI) -> dict[int, str]:
+    status, body = api.get(f"/api/v1/dashboard/{DASHBOARD}/charts")
+    assert status == 200, body
+    return {c["id"]: c["slice_name"] for c in body["result"]}
+
+
+def _query_context(api: SupersetAPI, chart_id: int) -> dict:
+    status, body = api.get(f"/api/v1/chart/{chart_id}")
+    assert status == 200, body
+    assert body["result"]["query_context"], f"chart {chart_id} has no saved query context"
+    return json.loads(body["result"]["query_context"])
+
+
+def _data(api: SupersetAPI, qc: dict, extra_filters: list[dict] | None = None) -> tuple[int, dict]:
+    qc = json.loads(json.dumps(qc))
+    qc["force"] = True
+    for query in qc["queries"]:
+        query["filters"] = list(query.get("filters") or []) + list(extra_filters or [])
+    return api.post("/api/v1/chart/data", qc)
+
+
+def _rows(body: dict) -> list:
+    return [row for result in body["result"] for row in result["data"]]
+
+
+# ------------------------------------------------------------------------------------------- import
+def test_assets_import_is_idempotent_and_round_trips(superset: Instance, tmp_path: Path) -> None:
+    """`prepare` imported the bundle once; a second import changes nothing, and the instance exports exactly
+    the committed bundle (so editing in the UI and exporting gives a reviewable diff, and nothing else)."""
+    api = superset.api()
+    before = _dashboard_chart_ids(api)
+    run_provision(superset.settings, "import")
+    run_provision(superset.settings, "export", "--out", str(tmp_path / "export"))
+
+    assert _dashboard_chart_ids(api) == before, "re-import changed chart ids or the dashboard's charts"
+    assert _same_tree(filecmp.dircmp(tmp_path / "export", SUPERSET_DIR / "assets")), \
+        "export after re-import differs from superset/assets (run `make superset-export` and review the diff)"
+    for kind in ("chart", "dataset", "dashboard", "database"):
+        status, body = api.get(f"/api/v1/{kind}/?q=(page_size:100)")
+        assert status == 200
+        assert body["count"] == len(list((SUPERSET_DIR / "assets" / f"{kind}s").rglob("*.yaml"))), kind
+
+
+def _same_tree(cmp: filecmp.dircmp) -> bool:
+    if cmp.left_only or cmp.right_only or cmp.funny_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(cmp.left, cmp.right, cmp.common_files, shallow=False)
+    return not mismatch and not errors and all(_same_tree(sub) for sub in cmp.subdirs.values())
+
+
+def test_database_is_read_only_snapshot_from_laip_home(superset: Instance) -> None:
+    status, body = superset.api().get("/api/v1/database/?q=(page_size:10)")
+    assert status == 200 and body["count"] == 1
+    status, db = superset.api().get(f"/api/v1/database/{body['result'][0]['id']}/connection")
+    assert status == 200, db
+    uri = db["result"]["sqlalchemy_uri"]
+    assert uri == (f"duckdb:///{superset.settings.serving_warehouse}"
+                   "?access_mode=read_only&enable_external_access=false")
+    assert not db["result"]["allow_dml"] and not db["result"]["allow_file_upload"]
+
+
+# ---------------------------------------------------------------------------------------- chart data
+def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instance) -> None:
+    api = superset.api()
+    status, dash = api.get(f"/api/v1/dashboard/{DASHBOARD}")
+    assert status == 200
+    filters = json.loads(dash["result"]["json_metadata"])["native_filter_configuration"]
+    assert {f["targets"][0]["column"]["name"] for f in filters} == {"code_module", "code_presentation"}
+    assert all(f["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []} for f in filters), "a chart is out of scope"
+
+    charts = _dashboard_chart_ids(api)
+    assert len(charts) >= 15
+    problems = []
+    for chart_id, name in sorted(charts.items()):
+        status, body = api.get(f"/api/v1/chart/{chart_id}/data/?force=true")
+        if status != 200 or not _rows(body):
+            problems.append(f"{name}: {status} {str(body)[:300]}")
+            continue
+        qc = _query_context(api, chart_id)
+        base = _rows(_data(api, qc)[1])
+        for col, value in (("code_module", "AAA"), ("code_presentation", "2013J")):
+            status, body = _data(api, qc, [{"col": col, "op": "IN", "val": [value]}])
+            result = body["result"][0] if status == 200 else {}
+            applied = {f["column"] for f in result.get("applied_filters", [])}
+            rejected = {f["column"] for f in result.get("rejected_filters", [])}
+            if status != 200 or not _rows(body):
+                problems.append(f"{name} filtered on {col}: {status} {str(body)[:300]}")
+            elif col in rejected or col not in applied:
+                if "global" not in name.lower():
+                    problems.append(f"{name}: the {col} filter is not applied and the title does not say 'global'")
+            elif _rows(body) == base:
+                problems.append(f"{name}: filtering on {col} = {value} did not change the result")
+    assert not problems, "\n".join(problems)
+
+
+def test_small_groups_are_suppressed_in_aggregate_datasets(superset: Instance) -> None:
+    """Every viewer-visible dataset row carries a group of at least min_group_size students."""
+    api = superset.api()
+    status, body = api.get("/api/v1/dataset/?q=(page_size:100)")
+    assert status == 200
+    by_name = {d["table_name"]: d["id"] for d in body["result"]}
+    counts = {"bi_final_results": "attempts", "bi_learning_funnel": "student_count",
+              "bi_engagement_outcomes": "attempts", "bi_scores_by_engagement": "attempts_scored",
+              "bi_signal_prevalence": "attempts_evaluated", "bi_risk_band_outcomes": "attempts",
+              "bi_weekly_engagement": "active_students", "bi_module_presentations": "n_students",
+              "bi_kpi_overview": "attempts"}
+    for dataset, column in counts.items():
+        qc = {"datasource": {"id": by_name[dataset], "type": "table"}, "force": True,
+              "queries": [{"columns": [column], "metrics": [], "row_limit": 100000}],
+              "result_format": "json", "result_type": "full"}
+        for flt in ([], [{"col": "code_module", "op": "IN", "val": ["AAA"]}]):
+            status, body = _data(api, qc, flt)
+            assert status == 200, body
+            values = [row[column] for row in _rows(body)]
+            assert values and min(values) >= superset.settings.min_group_size, (dataset, flt, min(values or [0]))
+
+
+# --------------------------------------------------------------------------------------------- roles
+def test_roles_viewer_is_refused_student_level_data(superset: Instance) -> None:
+    student_level = {c["id"] for c in superset.charts if c["student_level"]}
+    aggregate = {c["id"] for c in superset.charts if not c["student_level"]}
+    assert student_level and aggregate
+    admin, viewer, intervention = superset.api(), superset.api("viewer"), superset.api("interventionist")
+    contexts = {c["id"]: _query_context(admin, c["id"]) for c in superset.charts}
+
+    for chart_id in aggregate:
+        for api in (viewer, intervention):
+            status, body = api.get(f"/api/v1/chart/{chart_id}/data/")
+            assert status == 200 and _rows(body), (chart_id, status, body)
+    for chart_id in student_level:
+        status, body = viewer.get(f"/api/v1/chart/{chart_id}/data/")
+        assert status in (403, 404), (chart_id, status, body)
+        qc = dict(contexts[chart_id])
+        qc["datasource"] = _datasource_of(admin, chart_id)
+        status, body = viewer.post("/api/v1/chart/data", qc)
+        assert status == 403, (chart_id, status, body)
+        status, body = intervention.get(f"/api/v1/chart/{chart_id}/data/")
+        assert status == 200 and _rows(body), (chart_id, status, body)
+
+    status, body = viewer.get("/api/v1/dataset/?q=(page_size:100)")
+    visible = {d["table_name"] for d in body["result"]} if status == 200 else set()
+    assert not visible & {c["dataset"] for c in superset.charts if c["student_level"]}
+    # no SQL Lab for BI users: the database cannot be queried directly
+    status, _ = viewer.post("/api/v1/sqllab/execute/", {"database_id": 1, "sql": "select 1"})
+    assert status in (401, 403, 400)
+
+
+def _datasource_of(api: SupersetAPI, chart_id: int) -> dict:
+    status, body = api.get(f"/api/v1/chart/{chart_id}")
+    assert status == 200
+    qc = json.loads(body["result"]["query_context"])
+    return qc["datasource"]
+
+
+# --------------------------------------------------------------------------------------- concurrency
+def test_dashboards_keep_working_while_publish_swaps_the_snapshot(superset: Instance) -> None:
+    """Chart queries in 4 threads while `publish` swaps in a new snapshot 6 times: zero errors."""
+    settings = superset.settings
+    chart_ids = sorted(_dashboard_chart_ids(superset.api()))
+    errors: list[str] = []
+    queries: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def loop(offset: int) -> None:
+        api = superset.api()
+        i = offset
+        while not stop.is_set():
+            chart_id = chart_ids[i % len(chart_ids)]
+            i += 1
+            start = time.monotonic()
+            try:
+                status, body = api.get(f"/api/v1/chart/{chart_id}/data/?force=true")
+            except Exception as exc:  # noqa: BLE001 - any failure counts
+                errors.append(f"{chart_id}: {exc!r}")
+                continue
+            if status != 200 or any(r.get("error") for r in body.get("result", [])) or not _rows(body):
+                errors.append(f"{chart_id}: {status} {str(body)[:300]}")
+            queries.append((start, time.monotonic()))
+
+    threads = [threading.Thread(target=loop, args=(k * 5,), daemon=True) for k in range(4)]
+    for t in threads:
+        t.start()
+    swaps: list[tuple[float, float]] = []
+    try:
+        for _ in range(6):
+            time.sleep(0.5)
+            start = time.monotonic()
+            publish(settings.warehouse, settings.serving_warehouse)
+            swaps.append((start, time.monotonic()))
+        deadline = time.monotonic() + 60
+        while len(queries) < 40 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    overlapping = sum(1 for qs, qe in queries for ps, pe in swaps if qs < pe and qe > ps)
+    assert overlapping >= 6, f"only {overlapping} queries overlapped a swap ({len(queries)} queries)"
+    assert not errors, f"{len(errors)} errors in {len(queries) + len(errors)} queries:\n" + "\n".join(errors[:10])
+
+
+# ------------------------------------------------------------------------------------------- browser
+def _browser(superset: Instance, *args: str, user: str | None = None, expect_errors: bool = False) -> dict:
+    user = user or superset.admin
+    env = {**os.environ, "SUPERSET_USER": user, "SUPERSET_PASSWORD": superset.users[user]}
+    proc = subprocess.run([str(venv_python()), str(SUPERSET_DIR / "browser.py"), *args, "--url", superset.url],
+                          env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    if not expect_errors:
+        assert proc.returncode == 0 and not report["errors"], json.dumps(report, indent=1)
+    return report
+
+
+def test_browser_every_tab_renders_without_errors(superset: Instance) -> None:
+    """Headless Chromium: log in, open each tab, wait for the charts, no error box, one PNG per tab."""
+    report = _browser(superset, "check", "--out", str(SCREENSHOT_DIR))
+    tabs = [t["tab"] for t in report["tabs"]]
+    assert tabs[:3] == ["Overview", "Engagement & Assessment", "Student Success Signals"]
+    assert tabs[3] == "ML Withdrawal Risk"
+    for tab in report["tabs"]:
+        assert tab["charts"] >= 1 or tab["tab"] == "ML Withdrawal Risk", tab
+        assert tab["markdown"] >= 1 or tab["tab"] == "Engagement & Assessment" or tab["charts"] >= 1
+        png = Path(tab["screenshot"])
+        assert png.is_file() and png.stat().st_size > 20_000, png
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # with the module filter set through the URL, as a shared dashboard link would
+    flt = ("(NATIVE_FILTER-module:(extraFormData:(filters:!((col:code_module,op:IN,val:!(AAA)))),"
+           "filterState:(label:AAA,validateStatus:!f,value:!(AAA)),id:NATIVE_FILTER-module,ownState:()))")
+    report = _browser(superset, "check", "--out", str(SCREENSHOT_DIR), "--prefix", "filtered-module-aaa-",
+                      "--native-filters", flt, "--max-tabs", "1")
+    assert report["tabs"][0]["tab"] == "Overview" and report["tabs"][0]["charts"] >= 7
+
+
+def test_browser_viewer_sees_the_aggregates_and_no_student_list(superset: Instance, tmp_path: Path) -> None:
+    """As 'analytics viewer': every aggregate chart renders; only the student-level tables show a refusal."""
+    report = _browser(superset, "check", "--out", str(tmp_path), user="viewer", expect_errors=True)
+    student_charts = {c["name"] for c in superset.charts if c["student_level"]}
+    refused = {e.split(": ", 1)[0] for tab in report["tabs"] for e in tab["errors"]}
+    assert refused == student_charts, json.dumps(report, indent=1)
+    assert all("permission" in e or "access" in e.lower() for tab in report["tabs"] for e in tab["errors"])
