@@ -53,10 +53,14 @@ def _secrets(settings: Settings) -> dict[str, str]:
     return values
 
 
+def _admin_user() -> str:
+    return os.environ.get(ADMIN_USER_ENV) or "admin"
+
+
 def airflow_env(settings: Settings, api_port: int = 8080) -> dict[str, str]:
     """Environment for every Airflow process of the platform (CLI, api-server, scheduler, dag-processor)."""
     home = settings.airflow_home
-    user = os.environ.get(ADMIN_USER_ENV) or "admin"
+    user = _admin_user()
     return {
         **_secrets(settings),
         **os.environ,
@@ -84,7 +88,7 @@ def airflow_env(settings: Settings, api_port: int = 8080) -> dict[str, str]:
 
 def admin_credentials(settings: Settings) -> tuple[str, str]:
     """Admin user and password for the Airflow UI: from the environment, or generated once into an ignored file."""
-    user = os.environ.get(ADMIN_USER_ENV) or "admin"
+    user = _admin_user()
     path = settings.airflow_home / "admin_password.json"
     password = os.environ.get(ADMIN_PASSWORD_ENV) or None
     if password is None and path.is_file():
@@ -260,8 +264,7 @@ class AirflowApi:
 
 def serve(settings: Settings) -> None:
     """Container entrypoint: init, then replace this process with ``airflow standalone`` (all components)."""
-    init_airflow(settings)
-    admin_credentials(settings)
+    init_airflow(settings)  # also writes the admin credentials
     env = airflow_env(settings, api_port=int(os.environ.get("LAIP_AIRFLOW_PORT", "8080")))
     env["AIRFLOW__API__HOST"] = os.environ.get("LAIP_AIRFLOW_BIND", "0.0.0.0")  # inside a container only
     os.execvpe(venv_bin(), [venv_bin(), "standalone"], env)

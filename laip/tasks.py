@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -77,25 +76,17 @@ def build_warehouse(settings: Settings, *, full_refresh: bool = False) -> dict[s
     return {"counts": result.counts, "seconds": round(result.seconds, 2)}
 
 
-def certify_build(settings: Settings, *, started_at: float | None = None, run_results: Path | None = None,
-                  command: str = "dbt build (airflow/cosmos)") -> dict[str, Any]:
+def certify_build(settings: Settings, command: str = "dbt build (airflow/cosmos)") -> dict[str, Any]:
     """Record a successful full dbt build in ``meta.build_status`` (what ``publish`` checks).
 
-    The Airflow DAG calls this after every task of the Cosmos dbt group succeeded; ``run_results``
-    (when the dbt process left one) gives the per-status counts shown in the log.
+    The Airflow DAG calls this once every task of the Cosmos dbt group has succeeded.
     """
     from laip.build import BuildResult, record_build_status
 
-    counts: dict[str, int] = {}
-    if run_results is not None and run_results.is_file():
-        for r in json.loads(run_results.read_text()).get("results", []):
-            key = f"{r['unique_id'].split('.')[0]}:{r['status']}"
-            counts[key] = counts.get(key, 0) + 1
-    seconds = time.time() - started_at if started_at else 0.0
-    result = BuildResult(True, command, seconds, counts)
+    result = BuildResult(True, command, 0.0)
     record_build_status(settings.warehouse, result)
     log.info(result.summary())
-    return {"counts": counts}
+    return {"command": command}
 
 
 def train_model(settings: Settings, models: Sequence[str] | None = None) -> dict[str, Any]:
