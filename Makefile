@@ -1,6 +1,6 @@
 # Learning Analytics Intelligence Platform: the interface everyone builds on.
 #   make run    set up (if needed) and run the whole pipeline through the Airflow DAG on the available data
-#   make up     start Airflow, MLflow and Superset on 127.0.0.1 in the background (make down stops them)
+#   make up     start Airflow, MLflow, Superset and the API on 127.0.0.1 in the background (make down stops them)
 #   make test   set up (if needed) and run the fast and the integration test tiers
 #   make bench  print speed figures (BENCH_DATA=dir; default: the full real OULAD beside the repo)
 SHELL := /bin/bash
@@ -14,7 +14,7 @@ SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup setup-tools run run-direct up down test test-unit test-integration bench docs lock clean
+.PHONY: setup setup-tools run run-direct up down test test-unit test-integration bench bench-api docs lock clean
 .PHONY: setup-superset lock-superset superset-export superset-screenshots bench-superset
 
 setup: $(STAMP) $(SUPERSET_STAMP)
@@ -73,8 +73,21 @@ test-integration: setup setup-tools
 bench: setup
 	$(BIN)/python -m laip.bench $(BENCH_DATA)
 
+# Prediction API load benchmark (loopback): /predict p50/p99 and req/s, batch scoring of the day-30 population.
+# BENCH_API_HOME = a LAIP_HOME with a champion (default: LAIP_HOME / .laip), e.g. after `laip run` on the full data.
+bench-api: setup
+	$(BIN)/python -m laip.api.bench $(if $(BENCH_API_HOME),--home $(BENCH_API_HOME))
+
 docs: setup
 	$(BIN)/laip docs
+
+# Monitoring (drift, performance, API health, retrain decision) and the model card / retraining plan (docs/).
+.PHONY: monitor model-card
+monitor: setup
+	$(BIN)/laip monitor
+
+model-card: setup
+	$(BIN)/laip model-card
 
 # Re-resolve the full pinned set from requirements.txt (needs the registry).
 lock: setup

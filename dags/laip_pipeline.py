@@ -1,7 +1,8 @@
 """
 ### LAIP pipeline: OULAD raw files to dashboards and risk scores
 
-`validate_raw → load_raw → dbt (Cosmos task group) → certify_build → train_model → score → insight_cards → publish`
+`validate_raw → load_raw → dbt (Cosmos task group) → certify_build → monitor → retrain_or_keep →
+(train_model | keep_champion) → score → insight_cards → publish`
 
 * **validate_raw** checks the 7 OULAD files (presence, headers, types, keys, domains) and reports click-log
   coverage; a bad file fails the run here, naming file, column and row. Nothing downstream runs.
@@ -9,12 +10,19 @@
 * **dbt** builds staging → intermediate → marts; each model and its tests is a task. One `dbt build`
   process (`dbt_producer_watcher`) does the work; the model tasks report each node's result.
 * **certify_build** marks the warehouse as fully built and tested (publish refuses otherwise).
-* **train_model / score / insight_cards**: day-30 withdrawal-risk model (MLflow), serving tables, insight cards.
+* **monitor** compares the current data with the champion's training reference (PSI, KS), its ROC AUC by
+  presentation with the recorded one, and the API's latency and errors (`ml.ml_monitoring_*`), then decides.
+* **retrain_or_keep** branches: **train_model** (train, register, move the `champion` alias) when there is no
+  champion, a labelled presentation's AUC fell >= 5 % (relative) below the recorded AUC or a key feature's
+  PSI > 0.2, in data new or changed since the champion's training (thresholds: `ml/config.yaml` `monitoring:`,
+  plan: `docs/retraining_plan.md`), otherwise **keep_champion** (logs why).
+* **score / insight_cards** (after either branch): serving tables with the champion, insight cards.
 * **publish** swaps in the read-only snapshot that Superset and the API read.
 
 All warehouse writers share the pool `laip_warehouse` (1 slot): DuckDB allows one writer.
 Schedule: off by default; for a nightly refresh set `LAIP_SCHEDULE="0 3 * * *"`.
-Params: `data_dir` (empty = configured dir, download, or bundled sample), `full_refresh`, `models`.
+Params: `data_dir` (empty = configured dir, download, or bundled sample), `full_refresh`, `models`,
+`retrain` (`auto` = the monitoring rule, `always`, `never`).
 Risk signals are descriptive and ML risk bands are model outputs: neither is causal.
 """
 
@@ -41,7 +49,7 @@ def _params() -> dict:
 
 with DAG(
     dag_id=DAG_ID,
-    description="OULAD: validate, load, dbt build, train, score, insight cards, publish",
+    description="OULAD: validate, load, dbt build, monitor, retrain or keep, score, insight cards, publish",
     doc_md=__doc__,
     schedule=os.environ.get("LAIP_SCHEDULE") or None,
     start_date=datetime(2026, 1, 1),
@@ -53,6 +61,8 @@ with DAG(
         "data_dir": Param("", type="string", description="Raw OULAD directory; empty = configured default"),
         "full_refresh": Param(False, type="boolean", description="dbt --full-refresh"),
         "models": Param(DEFAULT_MODELS, type="array", description="Models to train: lr, rf, hgb"),
+        "retrain": Param("auto", type="string", enum=["auto", "always", "never"],
+                         description="auto: retrain when monitoring triggers; always; never"),
     },
 ) as dag:
 
@@ -72,10 +82,22 @@ with DAG(
         return tasks.certify_build(settings)
 
     @task(pool=WAREHOUSE_POOL)
-    def train_model() -> dict:
-        return tasks.train_model(settings, _params()["models"])
+    def monitor() -> dict:
+        return tasks.monitor(settings, _params()["retrain"])
+
+    @task.branch
+    def retrain_or_keep(decision: dict) -> str:
+        return tasks.branch_after_monitor(decision)
 
     @task(pool=WAREHOUSE_POOL)
+    def train_model(decision: dict) -> dict:
+        return tasks.retrain(settings, decision, _params()["models"])
+
+    @task
+    def keep_champion(decision: dict) -> dict:
+        return tasks.keep_champion(settings, decision)
+
+    @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed_min_one_success")
     def score() -> dict:
         return tasks.score(settings)
 
@@ -87,4 +109,7 @@ with DAG(
     def publish() -> dict:
         return tasks.publish(settings)
 
-    validate_raw() >> load_raw() >> dbt >> certify_build() >> train_model() >> score() >> insight_cards() >> publish()
+    decision = monitor()
+    validate_raw() >> load_raw() >> dbt >> certify_build() >> decision
+    branch = retrain_or_keep(decision)
+    branch >> [train_model(decision), keep_champion(decision)] >> score() >> insight_cards() >> publish()

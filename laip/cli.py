@@ -8,10 +8,13 @@
     laip score                          score the day-30 population into the ML serving tables
     laip insights                       governed insight cards
     laip publish                        swap in a read-only serving snapshot for dashboards
-    laip run [DATA_DIR]                 all of the above in order, directly (no Airflow)
+    laip monitor                        drift, performance decay, API health, retraining decision
+    laip model-card [--out DIR]         model card + retraining plan from the champion's MLflow run
+    laip run [DATA_DIR] [--retrain M]   all of the above in order, directly (no Airflow); retrain auto|always|never
     laip dag [DATA_DIR]                 all of the above through the Airflow DAG (what `make run` does)
     laip parse                          dbt manifest for the DAG
-    laip up | down                      start / stop the local UIs (Airflow, MLflow, Superset)
+    laip serve [--port 8000]            the prediction API (uvicorn); --export-openapi FILE writes its spec
+    laip up | down                      start / stop the local UIs (Airflow, MLflow, Superset) and the API
     laip info [--json]                  where everything is
     laip make-sample SRC DEST           write the deterministic real-data sample
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 from laip.config import Settings, load_settings
 
 log = logging.getLogger("laip")
+RETRAIN_CHOICES = ("auto", "always", "never")    # laip.monitoring.RETRAIN_MODES (not imported: keeps the CLI light)
 
 
 def _data_source(settings: Settings, data_dir: str | None):
@@ -133,11 +137,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """The DAG's steps run directly in this process, in the DAG's order (no Airflow)."""
     from laip import tasks
 
+    decision: dict = {}
     steps = [
         ("validate", lambda: tasks.validate_raw(settings, args.data_dir)),
         ("load", lambda: tasks.load_raw(settings, args.data_dir)),
         ("build", lambda: tasks.build_warehouse(settings)),
-        ("train", lambda: tasks.train_model(settings)),
+        ("monitor", lambda: decision.update(tasks.monitor(settings, args.retrain))),
+        ("train", lambda: tasks.train_or_keep(settings, decision)),
         ("score", lambda: tasks.score(settings)),
         ("insights", lambda: tasks.insight_cards(settings)),
         ("publish", lambda: tasks.publish(settings)),
@@ -156,6 +162,28 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(settings: Settings, args: argparse.Namespace) -> int:
+    """Drift, performance decay, API health and the retraining decision (tables only: nothing is retrained)."""
+    from laip.monitoring import monitor
+
+    result = monitor(settings, args.retrain)
+    print(json.dumps(result.decision.as_dict(), indent=2) if args.json else result.summary())
+    return 0
+
+
+def cmd_model_card(settings: Settings, args: argparse.Namespace) -> int:
+    """docs/model_card.md and docs/retraining_plan.md from the champion's MLflow run."""
+    from laip.model_card import ModelCardError, write_model_docs
+
+    try:
+        paths = write_model_docs(settings, Path(args.out) if args.out else None, log_to_run=not args.no_log)
+    except ModelCardError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print("\n".join(f"Wrote {p}" for p in paths))
+    return 0
+
+
 def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
     """The whole pipeline through the Airflow DAG (``airflow dags test``): what ops schedule."""
     from laip.airflow_run import run_dag
@@ -165,6 +193,8 @@ def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
     conf["data_dir"] = str(_data_source(settings, args.data_dir).path)
     if args.models:
         conf["models"] = args.models.split(",")
+    if getattr(args, "retrain", None):
+        conf["retrain"] = args.retrain
     result = run_dag(settings, conf, echo=args.verbose)
     print(result.summary())
     if result.success:
@@ -212,6 +242,18 @@ def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
 
     stopped = services.down(settings, args.services.split(",") if args.services else None)
     print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.api.server import export_openapi, serve
+
+    if args.export_openapi:
+        print(f"OpenAPI: {export_openapi(settings, Path(args.export_openapi))}")
+        return 0
+    from laip.services import port
+
+    serve(settings, args.host, args.port or port("api"), args.workers)
     return 0
 
 
@@ -274,24 +316,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="every step directly, without Airflow (validate ... publish)")
     p.add_argument("data_dir", nargs="?")
+    p.add_argument("--retrain", choices=RETRAIN_CHOICES, default="auto",
+                   help="auto: retrain only when monitoring triggers (default); always; never")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("monitor", help="drift, performance decay, API health and the retraining decision")
+    p.add_argument("--retrain", choices=RETRAIN_CHOICES, default="auto", help="mode recorded in the decision")
+    p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    p.set_defaults(func=cmd_monitor)
+
+    p = sub.add_parser("model-card", help="docs/model_card.md and docs/retraining_plan.md from the champion's run")
+    p.add_argument("--out", help="output directory (default: docs/ of the repository)")
+    p.add_argument("--no-log", action="store_true", help="do not log the card to the champion's training run")
+    p.set_defaults(func=cmd_model_card)
 
     p = sub.add_parser("dag", help="the whole pipeline through the Airflow DAG (airflow dags test)")
     p.add_argument("data_dir", nargs="?")
     p.add_argument("--full-refresh", action="store_true")
     p.add_argument("--models", help="comma-separated subset of lr,rf,hgb")
+    p.add_argument("--retrain", choices=RETRAIN_CHOICES, help="DAG param retrain (default auto)")
     p.set_defaults(func=cmd_dag)
 
     p = sub.add_parser("parse", help="dbt parse: the manifest the Airflow DAG renders from")
     p.set_defaults(func=cmd_parse)
 
-    p = sub.add_parser("up", help="start Airflow, MLflow and Superset on 127.0.0.1 in the background")
-    p.add_argument("--services", help="comma-separated subset of airflow,mlflow,superset")
+    p = sub.add_parser("up", help="start Airflow, MLflow, Superset and the API on 127.0.0.1 in the background")
+    p.add_argument("--services", help="comma-separated subset of airflow,mlflow,superset,api")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="stop the services `up` started")
     p.add_argument("--services", help="comma-separated subset")
     p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("serve", help="the prediction API (champion from MLflow) on 127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=None, help="default: LAIP_API_PORT or 8000")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--export-openapi", metavar="FILE", help="write the OpenAPI document (e.g. docs/openapi.json)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("info", help="where everything is")
     p.add_argument("--json", action="store_true")

@@ -80,6 +80,11 @@ class Settings:
         return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @property
+    def prediction_log_dir(self) -> Path:
+        """Append-only log of every API prediction (JSON lines, ``date=YYYY-MM-DD/part-*.jsonl``); monitoring reads it."""
+        return self.home / "predictions"
+
+    @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
 
@@ -109,6 +114,7 @@ class Settings:
             "mlflow_tracking_uri": self.mlflow_tracking_uri,
             "airflow_home": str(self.airflow_home),
             "superset_home": str(self.superset_home),
+            "prediction_log_dir": str(self.prediction_log_dir),
             "reports_dir": str(self.reports_dir),
             "logs_dir": str(self.logs_dir),
             "prediction_day": self.prediction_day,

@@ -141,41 +141,43 @@ def load_feature_data(warehouse: Path, config: MLConfig) -> FeatureData:
                        manifest=manifest, digest=manifest_digest(manifest))
 
 
-def presentation_ended_before(earlier: str, later: str) -> bool:
-    """True when presentation ``earlier`` (e.g. ``2013B``) had certainly ended before ``later`` started.
+def presentation_ended_before(earlier: str, later: str, prediction_day: int = 30) -> bool:
+    """True when presentation ``earlier`` (e.g. ``2014B``) had certainly ended before day ``prediction_day`` of
+    ``later``, so its final results (and every label of its attempts) were known by then.
 
-    The rule of ``int_presentations_calendar_estimated`` in terms of codes (lengths <= ~270 days): a B presentation
-    (Feb..Oct) has ended before any presentation of a later year, not before its own year's J; a J presentation
-    (Oct..Jun/Jul) has ended before the J of a later year and the B of the year after next.
+    The rule of ``int_presentations_calendar_estimated`` in terms of codes, for OULAD's lengths (B <= 241 days,
+    J <= 269 days): a B presentation (Feb..Oct, ended by 28 October) has ended before any presentation of a later
+    year, and before its own year's J from day 30 on (day 30 of a J presentation is on or after 31 October); a J
+    presentation (Oct..Jun/Jul) has ended before the J of a later year and the B of the year after next.
     """
     ey, es, ly, ls = int(earlier[:4]), earlier[-1], int(later[:4]), later[-1]
     if es == "B":
-        return ey < ly
+        return ey < ly or (ey == ly and ls == "J" and prediction_day >= 30)
     return ey < ly if ls == "J" else ey < ly - 1
 
 
 def temporal_split(data: FeatureData, config: MLConfig) -> Split:
     """Train on the configured earlier presentations, test on the later ones.
 
-    A student may have attempts on both sides. Their earlier attempt stays in training only when its presentation
-    had certainly ended before the test presentation started (its outcome was known by then, as for the prior_*
-    features); attempts in overlapping presentations (e.g. 2014B for a 2014J test row) are left out of training.
+    A training row is used only when its label was known at the test presentations' prediction point: its
+    presentation had certainly ended before day P of every test presentation (as for the prior_* features). With
+    P = 30 every 2013B, 2013J and 2014B row qualifies for a 2014J test (2014B ends by late October, 2014J's day 30
+    is in November), including the earlier attempts of students who are also in the test set; a row of a
+    presentation still running at the prediction point (e.g. 2014B for P = 14) is left out.
     """
     pres = data.frame["code_presentation"].astype(str).to_numpy()
     test = np.flatnonzero(np.isin(pres, config.temporal_test))
-    test_pres: dict[object, set[str]] = {}
-    for student, p in zip(data.groups[test], pres[test]):
-        test_pres.setdefault(student, set()).add(p)
+    test_presentations = sorted(set(pres[test]))
     candidates = np.flatnonzero(np.isin(pres, config.temporal_train))
-    keep = [i for i in candidates
-            if all(presentation_ended_before(pres[i], later) for later in test_pres.get(data.groups[i], ()))]
-    train = np.asarray(keep, dtype=int)
+    known = {p: all(presentation_ended_before(p, t, config.prediction_day) for t in test_presentations)
+             for p in set(pres[candidates])}
+    train = np.asarray([i for i in candidates if known[pres[i]]], dtype=int)
     dropped = len(candidates) - len(train)
     if len(train) == 0 or len(test) == 0:
         raise FeatureError(f"temporal split is empty: train {config.temporal_train} / test {config.temporal_test}")
     return Split("temporal", train, test,
                  f"train {'+'.join(config.temporal_train)}, test {'+'.join(config.temporal_test)}; "
-                 f"{dropped:,} training rows of test students in presentations not ended before the test one "
+                 f"{dropped:,} training rows of presentations not ended by the test day {config.prediction_day} "
                  f"left out")
 
 

@@ -46,6 +46,49 @@ def reason_contributions(model, X: pd.DataFrame, reasons: Sequence[Reason],
     return pd.DataFrame(out, index=X.index)
 
 
+def explain(model, X: pd.DataFrame | dict[str, np.ndarray], reasons: Sequence[Reason],
+            reference: dict[str, object], decision=None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Calibrated probability and the contribution of every reason (as :func:`reason_contributions`) of each row
+    of ``X``, from ONE batched model call: ``X`` stacked with one "typical" copy per reason. Used by ``laip score``
+    and the prediction API (a single record costs one predict on 1 + len(reasons) rows). ``X`` may be a frame or
+    {feature: column array}; ``decision`` (default ``model.decision_function`` on a frame) maps the stacked
+    {feature: array} to calibrated log-odds."""
+    from laip.modeling import sigmoid
+
+    columns = {f: X[f].to_numpy() for f in X.columns} if isinstance(X, pd.DataFrame) else X
+    index = X.index if isinstance(X, pd.DataFrame) else None
+    n = len(next(iter(columns.values())))
+    blocks = len(reasons) + 1
+    owner = {f: i + 1 for i, r in enumerate(reasons) for f in r.features}
+    stacked = {}
+    for f, values in columns.items():
+        tiled = np.tile(values, blocks)
+        block = owner.get(f)
+        if block is not None:
+            part = tiled[block * n:(block + 1) * n]
+            part[~pd.isna(values)] = reference[f]
+        stacked[f] = tiled
+    z = decision(stacked) if decision is not None else model.decision_function(pd.DataFrame(stacked))
+    base = z[:n]
+    contributions = pd.DataFrame({r.code: base - z[(i + 1) * n:(i + 2) * n] for i, r in enumerate(reasons)},
+                                 index=index)
+    return sigmoid(base), contributions
+
+
+def top_reason_lists(values: np.ndarray, reasons: Sequence[Reason], k: int = 3,
+                     min_contribution: float = 1e-6) -> list[list[tuple[str, str, float]]]:
+    """Per row of ``values`` (rows x reasons, in config order), the ``k`` shown reasons with the largest positive
+    contribution as (code, label, contribution); ties are broken by the order of the reasons in the config."""
+    shown = [i for i, r in enumerate(reasons) if r.show]
+    vals = np.asarray(values, dtype=float)[:, shown]
+    order = np.argsort(-vals, axis=1, kind="stable")[:, :k]
+    out = []
+    for row, idx in zip(vals, order):
+        out.append([(reasons[shown[j]].code, reasons[shown[j]].label, round(float(row[j]), 4))
+                    for j in idx if row[j] > min_contribution])
+    return out
+
+
 def top_reasons(contributions: pd.DataFrame, reasons: Sequence[Reason], k: int = 3,
                 min_contribution: float = 1e-6) -> pd.DataFrame:
     """Per row, the ``k`` shown reasons with the largest positive contribution: code, label, contribution.
@@ -53,25 +96,12 @@ def top_reasons(contributions: pd.DataFrame, reasons: Sequence[Reason], k: int =
     Columns ``reason_{i}_code``, ``reason_{i}``, ``reason_{i}_contribution`` (NULL when fewer than ``i`` reasons
     push the risk up). Ties are broken by the order of the reasons in the config.
     """
-    shown = [r for r in reasons if r.show]
-    labels = {r.code: r.label for r in shown}
-    values = contributions[[r.code for r in shown]].to_numpy()
-    order = np.argsort(-values, axis=1, kind="stable")
+    ordered = [r for r in reasons if r.code in contributions.columns]
+    lists = top_reason_lists(contributions[[r.code for r in ordered]].to_numpy(), ordered, k, min_contribution)
     cols: dict[str, list] = {}
     for i in range(k):
-        codes, texts, contribs = [], [], []
-        for row, idx in zip(values, order):
-            j = idx[i] if i < len(idx) else None
-            if j is not None and row[j] > min_contribution:
-                code = shown[j].code
-                codes.append(code)
-                texts.append(labels[code])
-                contribs.append(round(float(row[j]), 4))
-            else:
-                codes.append(None)
-                texts.append(None)
-                contribs.append(None)
-        cols[f"reason_{i + 1}_code"] = codes
-        cols[f"reason_{i + 1}"] = texts
-        cols[f"reason_{i + 1}_contribution"] = contribs
+        picked = [row[i] if i < len(row) else (None, None, None) for row in lists]
+        cols[f"reason_{i + 1}_code"] = [p[0] for p in picked]
+        cols[f"reason_{i + 1}"] = [p[1] for p in picked]
+        cols[f"reason_{i + 1}_contribution"] = [p[2] for p in picked]
     return pd.DataFrame(cols, index=contributions.index)

@@ -17,7 +17,7 @@ import pandas as pd
 from laip.config import Settings
 from laip.features import load_feature_data, make_splits
 from laip.mlconfig import MLConfig, load_ml_config
-from laip.reasons import reason_contributions, reference_values, top_reasons
+from laip.reasons import explain, reference_values, top_reasons
 
 PREDICTIONS = "ml_withdrawal_predictions"
 
@@ -54,8 +54,7 @@ def score(settings: Settings) -> ScoreResult:
     config = load_ml_config(settings)
     data = load_feature_data(settings.warehouse, config)
     model, version = load_champion(settings, config)
-    proba = model.predict_proba(data.X)[:, 1]
-    contributions = reason_contributions(model, data.X, config.reasons, reference_values(data.X, config))
+    proba, contributions = explain(model, data.X, config.reasons, reference_values(data.X, config))
     reasons = top_reasons(contributions, config.reasons, k=3)
     training_rows = np.zeros(len(data), dtype=bool)
     training_rows[make_splits(data, config)[0].train] = True

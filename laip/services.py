@@ -98,10 +98,22 @@ def superset_service(settings: Settings) -> Service:
                    lambda: {k: v for k, v in ss.prepare(settings).items() if k != "log"})
 
 
+def api_service(settings: Settings) -> Service:
+    """The prediction API (``laip serve``): loads the MLflow champion; never trains."""
+    from laip.airflow_run import venv_bin
+
+    p = port("api")
+    argv = [venv_bin("laip"), "serve", "--host", HOST, "--port", str(p)]
+    return Service("api", f"http://{HOST}:{p}/docs", f"http://{HOST}:{p}/health",
+                   [Process("api", argv, {**os.environ, "LAIP_HOME": str(settings.home)})],
+                   info={"prediction log": str(settings.prediction_log_dir)})
+
+
 SERVICES: dict[str, Callable[[Settings], Service]] = {
     "airflow": airflow_service,
     "mlflow": mlflow_service,
     "superset": superset_service,
+    "api": api_service,
 }
 
 

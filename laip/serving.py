@@ -17,9 +17,9 @@ from laip.ml_tables import SCHEMAS
 ML_SCHEMA = "ml"
 
 
-def _select_sql(name: str, frame: pd.DataFrame) -> str:
+def _select_sql(name: str, frame: pd.DataFrame, schemas: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """``select`` casting the frame to the table's declared schema (all declared columns, in order)."""
-    schema = SCHEMAS.get(name)
+    schema = (schemas or {}).get(name) or SCHEMAS.get(name)
     if schema is None:
         return "select * from _frame"
     missing = [c for c in schema if c not in frame.columns]
@@ -28,10 +28,12 @@ def _select_sql(name: str, frame: pd.DataFrame) -> str:
     return "select " + ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in schema.items()) + " from _frame"
 
 
-def replace_tables(warehouse: Path, tables: Mapping[str, pd.DataFrame], schema: str = ML_SCHEMA) -> dict[str, int]:
+def replace_tables(warehouse: Path, tables: Mapping[str, pd.DataFrame], schema: str = ML_SCHEMA,
+                   schemas: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, int]:
     """Replace ``schema.<name>`` with each frame in one transaction; returns row counts. Nothing changes on error.
 
-    Tables declared in :data:`laip.ml_tables.SCHEMAS` get exactly their declared columns and types.
+    Tables declared in :data:`laip.ml_tables.SCHEMAS` (or in ``schemas``) get exactly their declared columns and
+    types.
     """
     if not warehouse.is_file():
         raise FileNotFoundError(f"no warehouse at {warehouse}; run `laip load` and `laip build` first")
@@ -42,7 +44,8 @@ def replace_tables(warehouse: Path, tables: Mapping[str, pd.DataFrame], schema: 
             con.execute(f"create schema if not exists {schema}").fetchall()
             for name, frame in tables.items():
                 con.register("_frame", frame)
-                con.execute(f'create or replace table {schema}."{name}" as {_select_sql(name, frame)}').fetchall()
+                select = _select_sql(name, frame, schemas)
+                con.execute(f'create or replace table {schema}."{name}" as {select}').fetchall()
                 con.unregister("_frame")
                 counts[name] = con.execute(f'select count(*) from {schema}."{name}"').fetchall()[0][0]
             con.execute("commit").fetchall()

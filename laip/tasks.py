@@ -131,3 +131,55 @@ def publish(settings: Settings) -> dict[str, Any]:
     for line in result.summary().splitlines():
         log.info(line)
     return {"serving": str(result.path), "tables": result.tables, "seconds": round(result.seconds, 2)}
+
+
+# --- monitoring and the retraining trigger (laip.monitoring) ---
+
+def monitor(settings: Settings, retrain: str = "auto") -> dict[str, Any]:
+    """Drift, performance decay and API health against the champion, written to the ``ml_monitoring_*`` tables;
+    returns the retraining decision (``retrain``: auto = the configured rule, always, never)."""
+    from laip.monitoring import monitor as run_monitor
+
+    result = run_monitor(settings, retrain or "auto")
+    for line in result.summary().splitlines():
+        log.info(line)
+    return result.decision.as_dict()
+
+
+def branch_after_monitor(decision: dict[str, Any]) -> str:
+    """The DAG task the decision leads to: ``train_model`` (retrain) or ``keep_champion``."""
+    return "train_model" if decision["retrain"] else "keep_champion"
+
+
+def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] | None = None) -> dict[str, Any]:
+    """Train and register a new champion, then refresh the monitoring tables against it (the decision row keeps
+    why it was retrained)."""
+    from dataclasses import fields
+
+    from laip.monitoring import Decision
+    from laip.monitoring import monitor as run_monitor
+
+    for reason in decision.get("reasons", []):
+        log.info("retraining: %s", reason)
+    summary = train_model(settings, models)
+    version = summary.get("model_version")
+    kept = Decision(**{f.name: decision[f.name] for f in fields(Decision) if f.name in decision})
+    run_monitor(settings, kept.mode, decision=kept, outcome=f"retrained: champion is now version {version}",
+                new_model_version=version)
+    return summary
+
+
+def keep_champion(settings: Settings, decision: dict[str, Any]) -> dict[str, Any]:
+    """No retraining: log why the champion stays."""
+    log.info("keeping champion version %s", decision.get("champion_version"))
+    for reason in decision.get("reasons", []):
+        log.info("  %s", reason)
+    return {"kept_model_version": decision.get("champion_version"), "reasons": decision.get("reasons", [])}
+
+
+def train_or_keep(settings: Settings, decision: dict[str, Any],
+                  models: Sequence[str] | None = None) -> dict[str, Any]:
+    """What the DAG's branch does, in one call (``laip run``)."""
+    if branch_after_monitor(decision) == "train_model":
+        return retrain(settings, decision, models)
+    return keep_champion(settings, decision)

@@ -31,13 +31,28 @@ def artifact_root(settings: Settings) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _environment_kept(*names: str) -> Iterator[None]:
+    """Restore the environment variables ``names`` to their values before the block."""
+    before = {n: os.environ.get(n) for n in names}
+    try:
+        yield
+    finally:
+        for n, value in before.items():
+            if value is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = value
+
+
 def setup_tracking(settings: Settings, config: MLConfig) -> str:
     """Point MLflow at the platform's store, create the experiment if needed; returns its id."""
     uri = settings.mlflow_tracking_uri
     if uri.startswith("sqlite:///"):
         Path(unquote(urlparse(uri).path)).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    with _environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        mlflow.set_tracking_uri(uri)      # MLflow also exports these as environment variables; keep the
+        mlflow.set_registry_uri(uri)      # environment as it was, so it never redirects another LAIP_HOME
     exp = mlflow.get_experiment_by_name(config.experiment_name)
     if exp is None:
         experiment_id = mlflow.create_experiment(config.experiment_name, artifact_location=artifact_root(settings),

@@ -30,6 +30,7 @@ from laip.features import FeatureData, Split, load_feature_data, make_splits
 from laip.metrics import METRICS, binary_metrics, calibration_table, fairness_table, pr_points, roc_points
 from laip.mlconfig import MODEL_NAMES, MLConfig, load_ml_config
 from laip.modeling import FitOutcome, fit_model, select_model
+from laip.monitoring import log_reference_profile
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +343,8 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
         scores = {n: evals[n][0].metrics[config.selection_metric] for n in names}
         selected = select_model(scores, config.baseline, config.tie_tolerance)
         mlflow.set_tag("selected_model", selected)
+        # monitoring reference: feature distributions of the champion's training rows (laip.monitoring)
+        log_reference_profile(data, splits[0], config, evals[selected][0].metrics, selected)
         mlflow.log_metrics({f"selected_{splits[0].name}_{k}": v for k, v in evals[selected][0].metrics.items()
                             if _clean(v) is not None})
         mlflow.log_figure(curve_figure("roc", {n: evals[n][0].roc for n in names},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,20 @@ import pytest
 
 from datasets import FULL_DATA_DIR, SAMPLE_DIR
 from laip.config import Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_environment_restored():
+    """``mlflow.set_tracking_uri`` exports MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI: a test calling it must not
+    redirect the MLflow store of later tests (or of the processes they start)."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    before = {n: os.environ.get(n) for n in names}
+    yield
+    for n, value in before.items():
+        if value is None:
+            os.environ.pop(n, None)
+        else:
+            os.environ[n] = value
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 -- prior_* features may use only presentations that had certainly ended before the attempt's
--- presentation started. Recompute the counts with an independent rule on the presentation codes
--- (valid for OULAD's lengths of at most ~270 days):
---   an earlier B presentation of year x counts for any presentation of a year > x
---   (not for the J presentation of year x, which starts in the month the B one may still run);
+-- prediction day P. Recompute the counts with an independent rule on the presentation codes
+-- (valid for OULAD's lengths: B at most 241 days, J at most 269 days):
+--   an earlier B presentation of year x counts for any presentation of a year > x, and for the
+--   J presentation of year x when P >= 30 (the B one ends by 28 October; the J one's day P is on
+--   or after 1 October + P);
 --   an earlier J presentation of year x counts for J presentations of a year > x and for B
 --   presentations of a year > x + 1 (it runs until June/July of year x + 1).
 -- and compare with the mart.
+{% set p = var('prediction_day') %}
 with attempts as (
 
     select
@@ -28,6 +30,7 @@ expected as (
         on e.id_student = a.id_student
        and (
             (e.sem = 'B' and e.yr < a.yr)
+         or (e.sem = 'B' and a.sem = 'J' and e.yr = a.yr and {{ p }} >= 30)
          or (e.sem = 'J' and a.sem = 'J' and e.yr < a.yr)
          or (e.sem = 'J' and a.sem = 'B' and e.yr < a.yr - 1)
        )
@@ -45,6 +48,8 @@ module_expected as (
         on e.code_module = c.code_module
        and (
             (e.presentation_semester = 'B' and e.presentation_year < c.presentation_year)
+         or (e.presentation_semester = 'B' and c.presentation_semester = 'J'
+             and e.presentation_year = c.presentation_year and {{ p }} >= 30)
          or (e.presentation_semester = 'J' and c.presentation_semester = 'J' and e.presentation_year < c.presentation_year)
          or (e.presentation_semester = 'J' and c.presentation_semester = 'B' and e.presentation_year < c.presentation_year - 1)
        )

@@ -47,4 +47,12 @@ def service_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     proc = subprocess.run([sys.executable, "-m", "laip", "run", str(SAMPLE_DIR)], env=env,
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    # API traffic for the Model Monitoring tab: a constructed prediction log, then monitor + publish again
+    from predlog import write_prediction_log
+
+    write_prediction_log(load_settings(home=home))
+    for step in ("monitor", "publish"):
+        proc = subprocess.run([sys.executable, "-m", "laip", step], env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return load_settings(home=home)

@@ -38,13 +38,17 @@ def first_run(dag_settings: Settings):
 def test_dags_test_runs_the_whole_pipeline(dag_settings: Settings, first_run) -> None:
     assert first_run.success, first_run.summary()
     states = {t.task_id: t.state for t in first_run.tasks}
+    # no champion yet: the monitor step decides to retrain, so the keep_champion branch is skipped
+    assert states.pop("keep_champion") == "skipped", first_run.summary()
     assert all(s == "success" for s in states.values()), first_run.summary()
-    assert {"validate_raw", "load_raw", "dbt.dbt_producer_watcher", "certify_build", "train_model", "score",
-            "insight_cards", "publish"} <= set(states)
+    assert {"validate_raw", "load_raw", "dbt.dbt_producer_watcher", "certify_build", "monitor", "retrain_or_keep",
+            "train_model", "score", "insight_cards", "publish"} <= set(states)
     with duckdb.connect(str(dag_settings.serving_warehouse), read_only=True) as con:
         for table in ["marts.dim_student_module", "marts.mart_withdrawal_prediction_features",
                       *(f"ml.{t}" for t in ML_TABLES)]:
             assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
+        decision = con.execute("select decision, outcome from ml.ml_monitoring_decision").fetchall()
+    assert decision == [("retrain", "retrained: champion is now version 1")]
 
 
 def test_corrupt_file_fails_at_validate_and_keeps_the_published_snapshot(
@@ -75,6 +79,9 @@ def test_run_triggered_through_the_api_succeeds(dag_settings: Settings, first_ru
         api.wait_for_dag()
         run_id = api.trigger({"data_dir": str(SAMPLE_DIR), "models": ["lr"]})
         state = api.wait_for_run(run_id, timeout_s=900)
-        assert state == "success", {k: v for k, v in api.task_states(run_id).items() if v != "success"}
+        states = api.task_states(run_id)
+        assert state == "success", {k: v for k, v in states.items() if v != "success"}
+        # same data as the first run: monitoring finds no trigger, the champion is kept and not retrained
+        assert states["keep_champion"] == "success" and states["train_model"] == "skipped", states
     finally:
         services.down(dag_settings)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from laip.build import build
@@ -133,10 +134,11 @@ def test_grouped_split_shares_no_student(ml_sample: dict) -> None:
     temporal, grouped = sorted(make_splits(data, config), key=lambda s: s.name != "temporal")
     assert not set(data.groups[grouped.train]) & set(data.groups[grouped.test])
     assert len(grouped.test) > 0 and len(grouped.train) > len(grouped.test)
-    # temporal: a test student's earlier attempt is trained on only when it had ended before 2014J started
+    # temporal: every training row's label was known by 2014J's day 30 (2013B, 2013J and 2014B had all ended),
+    # so all of them are used, a test student's earlier attempts included
     pres = data.frame.code_presentation.to_numpy()
-    shared = {pres[i] for i in temporal.train if data.groups[i] in set(data.groups[temporal.test])}
-    assert shared <= {"2013B", "2013J"} and set(pres[temporal.test]) == {"2014J"}
+    assert set(pres[temporal.test]) == {"2014J"} and set(pres[temporal.train]) <= {"2013B", "2013J", "2014B"}
+    assert len(temporal.train) == np.isin(pres, ["2013B", "2013J", "2014B"]).sum()
 
 
 def test_insight_cards_are_deterministic_and_governed(ml_sample: dict) -> None:

@@ -41,3 +41,22 @@ def test_no_secrets_in_the_example_env() -> None:
     for line in (REPO_ROOT / ".env.example").read_text().splitlines():
         if line and not line.startswith("#") and "PASSWORD" in line or "SECRET" in line.split("=")[0]:
             assert line.split("=", 1)[1] == "", line
+
+
+def test_api_service_shares_the_store_and_waits_for_mlflow(tmp_path: Path) -> None:
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.fail("docker-compose is missing: `make setup-tools` installs Debian's package")
+    shutil.copy(REPO_ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    shutil.copy(REPO_ROOT / ".env.example", tmp_path / ".env")
+    proc = subprocess.run([tool, "config"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    services = yaml.safe_load(proc.stdout)["services"]
+    assert {"airflow", "mlflow", "superset", "api"} <= set(services)
+    api = services["api"]
+    assert api["build"]["dockerfile"] == "docker/api.Dockerfile"
+    assert any(str(v).startswith("laip-home:/var/lib/laip") for v in api["volumes"])
+    assert api["environment"]["MLFLOW_TRACKING_URI"] == services["mlflow"]["environment"]["MLFLOW_TRACKING_URI"]
+    assert api["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    assert "/health" in " ".join(api["healthcheck"]["test"])
+    assert "8000" in str(api["ports"][0])

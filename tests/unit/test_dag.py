@@ -12,7 +12,8 @@ from laip.config import Settings, load_settings
 from laip.dag_config import DAG_ID, WAREHOUSE_POOL
 from laip.dag_inspect import describe
 
-FLOW = ["validate_raw", "load_raw", "dbt", "certify_build", "train_model", "score", "insight_cards", "publish"]
+FLOW = ["validate_raw", "load_raw", "dbt", "certify_build", "monitor", "retrain_or_keep", "train_model",
+        "keep_champion", "score", "insight_cards", "publish"]
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,19 @@ def test_flow_reads_like_the_product(tasks: dict) -> None:
     assert tasks["load_raw"]["upstream"] == ["validate_raw"]
     assert tasks["dbt.dbt_producer_watcher"]["upstream"] == ["load_raw"]
     assert all(u.startswith("dbt.") for u in tasks["certify_build"]["upstream"])
-    for before, after in zip(FLOW[3:], FLOW[4:]):
-        assert tasks[after]["upstream"] == [before]
+    assert tasks["monitor"]["upstream"] == ["certify_build"]
+    assert tasks["retrain_or_keep"]["upstream"] == ["monitor"]
+
+
+def test_monitoring_branch_retrains_or_keeps_then_scores_either_way(tasks: dict) -> None:
+    branch = tasks["retrain_or_keep"]
+    assert "Branch" in branch["operator"]
+    for target in ("train_model", "keep_champion"):     # both read the decision; only the branch's pick runs
+        assert tasks[target]["upstream"] == ["monitor", "retrain_or_keep"]
+    assert tasks["score"]["upstream"] == ["keep_champion", "train_model"]
+    rule = {t: tasks[t]["trigger_rule"].lower().rsplit(".", 1)[-1] for t in ("score", "insight_cards", "publish")}
+    assert rule == {"score": "none_failed_min_one_success", "insight_cards": "all_success", "publish": "all_success"}
+    assert tasks["insight_cards"]["upstream"] == ["score"] and tasks["publish"]["upstream"] == ["insight_cards"]
 
 
 def test_every_dbt_model_and_its_tests_is_a_task(dag_home: Settings, tasks: dict) -> None:
@@ -67,7 +79,7 @@ def test_every_dbt_model_and_its_tests_is_a_task(dag_home: Settings, tasks: dict
 
 
 def test_one_writer_at_a_time(tasks: dict) -> None:
-    writers = ["load_raw", "certify_build", "train_model", "score", "insight_cards", "publish",
+    writers = ["load_raw", "certify_build", "monitor", "train_model", "score", "insight_cards", "publish",
                "dbt.dbt_producer_watcher"]
     assert all(tasks[t]["pool"] == WAREHOUSE_POOL for t in writers)
     assert tasks["validate_raw"]["retries"] == 0  # bad input is not retried
@@ -75,6 +87,6 @@ def test_one_writer_at_a_time(tasks: dict) -> None:
 
 def test_params_schedule_and_docs(described: dict) -> None:
     dag = described["dags"][DAG_ID]
-    assert dag["params"] == ["data_dir", "full_refresh", "models"]
+    assert dag["params"] == ["data_dir", "full_refresh", "models", "retrain"]
     assert dag["schedule"] == "NullTimetable"  # off by default; LAIP_SCHEDULE sets the documented cron
     assert dag["doc_md"] and "laip" in dag["tags"] and dag["max_active_runs"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -69,20 +70,23 @@ def test_grouped_random_split_shares_no_student(config: MLConfig) -> None:
 
 def test_presentation_calendar_rule() -> None:
     assert presentation_ended_before("2013B", "2014B") and presentation_ended_before("2013B", "2014J")
-    assert not presentation_ended_before("2013B", "2013J")          # Feb..Oct vs Oct start
+    assert presentation_ended_before("2013B", "2013J")              # Feb..Oct ended before day 30 of Oct..
+    assert not presentation_ended_before("2013B", "2013J", prediction_day=14)
     assert presentation_ended_before("2013J", "2014J") and not presentation_ended_before("2013J", "2014B")
-    assert presentation_ended_before("2013J", "2015B") and not presentation_ended_before("2014B", "2014J")
+    assert presentation_ended_before("2013J", "2015B") and presentation_ended_before("2014B", "2014J")
+    assert not presentation_ended_before("2014J", "2014J") and not presentation_ended_before("2014B", "2014B")
 
 
-def test_temporal_split_tests_later_presentations_without_overlapping_student_rows(config: MLConfig) -> None:
+def test_temporal_split_uses_only_rows_labelled_by_the_test_prediction_day(config: MLConfig) -> None:
     data = _toy_data(config)
     split = temporal_split(data, config)
     pres = data.frame.code_presentation.to_numpy()
-    assert set(pres[split.test]) == {"2014J"} and not set(pres[split.train]) & {"2014J"}
+    assert set(pres[split.test]) == {"2014J"} and set(pres[split.train]) == {"2013B", "2013J", "2014B"}
+    assert len(split.train) == np.isin(pres, ["2013B", "2013J", "2014B"]).sum()   # all ended by 2014J's day 30
     test_students = set(data.groups[split.test])
-    shared = [pres[i] for i in split.train if data.groups[i] in test_students]
-    assert shared and set(shared) <= {"2013B", "2013J"}       # their 2014B rows (not ended by 2014J) left out
-    assert any(p == "2014B" for p in pres[split.train])
+    assert any(pres[i] == "2014B" and data.groups[i] in test_students for i in split.train)
+    early = temporal_split(data, dataclasses.replace(config, prediction_day=14))
+    assert set(pres[early.train]) == {"2013B", "2013J"}                             # 2014B still running on day 14
 
 
 # ---- selection -------------------------------------------------------------------------------------------

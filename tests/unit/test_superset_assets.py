@@ -34,7 +34,8 @@ def test_bundle_references_are_consistent() -> None:
     in_layout = {n["meta"]["uuid"] for n in dash["position"].values() if isinstance(n, dict) and n["type"] == "CHART"}
     assert in_layout == {c["uuid"] for c in charts.values()}, "every chart is on the dashboard, and only those"
     tabs = [dash["position"][t]["meta"]["text"] for t in dash["position"]["TABS-main"]["children"]]
-    assert tabs == ["Overview", "Engagement & Assessment", "Student Success Signals", "ML Withdrawal Risk"]
+    assert tabs == ["Overview", "Engagement & Assessment", "Student Success Signals", "ML Withdrawal Risk",
+                    "Model Monitoring"]
     for flt in dash["metadata"]["native_filter_configuration"]:
         assert flt["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}
         assert flt["targets"][0]["datasetUuid"] in ds_uuids

@@ -18,7 +18,8 @@ registered as (
     select
         module_presentation_id,
         count(*)                                                        as n_registered,
-        count(*) filter (where unregistration_day <= {{ p }})          as n_unregistered
+        count(*) filter (where unregistration_day <= {{ p }})          as n_unregistered,
+        median(registration_day)                                        as median_registration_day
     from attempts
     where registration_day is null or registration_day <= {{ p }}
     group by module_presentation_id
@@ -30,6 +31,7 @@ select
     coalesce(registered.n_registered, 0)                                as cohort_registered_by_day_p,
     coalesce(registered.n_unregistered, 0)                              as cohort_unregistered_by_day_p,
     round(registered.n_unregistered / nullif(registered.n_registered, 0), 4)
-                                                                        as cohort_unregistered_share_by_day_p
+                                                                        as cohort_unregistered_share_by_day_p,
+    registered.median_registration_day                                  as cohort_median_registration_day
 from courses
 left join registered on courses.module_presentation_id = registered.module_presentation_id

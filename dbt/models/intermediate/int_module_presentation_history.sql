@@ -1,5 +1,5 @@
 -- One row per module-presentation: outcomes of the SAME module's earlier presentations that had
--- certainly ended before this one started (see int_presentations_calendar_estimated), measured
+-- certainly ended before this one's day P (see int_presentations_calendar_estimated), measured
 -- with the prediction problem's own population and target: of the attempts enrolled on day P of
 -- those presentations, the share that withdrew after day P. NULL when there is no such presentation.
 {% set p = var('prediction_day') %}
@@ -46,7 +46,7 @@ select
 from calendar as current_presentation
 left join calendar as earlier
     on earlier.code_module = current_presentation.code_module
-   and earlier.latest_end_month_index < current_presentation.start_month_index
+   and earlier.latest_end_date < current_presentation.earliest_day_p_date
 left join per_presentation
     on per_presentation.module_presentation_id = earlier.module_presentation_id
 group by current_presentation.module_presentation_id

@@ -1,15 +1,18 @@
 -- One row per module-presentation with a conservative calendar estimate of when it ran.
 -- OULAD gives only the start month (B = February, J = October) and the length in days, not the
--- exact start date. To decide whether an earlier presentation had certainly ENDED before another
--- one's prediction day, take the latest possible end: the last day of the start month + length.
---   start_month_index       = year * 12 + start month - 1   (months since year 0, January = 0)
---   latest_end_month_index  = month index of (last day of the start month + length days)
+-- exact start date (course day 0). To decide whether an earlier presentation had certainly ENDED
+-- before another one's prediction day P, compare the latest possible end of the one with the
+-- earliest possible day P of the other:
+--   earliest_start_date   = first day of the start month
+--   latest_end_date       = last day of the start month + length
+--   earliest_day_p_date   = earliest_start_date + P
 -- An earlier presentation X may feed features of presentation Y only when
---   X.latest_end_month_index < Y.start_month_index
--- i.e. X ended in a calendar month before the month Y started, so before Y's day 0 and day P.
--- With OULAD's lengths (234..269 days): a B presentation (Feb..Oct) counts for the next year's
--- B and J presentations but NOT for the J presentation of its own year; a J presentation
--- (Oct..Jun/Jul) counts for the next J presentation but NOT for the next B presentation.
+--   X.latest_end_date < Y.earliest_day_p_date
+-- i.e. X had certainly ended before Y's day P, whatever the exact start days. With OULAD's lengths
+-- (B: 234..241 days, J: 261..269) and P = 30: a B presentation (Feb..Oct) counts for its own
+-- year's J presentation (day 30 at the earliest on 31 October) and every later one; a J
+-- presentation (Oct..Jun/Jul) counts for the next J but NOT for the next B (day 30 in March).
+{% set p = var('prediction_day') %}
 
 with courses as (
 
@@ -26,7 +29,7 @@ dated as (
         presentation_year,
         presentation_semester,
         module_presentation_length,
-        presentation_year * 12 + presentation_start_month - 1                     as start_month_index,
+        make_date(presentation_year, presentation_start_month, 1)                 as earliest_start_date,
         last_day(make_date(presentation_year, presentation_start_month, 1))
             + module_presentation_length                                          as latest_end_date
     from courses
@@ -35,5 +38,5 @@ dated as (
 
 select
     *,
-    year(latest_end_date) * 12 + month(latest_end_date) - 1                        as latest_end_month_index
+    earliest_start_date + {{ p }}                                                  as earliest_day_p_date
 from dated

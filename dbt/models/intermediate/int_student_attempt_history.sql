@@ -1,8 +1,7 @@
 {{ config(materialized='table') }}
 -- One row per student-module attempt: the student's OTHER attempts (any module) in presentations
--- that had certainly ended before this attempt's presentation started (see
--- int_presentations_calendar_estimated), with their final results. Final results of such
--- presentations were known before this presentation's day 0, hence before prediction day P.
+-- that had certainly ended before this attempt's prediction day P (see
+-- int_presentations_calendar_estimated), with their final results, known by day P.
 -- Attempts in the same, overlapping or later presentations never count.
 
 with attempts as (
@@ -24,8 +23,8 @@ dated_attempts as (
         attempts.id_student,
         attempts.code_module,
         attempts.final_result,
-        calendar.start_month_index,
-        calendar.latest_end_month_index
+        calendar.latest_end_date,
+        calendar.earliest_day_p_date
     from attempts
     inner join calendar on attempts.module_presentation_id = calendar.module_presentation_id
 
@@ -43,5 +42,5 @@ select
 from dated_attempts as current_attempt
 left join dated_attempts as earlier
     on earlier.id_student = current_attempt.id_student
-   and earlier.latest_end_month_index < current_attempt.start_month_index
+   and earlier.latest_end_date < current_attempt.earliest_day_p_date
 group by current_attempt.student_module_id

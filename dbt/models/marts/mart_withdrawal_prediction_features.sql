@@ -5,7 +5,7 @@
 -- Leakage rule: every feature column uses only events dated on or before day P (clicks with
 -- click_day <= P, submissions with submitted_day <= P, assessments due on or before P), plus facts
 -- known at registration (demographics, previous attempts, credits, registration day), plus final
--- results of presentations that had certainly ENDED before this presentation started
+-- results of presentations that had certainly ENDED before this presentation's day P
 -- (int_presentations_calendar_estimated). Unregistration after P and this attempt's final_result
 -- enter ONLY the target column.
 --
@@ -207,6 +207,7 @@ joined as (
         mh.prior_module_withdrawal_rate,
         co.cohort_registered_by_day_p,
         co.cohort_unregistered_share_by_day_p,
+        co.cohort_median_registration_day,
         -- target inputs (never features)
         population.unregistration_day                                              as target_unregistration_day,
         population.final_result                                                    as target_final_result
@@ -283,6 +284,8 @@ select
     -- ---- reg_*: registration facts ----
     registration_day                                                               as reg_registration_day,
     case when registration_day is not null then registration_day > 0 end           as reg_registered_after_start,
+    -- Registration day minus the median registration day of the cohort registered by day P.
+    registration_day - cohort_median_registration_day                              as reg_days_after_cohort_median,
     num_of_prev_attempts                                                           as reg_num_of_prev_attempts,
     studied_credits                                                                as reg_studied_credits,
 
@@ -299,7 +302,7 @@ select
     coalesce(load_other_modules_enrolled, 0)                                       as load_other_modules_enrolled,
     coalesce(load_other_modules_unregistered, 0)                                   as load_other_modules_unregistered,
 
-    -- ---- prior_*: presentations that had certainly ended before this one started ----
+    -- ---- prior_*: presentations that had certainly ended before this one's day P ----
     coalesce(prior_attempts_ended, 0)                                              as prior_attempts_ended,
     coalesce(prior_same_module_attempts_ended, 0)                                  as prior_same_module_attempts_ended,
     coalesce(prior_withdrawn_count, 0)                                             as prior_withdrawn_count,

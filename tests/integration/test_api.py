@@ -1,0 +1,312 @@
+"""The prediction API through a real uvicorn (``laip serve``) on loopback, on the champion of the bundled sample
+(``service_sample``: `laip run data/sample`, quick profile; its MLflow store and snapshot are copied, not changed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from laip.api.predlog import read_prediction_log
+from laip.config import Settings, load_settings
+from laip.mlconfig import load_ml_config
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``laip serve`` in its own process group on a free loopback port."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick", "OMP_NUM_THREADS": "1"}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        self.log = (home / "api-test.log").open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "laip", "serve", "--port", str(self.port)], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if request(self, "GET", "/health")[0] in (200, 503):
+                    break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"laip serve did not start: {(home / 'api-test.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+
+    def kill(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(30)
+        self.log.close()
+
+
+def request(server: Server, method: str, path: str, body: object = None, raw: bytes | None = None,
+            headers: dict | None = None) -> tuple[int, dict]:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(server.url + path, data=data, method=method,
+                                 headers={"content-type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        text = err.read()
+        try:
+            return err.code, json.loads(text)
+        except ValueError:
+            return err.code, {"raw": text.decode(errors="replace")}
+
+
+@pytest.fixture(scope="module")
+def api_home(service_sample: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A copy of the sample's MLflow store and snapshot (artifacts are read from the original location)."""
+    home = tmp_path_factory.mktemp("api") / "home"
+    for sub in ("mlflow", "serving"):
+        shutil.copytree(service_sample.home / sub, home / sub,
+                        ignore=shutil.ignore_patterns("artifacts") if sub == "mlflow" else None)
+    return load_settings(home=home)
+
+
+@pytest.fixture(scope="module")
+def server(api_home: Settings):
+    srv = Server(api_home.home)
+    yield srv
+    srv.kill()
+
+
+FEATURES: list[str] = []    # the features the champion serves (GET /model), set by the ``records`` fixture
+
+
+@pytest.fixture(scope="module")
+def records(api_home: Settings, server: Server) -> list[dict]:
+    """Real day-30 records of the mart with the scores ``laip score`` wrote for them."""
+    FEATURES[:] = request(server, "GET", "/model")[1]["features"]
+    assert set(FEATURES) <= set(load_ml_config(api_home, profile="quick").features)
+    with duckdb.connect(str(api_home.serving_warehouse), read_only=True) as con:
+        df = con.execute(f"""
+            select f.student_module_id, {', '.join('f.' + c for c in FEATURES)},
+                   p.withdrawal_probability, p.risk_band, p.is_flagged, p.reason_1_code, p.reason_2_code,
+                   p.reason_3_code
+            from marts.mart_withdrawal_prediction_features f
+            join ml.ml_withdrawal_predictions p using (student_module_id)
+            order by p.withdrawal_probability desc, f.has_click_data""").df()
+    picked = df.iloc[[0, 1, len(df) // 2, len(df) - 1]]
+    return json.loads(picked.to_json(orient="records"))
+
+
+def _input(rec: dict) -> dict:
+    return {k: rec[k] for k in ["student_module_id", *FEATURES]}
+
+
+def test_predict_one_record_matches_the_score_table(server: Server, records: list[dict]) -> None:
+    for rec in records:
+        status, body = request(server, "POST", "/predict", _input(rec))
+        assert status == 200, body
+        assert math.isclose(body["probability"], rec["withdrawal_probability"], abs_tol=1e-6)
+        assert body["risk_band"] == rec["risk_band"] and body["is_flagged"] == rec["is_flagged"]
+        codes = [r["code"] for r in body["reasons"]]
+        assert codes == [c for c in (rec["reason_1_code"], rec["reason_2_code"], rec["reason_3_code"]) if c]
+        assert all(r["label"] and r["contribution"] > 0 for r in body["reasons"]) and len(codes) <= 3
+        assert body["model_version"] == 1 and body["registered_model_name"] == "laip-withdrawal-day30"
+        assert body["model_name"] in ("lr", "rf", "hgb") and len(body["request_id"]) == 32
+
+
+def test_batch_equals_single_predictions(server: Server, records: list[dict]) -> None:
+    status, body = request(server, "POST", "/predict/batch", {"records": [_input(r) for r in records]})
+    assert status == 200, body
+    assert [p["probability"] for p in body["predictions"]] == pytest.approx(
+        [r["withdrawal_probability"] for r in records], abs=1e-6)
+
+
+def test_invalid_input_is_422_naming_field_and_reason(server: Server, records: list[dict]) -> None:
+    good = _input(records[0])
+    cases = {
+        "clicks_total": ({**good, "clicks_total": -3}, "greater_than_equal"),
+        "assess_mean_score": ({**good, "assess_mean_score": 140}, "less_than_equal"),
+        "code_module": ({**good, "code_module": "XYZ"}, "literal_error"),
+        "reg_studied_credits": ({k: v for k, v in good.items() if k != "reg_studied_credits"}, "missing"),
+        "favourite_colour": ({**good, "favourite_colour": "blue"}, "extra_forbidden"),
+        "prior_module_withdrawal_rate": ({**good, "prior_module_withdrawal_rate": "lots"}, "float_parsing"),
+    }
+    for field, (body, kind) in cases.items():
+        status, resp = request(server, "POST", "/predict", body)
+        assert status == 422, (field, resp)
+        assert any(e["loc"][-1] == field and e["type"] == kind for e in resp["detail"]), (field, resp)
+    # unknown click log (null) is fine; NaN / infinity and malformed JSON are not
+    assert request(server, "POST", "/predict", {**good, "clicks_total": None})[0] == 200
+    assert request(server, "POST", "/predict", raw=json.dumps({**good, "assess_mean_score": float("nan")})
+                   .encode())[0] == 422
+    assert request(server, "POST", "/predict", raw=b'{"code_module": "AAA",')[0] == 422
+    assert request(server, "POST", "/predict/batch", {"records": []})[0] == 422
+
+
+def test_oversized_batch_and_body_are_413(server: Server, records: list[dict], api_home: Settings) -> None:
+    limit = api_home.raw["api"]["max_batch_records"]
+    status, body = request(server, "POST", "/predict/batch", {"records": [_input(records[0])] * (limit + 1)})
+    assert status == 413 and "request_id" in body
+    huge = b'{"records": [' + b",".join([b'"' + b"x" * 1000 + b'"'] * 5000) + b"]}"
+    assert request(server, "POST", "/predict/batch", raw=huge)[0] == 413
+
+
+def test_health_model_and_reload(server: Server, api_home: Settings) -> None:
+    assert request(server, "GET", "/health") == (200, {"status": "ok", "model_loaded": True, "model_version": 1,
+                                                      "detail": None})
+    status, info = request(server, "GET", "/model")
+    assert status == 200
+    assert info["model_version"] == 1 and info["alias"] == "champion" and 0 < info["threshold"] < 1
+    assert info["data_digest"] and info["datasets"][0]["digest"] == info["data_digest"]
+    assert info["metrics"]["temporal_roc_auc"] > 0 and info["training_run_id"] and info["run_id"]
+    # a new registered version becomes champion (no training): reload serves it
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = api_home.mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)          # resolving the version's models:/m-... source uses the global store
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, registry_uri=uri)
+    v1 = client.get_model_version_by_alias("laip-withdrawal-day30", "champion")
+    v2 = client.create_model_version("laip-withdrawal-day30", v1.source, run_id=v1.run_id, tags=v1.tags)
+    client.set_registered_model_alias("laip-withdrawal-day30", "champion", v2.version)
+    assert request(server, "GET", "/model")[1]["model_version"] == 1        # only an explicit reload changes it
+    status, info = request(server, "POST", "/model/reload")
+    assert status == 200 and info["model_version"] == int(v2.version)
+    assert request(server, "GET", "/health")[1]["model_version"] == int(v2.version)
+
+
+def test_every_prediction_and_rejection_is_logged(server: Server, records: list[dict], api_home: Settings) -> None:
+    status, body = request(server, "POST", "/predict", _input(records[1]), headers={"X-Request-ID": "trace-42"})
+    assert status == 200 and body["request_id"] == "trace-42"
+    bad_status, bad = request(server, "POST", "/predict", {**_input(records[1]), "clicks_total": -1})
+    log = read_prediction_log(api_home)
+    line = log[log.request_id == "trace-42"].iloc[0]
+    assert line.status == 200 and line.endpoint == "/predict" and line.probability == body["probability"]
+    assert line.student_module_id == records[1]["student_module_id"] and line.model_version == body["model_version"]
+    expected_clicks = records[1]["clicks_total"]
+    assert line.latency_ms > 0
+    assert pd.isna(line.clicks_total) if expected_clicks is None else line.clicks_total == expected_clicks
+    assert [r["code"] for r in line.reasons] == [r["code"] for r in body["reasons"]]
+    rejected = log[log.request_id == bad["request_id"]].iloc[0]
+    assert bad_status == 422 and rejected.status == 422 and "clicks_total" in rejected.error
+    assert pd.isna(rejected.model_version) and pd.isna(rejected.probability) and pd.isna(rejected.clicks_total)
+    assert set(log.status.dropna().unique()) >= {200, 413, 422}
+    batch = log[(log.endpoint == "/predict/batch") & (log.status == 200)]
+    assert batch.groupby("request_id").record_index.apply(lambda s: sorted(s) == list(range(len(s)))).all()
+
+
+def test_openapi_is_served_and_export_matches(server: Server, api_home: Settings, tmp_path: Path) -> None:
+    status, spec = request(server, "GET", "/openapi.json")
+    assert status == 200 and {"/predict", "/predict/batch", "/health", "/model", "/model/reload"} <= set(spec["paths"])
+    record = spec["components"]["schemas"]["PredictionRecord"]
+    assert record["additionalProperties"] is False and "clicks_total" in record["required"]
+    with urllib.request.urlopen(server.url + "/docs", timeout=30) as resp:
+        assert resp.status == 200
+    env = {**os.environ, "LAIP_HOME": str(api_home.home), "LAIP_ML_PROFILE": "quick"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    out = tmp_path / "openapi.json"
+    proc = subprocess.run([sys.executable, "-m", "laip", "serve", "--export-openapi", str(out)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(out.read_text())["paths"].keys() == spec["paths"].keys()
+
+
+def test_fuzzing_the_openapi_spec_gives_no_5xx(server: Server) -> None:
+    """schemathesis: schema-valid and schema-invalid requests to every operation; none may get a 5xx."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+
+    schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
+    statuses: dict[str, set[int]] = {}
+    for result in schema.get_all_operations():
+        op = result.ok()
+        if op.path == "/model/reload":
+            continue                       # reloading the model is covered above; it is slow, not input-driven
+        modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if op.method.upper() == "POST" else [])
+        for mode in modes:
+            @given(case=op.as_strategy(generation_mode=mode))
+            @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+            def fuzz(case) -> None:
+                response = case.call_and_validate(checks=[not_a_server_error])
+                statuses.setdefault(op.label, set()).add(response.status_code)
+
+            fuzz()
+    assert all(code < 500 for codes in statuses.values() for code in codes), statuses
+    assert 200 in statuses["POST /predict"] and 422 in statuses["POST /predict"]
+
+
+def test_without_a_champion_health_is_503_and_nothing_is_scored(tmp_path: Path, records: list[dict]) -> None:
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    srv = Server(home)
+    try:
+        status, body = request(srv, "GET", "/health")
+        assert status == 503 and body["model_loaded"] is False and "champion" in body["detail"]
+        assert request(srv, "GET", "/model")[0] == 503
+        assert request(srv, "POST", "/predict", _input(records[0]))[0] == 503
+        assert request(srv, "POST", "/model/reload")[0] == 503          # reload never trains
+        assert request(srv, "POST", "/predict/batch", {"records": []})[0] == 503
+    finally:
+        srv.kill()
+
+
+def test_sigkill_loses_no_acknowledged_prediction(api_home: Settings, records: list[dict]) -> None:
+    """Concurrent clients until the server is SIGKILLed: every answered request is in the log; a torn last line
+    (a crash in the middle of a write) is skipped by the reader."""
+    home = api_home.home.parent / "crash-home"
+    shutil.copytree(api_home.home, home, ignore=shutil.ignore_patterns("predictions", "*.log"))
+    settings = load_settings(home=home)
+    srv = Server(home)
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def client(i: int) -> None:
+        body = _input(records[i % len(records)])
+        while not stop.is_set():
+            try:
+                status, resp = request(srv, "POST", "/predict", body)
+            except OSError:
+                return
+            if status == 200:
+                acked.append(resp["request_id"])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(3)
+    srv.kill(signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join(70)
+    assert len(acked) > 10
+    part = next(settings.prediction_log_dir.glob("date=*/part-*.jsonl"))
+    with part.open("ab") as f:
+        f.write(b'{"ts": "2026-01-01T00:00:00+00:00", "request_id": "torn", "endp')
+    log = read_prediction_log(settings)
+    assert set(acked) <= set(log.request_id) and "torn" not in set(log.request_id)
+    assert log.attrs["skipped_lines"] == 1
