@@ -23,19 +23,18 @@ Drift is descriptive: it says the inputs changed, not why, and the model is not 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from laip.api.predlog import read_prediction_log
 from laip.config import Settings
 from laip.mlconfig import MLConfig, MLConfigError
 
@@ -402,14 +401,6 @@ def decide(drift: pd.DataFrame, performance: pd.DataFrame, mcfg: MonitoringConfi
 
 # ---------------------------------------------------------------------------------------------- prediction log
 
-def read_prediction_log(log_dir: Path) -> pd.DataFrame:
-    """Every record of the API prediction log (:func:`laip.api.predlog.read_prediction_log`: torn lines skipped,
-    one column per input feature); no directory or no file gives an empty frame."""
-    from laip.api.predlog import read_prediction_log as read_log
-
-    return read_log(log_dir)
-
-
 def api_inputs(log: pd.DataFrame, config: MLConfig) -> pd.DataFrame:
     """Model inputs of the successful prediction records, as the model sees them (NULL clicks stay NaN)."""
     from laip.features import prepare_X
@@ -567,7 +558,7 @@ def monitor(settings: Settings, mode: str = "auto", *, write: bool = True, outco
     config = load_ml_config(settings)
     mcfg = monitoring_config(config)
     champion = find_champion(settings, config)
-    log_frame = read_prediction_log(settings.prediction_log_dir)
+    log_frame = read_prediction_log(settings)
     drift = pd.DataFrame(columns=[c for c in SCHEMAS[DRIFT] if c not in _CHAMPION])
     perf = pd.DataFrame(columns=[c for c in SCHEMAS[PERFORMANCE] if c not in _CHAMPION])
     source = feature_change = None

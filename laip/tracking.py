@@ -32,7 +32,7 @@ def artifact_root(settings: Settings) -> str | None:
 
 
 @contextlib.contextmanager
-def _environment_kept(*names: str) -> Iterator[None]:
+def environment_kept(*names: str) -> Iterator[None]:
     """Restore the environment variables ``names`` to their values before the block."""
     before = {n: os.environ.get(n) for n in names}
     try:
@@ -50,7 +50,7 @@ def setup_tracking(settings: Settings, config: MLConfig) -> str:
     uri = settings.mlflow_tracking_uri
     if uri.startswith("sqlite:///"):
         Path(unquote(urlparse(uri).path)).parent.mkdir(parents=True, exist_ok=True)
-    with _environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+    with environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         mlflow.set_tracking_uri(uri)      # MLflow also exports these as environment variables; keep the
         mlflow.set_registry_uri(uri)      # environment as it was, so it never redirects another LAIP_HOME
     exp = mlflow.get_experiment_by_name(config.experiment_name)

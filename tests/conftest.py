@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 from pathlib import Path
 
@@ -11,20 +10,15 @@ import pytest
 
 from datasets import FULL_DATA_DIR, SAMPLE_DIR
 from laip.config import Settings, load_settings
+from laip.tracking import environment_kept
 
 
 @pytest.fixture(autouse=True)
 def _mlflow_environment_restored():
     """``mlflow.set_tracking_uri`` exports MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI: a test calling it must not
     redirect the MLflow store of later tests (or of the processes they start)."""
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    before = {n: os.environ.get(n) for n in names}
-    yield
-    for n, value in before.items():
-        if value is None:
-            os.environ.pop(n, None)
-        else:
-            os.environ[n] = value
+    with environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        yield
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ temp dir) and real DuckDB. Quick ML profile (small grids)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -20,6 +19,7 @@ from laip.mlconfig import load_ml_config
 from laip.publish import publish
 from laip.score import score
 from laip.train import train
+from mlsample import trained_copy
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +41,10 @@ update raw.student_info set final_result = case final_result when 'Pass' then 'F
 @pytest.fixture(scope="module")
 def ml_sample(built_sample: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A copy of the built sample warehouse, trained, scored, with insight cards, published."""
-    home = tmp_path_factory.mktemp("ml") / "home"
+    settings, trained = trained_copy(built_sample, tmp_path_factory.mktemp("ml") / "home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LAIP_ML_PROFILE", "quick")
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = load_settings(home=home)
-        settings.warehouse.parent.mkdir(parents=True)
-        shutil.copy2(built_sample.warehouse, settings.warehouse)
-        trained = train(settings)
         scored = score(settings)
         cards = build_insight_cards(settings)
         published = publish(settings.warehouse, settings.serving_warehouse)

@@ -15,7 +15,7 @@ from laip.config import Settings, load_settings
 from laip.mlconfig import load_ml_config
 from laip.monitoring import API, DECISION, DRIFT, PERFORMANCE, PROFILE_ARTIFACT, SCHEMAS, monitor, monitoring_config
 from laip.publish import publish
-from laip.train import train
+from mlsample import trained_copy
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +23,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def champion(built_sample: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A copy of the built sample warehouse with an LR champion (quick profile) in its own MLflow store."""
-    home = tmp_path_factory.mktemp("monitor") / "home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LAIP_ML_PROFILE", "quick")
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        settings = load_settings(home=home)
-        settings.warehouse.parent.mkdir(parents=True)
-        shutil.copy2(built_sample.warehouse, settings.warehouse)
-        train(settings, ["lr"])
-    return settings
+    return trained_copy(built_sample, tmp_path_factory.mktemp("monitor") / "home", ["lr"])[0]
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ import yaml
 from laip.config import REPO_ROOT
 
 
-def test_compose_file_is_valid(tmp_path: Path) -> None:
+def compose_config(tmp_path: Path) -> dict:
+    """The compose file as `docker-compose config` resolves it (with .env.example as .env); fails when invalid."""
     tool = shutil.which("docker-compose")
     if tool is None:
         pytest.fail("docker-compose is missing: `make setup-tools` installs Debian's package")
@@ -20,7 +21,11 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
     shutil.copy(REPO_ROOT / ".env.example", tmp_path / ".env")
     proc = subprocess.run([tool, "config"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    config = yaml.safe_load(proc.stdout)
+    return yaml.safe_load(proc.stdout)
+
+
+def test_compose_file_is_valid(tmp_path: Path) -> None:
+    config = compose_config(tmp_path)
     airflow = config["services"]["airflow"]
     assert "laip-home" in config["volumes"]
     assert any(str(v).startswith("laip-home:/var/lib/laip") for v in airflow["volumes"])
@@ -44,14 +49,7 @@ def test_no_secrets_in_the_example_env() -> None:
 
 
 def test_api_service_shares_the_store_and_waits_for_mlflow(tmp_path: Path) -> None:
-    tool = shutil.which("docker-compose")
-    if tool is None:
-        pytest.fail("docker-compose is missing: `make setup-tools` installs Debian's package")
-    shutil.copy(REPO_ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
-    shutil.copy(REPO_ROOT / ".env.example", tmp_path / ".env")
-    proc = subprocess.run([tool, "config"], cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    services = yaml.safe_load(proc.stdout)["services"]
+    services = compose_config(tmp_path)["services"]
     assert {"airflow", "mlflow", "superset", "api"} <= set(services)
     api = services["api"]
     assert api["build"]["dockerfile"] == "docker/api.Dockerfile"
