@@ -253,8 +253,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     from laip.services import port
 
-    serve(settings, args.host, args.port or port("api"), args.workers)
-    return 0
+    return serve(settings, args.host, args.port or port("api"), args.workers, args.reuse_port)
 
 
 def cmd_info(settings: Settings, args: argparse.Namespace) -> int:
@@ -351,7 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="the prediction API (champion from MLflow) on 127.0.0.1")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=None, help="default: LAIP_API_PORT or 8000")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (one port, spread by the kernel)")
+    p.add_argument("--reuse-port", action="store_true",
+                   help="share the port with other `laip serve` processes (SO_REUSEPORT; what --workers N uses)")
     p.add_argument("--export-openapi", metavar="FILE", help="write the OpenAPI document (e.g. docs/openapi.json)")
     p.set_defaults(func=cmd_serve)
 

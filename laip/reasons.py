@@ -60,17 +60,19 @@ def explain(model, X: pd.DataFrame | dict[str, np.ndarray], reasons: Sequence[Re
     n = len(next(iter(columns.values())))
     blocks = len(reasons) + 1
     owner = {f: i + 1 for i, r in enumerate(reasons) for f in r.features}
+    repeat = np.tile(np.arange(n), blocks)
     stacked = {}
     for f, values in columns.items():
-        tiled = np.tile(values, blocks)
+        tiled = np.asarray(values).take(repeat)
         block = owner.get(f)
         if block is not None:
             part = tiled[block * n:(block + 1) * n]
-            part[~pd.isna(values)] = reference[f]
+            known = ~np.isnan(values) if values.dtype.kind == "f" else ~pd.isna(values)
+            part[known] = reference[f]
         stacked[f] = tiled
     z = decision(stacked) if decision is not None else model.decision_function(pd.DataFrame(stacked))
     base = z[:n]
-    contributions = pd.DataFrame({r.code: base - z[(i + 1) * n:(i + 2) * n] for i, r in enumerate(reasons)},
+    contributions = pd.DataFrame((base - z[n:].reshape(len(reasons), n)).T, columns=[r.code for r in reasons],
                                  index=index)
     return sigmoid(base), contributions
 

@@ -57,7 +57,7 @@ class ApiState:
         self.load_error: str | None = None
         self.schemas: Schemas | None = None
         self.reload_lock = asyncio.Lock()
-        self.batcher = Batcher(max_records=max(2000, self.limits.max_batch_records))
+        self.batcher = Batcher(max_records=max(2000, self.limits.max_batch_records), log=predlog.submit)
 
 
 def _client_request_id(scope: dict) -> str:
@@ -184,9 +184,8 @@ def _unavailable(state: ApiState, request: Request) -> JSONResponse:
                          "request_id": request.state.request_id}, status_code=503)
 
 
-def _record_lines(state: ApiState, request: Request, records: list[dict], outputs: list[dict],
+def _record_lines(ch: champion_mod.Champion, request: Request, records: list[dict], outputs: list[dict],
                   smids: list) -> list[dict]:
-    ch = state.champion
     ts, latency = now_iso(), round((time.perf_counter() - request.state.start) * 1000, 3)
     base = {"ts": ts, "request_id": request.state.request_id, "endpoint": request.url.path, "status": 200,
             "latency_ms": latency, "model_name": ch.model_name,
@@ -204,9 +203,8 @@ def install_prediction_routes(app: FastAPI, state: ApiState, schemas: Schemas) -
         if ch is None:
             return _unavailable(state, request)
         smids = [r.pop("student_module_id", None) for r in records]
-        outputs = await state.batcher.predict(ch, records)
-        lines = _record_lines(state, request, records, outputs, smids)
-        await state.predlog.append(lines)
+        outputs = await state.batcher.predict(
+            ch, records, lambda outs: _record_lines(ch, request, records, outs, smids))   # logged durably
         ref = {"request_id": request.state.request_id, "model_name": ch.model_name,
                "registered_model_name": ch.config.registered_model_name, "model_version": ch.model_version,
                "threshold": ch.threshold}

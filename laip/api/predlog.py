@@ -20,22 +20,25 @@ One line per scored record, and one per rejected request::
                            for rejected requests
     error                  short reason of a rejection (null for predictions)
 
-Durability: a single writer thread takes every pending line, writes them, flushes and ``fsync``s the file, and only
-then releases the requests waiting on them, so an acknowledged prediction is on disk (group commit: one fsync per
-batch of concurrent requests). After a crash the last line of a file may be torn; :func:`read_prediction_log`
-skips lines that are not complete JSON objects.
+Durability: a line is written, flushed and ``fsync``ed before the request it belongs to is answered. A single
+writer thread takes every pending line at once, writes and fsyncs them, and only then releases the requests waiting
+on them (group commit: one fsync per batch of concurrent requests). Predictions are queued by the scoring thread
+right after their batch is scored (:meth:`PredictionLog.submit`), so the next batch is scored while this one is
+fsync'ed. After a crash the last line of a file may be torn; :func:`read_prediction_log` skips lines that are not
+complete JSON objects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -56,13 +59,15 @@ def encode(record: dict[str, Any]) -> bytes:
 
 
 class PredictionLog:
-    """Group-commit writer of one process. ``await log.append(lines)`` returns once the lines are fsync'ed."""
+    """Durable appends of one process: ``await log.append(lines)`` (from the event loop) and
+    ``log.append_sync(lines)`` (from a thread) return once the lines are fsync'ed."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self.started = int(time.time())
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._files: dict[str, Any] = {}
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
         self._thread.start()
 
@@ -73,24 +78,27 @@ class PredictionLog:
         """Queue the records and wait until they are durably written (raises if the write failed)."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self._queue.put(([(r["ts"][:10], encode(r)) for r in records], loop, done))
+        self.submit(records, loop, functools.partial(_resolve, done))
         await done
 
-    def append_sync(self, records: Iterable[dict[str, Any]], timeout: float = 30.0) -> None:
-        """Blocking variant (for threads without an event loop)."""
-        event = threading.Event()
-        box: list[BaseException | None] = [None]
-        self._queue.put(([(r["ts"][:10], encode(r)) for r in records], None, (event, box)))
-        if not event.wait(timeout):
-            raise TimeoutError("prediction log write timed out")
-        if box[0] is not None:
-            raise box[0]
+    def submit(self, records: Iterable[dict[str, Any]], loop: asyncio.AbstractEventLoop,
+               callback: Callable[[BaseException | None], None]) -> None:
+        """Queue the records (from any thread); once they are durably written, or the write failed,
+        ``callback(error or None)`` runs on ``loop``."""
+        self._queue.put((_lines(records), loop, callback))
+
+    def append_sync(self, records: Iterable[dict[str, Any]]) -> None:
+        """Write the records and fsync them in the calling thread (raises if the write failed)."""
+        self._write(_lines(records))
 
     def close(self, timeout: float = 10.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout)
+        with self._lock:
+            for f in self._files.values():
+                f.close()
+            self._files.clear()
 
-    # --- writer thread ---
     def _file(self, date: str):
         f = self._files.get(date)
         if f is None:
@@ -110,11 +118,24 @@ class PredictionLog:
         finally:
             os.close(fd)
 
+    def _write(self, lines: list[tuple[str, bytes]]) -> None:
+        by_date: dict[str, list[bytes]] = {}
+        for date, line in lines:
+            by_date.setdefault(date, []).append(line)
+        with self._lock:
+            for date, day_lines in by_date.items():
+                f = self._file(date)
+                data = b"".join(day_lines)
+                while data:
+                    data = data[f.write(data):]
+                os.fsync(f.fileno())
+
     def _run(self) -> None:
+        """The writer thread: group commit of everything queued while the last write ran."""
         stop = False
         while not stop:
             items = [self._queue.get()]
-            while True:  # group commit: everything that arrived while the last fsync ran
+            while True:
                 try:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
@@ -124,35 +145,25 @@ class PredictionLog:
                 items = [i for i in items if i is not None]
             error: BaseException | None = None
             try:
-                by_date: dict[str, list[bytes]] = {}
-                for lines, _, _ in items:
-                    for date, line in lines:
-                        by_date.setdefault(date, []).append(line)
-                for date, lines in by_date.items():
-                    f = self._file(date)
-                    data = b"".join(lines)
-                    while data:
-                        data = data[f.write(data):]
-                    os.fsync(f.fileno())
+                self._write([line for lines, _, _ in items for line in lines])
             except BaseException as exc:  # noqa: BLE001 - reported to every waiting request
                 log.exception("prediction log write failed")
                 error = exc
-            for _, loop, done in items:
-                if loop is None:
-                    event, box = done
-                    box[0] = error
-                    event.set()
-                else:
-                    loop.call_soon_threadsafe(_resolve, done, error)
-        for f in self._files.values():
-            f.close()
+            for _, loop, callback in items:
+                loop.call_soon_threadsafe(callback, error)
 
 
-def _resolve(fut: asyncio.Future, error: BaseException | None) -> None:
+def _lines(records: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
+    """(UTC date, encoded line) of each record."""
+    return [(r["ts"][:10], encode(r)) for r in records]
+
+
+def _resolve(fut: asyncio.Future, error: BaseException | None, result: Any = None) -> None:
+    """Complete ``fut`` with ``result``, or with the write error."""
     if fut.done():
         return
     if error is None:
-        fut.set_result(None)
+        fut.set_result(result)
     else:
         fut.set_exception(RuntimeError(f"prediction log write failed: {error}"))
 

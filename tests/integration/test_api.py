@@ -38,24 +38,27 @@ def _free_port() -> int:
 class Server:
     """``laip serve`` in its own process group on a free loopback port."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, workers: int = 1, port: int | None = None):
         self.home = home
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick", "OMP_NUM_THREADS": "1"}
         env.pop("MLFLOW_TRACKING_URI", None)
-        self.log = (home / "api-test.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "laip", "serve", "--port", str(self.port)], env=env,
+        self.log_path = home / f"api-test-{self.port}.log"
+        self.log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "laip", "serve", "--port", str(self.port),
+                                      "--workers", str(workers)], env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 180
         while True:
             try:
-                if request(self, "GET", "/health")[0] in (200, 503):
+                if request(self, "GET", "/health")[0] in (200, 503) and \
+                        self.log_path.read_text().count("Application startup complete") >= workers:
                     break
             except OSError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"laip serve did not start: {(home / 'api-test.log').read_text()[-3000:]}")
+                raise RuntimeError(f"laip serve did not start: {self.log_path.read_text()[-3000:]}")
             time.sleep(0.5)
 
     def kill(self, sig: int = signal.SIGTERM) -> None:
@@ -310,3 +313,24 @@ def test_sigkill_loses_no_acknowledged_prediction(api_home: Settings, records: l
     log = read_prediction_log(settings)
     assert set(acked) <= set(log.request_id) and "torn" not in set(log.request_id)
     assert log.attrs["skipped_lines"] == 1
+
+
+def test_workers_share_the_port_and_stop_together(api_home: Settings, records: list[dict]) -> None:
+    """``--workers 2``: two processes on one SO_REUSEPORT port, both serving new connections (each writes its own
+    log part); a second group on the same port is refused; SIGTERM to the group stops every process."""
+    home = api_home.home.parent / "workers-home"
+    shutil.copytree(api_home.home, home, ignore=shutil.ignore_patterns("predictions", "*.log"))
+    srv = Server(home, workers=2)
+    try:
+        for i in range(40):                       # a new connection each time: the kernel spreads them
+            assert request(srv, "POST", "/predict", _input(records[i % len(records)]))[0] == 200
+        parts = list(load_settings(home=home).prediction_log_dir.glob("date=*/part-*.jsonl"))
+        assert len(parts) == 2 and all(p.read_bytes().count(b"\n") > 0 for p in parts)
+        second = subprocess.run([sys.executable, "-m", "laip", "serve", "--port", str(srv.port), "--workers", "2"],
+                                env={**os.environ, "LAIP_HOME": str(home)}, capture_output=True, text=True,
+                                timeout=60)
+        assert second.returncode == 1 and "already in use" in second.stderr
+    finally:
+        srv.kill()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(srv.proc.pid, 0)                # no worker left behind

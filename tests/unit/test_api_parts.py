@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -12,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from laip.api.champion import FieldSpec
-from laip.api.fastpath import FastDecision
+from laip.api.fastpath import FLAT_FOREST_MAX_ROWS, FastDecision
 from laip.api.predlog import PredictionLog, read_prediction_log
 from laip.api.schemas import api_limits, build_schemas
 from laip.config import Settings
@@ -142,6 +145,12 @@ def test_fast_path_and_batched_explain_equal_the_pipeline(name: str) -> None:
     columns = {f: X[f].to_numpy() for f in X.columns}
     fast_proba, fast_contrib = explain(model, columns, config.reasons, ref, decision=fast)
     assert np.allclose(fast_proba, proba, atol=1e-12) and np.allclose(fast_contrib, contrib, atol=1e-9)
+    if name == "hgb":                                   # a request's few rows go through the FlatForest
+        assert fast.forest is not None
+        few = {f: v[:3] for f, v in columns.items()}
+        assert len(X) * (len(config.reasons) + 1) > FLAT_FOREST_MAX_ROWS >= 3 * (len(config.reasons) + 1)
+        few_proba, few_contrib = explain(model, few, config.reasons, ref, decision=fast)
+        assert np.allclose(few_proba, proba[:3], atol=1e-12) and np.allclose(few_contrib, contrib.iloc[:3], atol=1e-12)
     lists = top_reason_lists(contrib.to_numpy(), config.reasons)
     table = top_reasons(contrib, config.reasons)
     assert [[c for c, _, _ in row] for row in lists] == [
@@ -156,3 +165,17 @@ def test_make_up_knows_the_api_service(settings: Settings) -> None:
     svc = services.SERVICES["api"](settings)
     assert svc.health_url == f"http://127.0.0.1:{services.port('api')}/health"
     assert svc.processes[0].argv[1:3] == ["serve", "--host"] and "127.0.0.1" in svc.processes[0].argv
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and 2 CPUs")
+def test_a_worker_pins_itself_to_one_free_cpu() -> None:
+    """In a child process (pinning the test process would slow the rest of the suite): the first claim pins every
+    thread to one CPU, a second claim in the same process is refused."""
+    code = ("import os, threading; from laip.api.server import pin_to_free_cpu as pin\n"
+            "t = threading.Thread(target=lambda: None); cpu = pin(); t.start(); t.join()\n"
+            "print(cpu, sorted(os.sched_getaffinity(0)), pin())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    if out[0] == "None":
+        pytest.skip("every CPU is claimed by running API workers")
+    assert out[1:] == [f"[{out[0]}]", "None"]
