@@ -6,11 +6,11 @@ Needs a LAIP_HOME with a champion and a serving snapshot (``laip run <data>``). 
 127.0.0.1 port with its own prediction log (a scratch home linking the MLflow store and the snapshot, so the
 benchmark's requests never reach the real log), then prints:
 
-* single-record ``POST /predict``: p50 / p95 / p99 latency and requests/s with ``--concurrency`` keep-alive clients
-  (a minimal asyncio HTTP/1.1 client, so the load generator costs little CPU next to the server): the closed-loop
-  maximum throughput, where latency includes queueing behind the other clients;
-* single-record ``POST /predict`` at a fixed offered rate (``--rate``, open loop): the latency at that load,
-  measured from each request's due time;
+* single-record ``POST /predict`` at a fixed offered rate (``--rate``, open loop): p50 / p95 / p99 latency
+  measured from each request's due time, against the goal (p99 <= 15 ms at >= 500 req/s);
+* single-record ``POST /predict`` with ``--concurrency`` keep-alive clients back to back (closed loop): the maximum
+  throughput, where latency includes queueing behind the other clients (a minimal asyncio HTTP/1.1 client, so
+  the load generator costs little CPU next to the server);
 * the whole day-30 population scored through ``POST /predict/batch`` in chunks of ``api.max_batch_records``;
 * the same population scored in-process (``Champion.predict``: the API's scoring code without HTTP).
 """
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No serving snapshot in {settings.home}; run `laip run <data>` first.", file=sys.stderr)
         return 1
     r = run(settings, args.workers, args.concurrency, args.seconds, args.rate)
-    print(f"Prediction API on 127.0.0.1, {r['workers']} uvicorn workers, {os.cpu_count()} CPUs "
+    print(f"Prediction API on 127.0.0.1, {r['workers']} worker processes, {os.cpu_count()} CPUs "
           f"(day-30 population: {r['records']:,} records)")
     met = r["paced_p99_ms"] <= GOAL_P99_MS and r["paced_rps"] >= GOAL_RPS * 0.99 and r["paced_errors"] == 0
     verdict = ("not tested, offered rate below it" if r["rate"] < GOAL_RPS else "met" if met else "MISSED")

@@ -334,3 +334,14 @@ def test_workers_share_the_port_and_stop_together(api_home: Settings, records: l
         srv.kill()
     with pytest.raises(ProcessLookupError):
         os.killpg(srv.proc.pid, 0)                # no worker left behind
+
+
+def test_load_benchmark_runs_and_reports_the_goal(api_home: Settings) -> None:
+    """``make bench-api`` on the sample champion, briefly (figures only mean something on the full data)."""
+    out = subprocess.run([sys.executable, "-m", "laip.api.bench", "--home", str(api_home.home), "--seconds", "1",
+                          "--rate", "50", "--concurrency", "2", "--workers", "2"],
+                         env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "errors 0" in out.stdout and "goal p99 <= 15 ms at >= 500 req/s: not tested" in out.stdout
+    assert "whole population via POST /predict/batch" in out.stdout and "(per worker: " in out.stdout
