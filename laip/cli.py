@@ -34,21 +34,10 @@ log = logging.getLogger("laip")
 RETRAIN_CHOICES = ("auto", "always", "never")    # laip.monitoring.RETRAIN_MODES (not imported: keeps the CLI light)
 
 
-def _data_source(settings: Settings, data_dir: str | None):
-    from laip.acquire import resolve_data_dir
-
-    source = resolve_data_dir(settings, Path(data_dir) if data_dir else None)
-    print(source.message, file=sys.stderr)
-    return source
-
-
 def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.validate import validate, write_report
+    from laip.tasks import run_validation
 
-    source = _data_source(settings, args.data_dir)
-    report = validate(source.path, max_examples=settings.max_examples_per_rule,
-                      tolerance_days=settings.click_log_complete_tolerance_days)
-    path = write_report(report, settings.reports_dir)
+    _, report, path = run_validation(settings, args.data_dir)
     if args.json:
         print(report.to_json())
     else:
@@ -58,20 +47,9 @@ def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.load import load
-    from laip.validate import ValidationError
+    from laip.tasks import run_load
 
-    source = _data_source(settings, args.data_dir)
-    try:
-        result = load(source.path, settings.warehouse, settings.reports_dir, source=source.kind, force=args.force,
-                      max_examples=settings.max_examples_per_rule,
-                      tolerance_days=settings.click_log_complete_tolerance_days)
-    except ValidationError as exc:
-        print(exc.report.summary(), file=sys.stderr)
-        print(f"Load refused: the raw data is invalid; {settings.warehouse} is unchanged.", file=sys.stderr)
-        return 1
-    print(result.summary())
-    return 0
+    return _step(run_load, settings, args.data_dir, force=args.force, show=True)
 
 
 def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
@@ -92,26 +70,23 @@ def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.publish import PublishError, publish
+    from laip.tasks import run_publish
 
-    try:
-        result = publish(settings.warehouse, settings.serving_warehouse)
-    except PublishError as exc:
-        print(f"Publish refused: {exc}", file=sys.stderr)
-        return 1
-    print(result.summary())
-    return 0
+    return _step(run_publish, settings, show=True)
 
 
-def _step(fn, *args, **kwargs) -> int:
-    """Run one step of :mod:`laip.tasks`; a :class:`StepFailed` becomes a clear message and exit code 1."""
+def _step(fn, *args, show: bool = False, **kwargs) -> int:
+    """Run one step of :mod:`laip.tasks` (with ``show``, print its result's summary); a :class:`StepFailed`
+    becomes a clear message and exit code 1."""
     from laip.tasks import StepFailed
 
     try:
-        fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except StepFailed as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    if show:
+        print(result.summary())
     return 0
 
 
@@ -187,10 +162,11 @@ def cmd_model_card(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
     """The whole pipeline through the Airflow DAG (``airflow dags test``): what ops schedule."""
     from laip.airflow_run import run_dag
+    from laip.tasks import data_source
 
     conf: dict = {"full_refresh": args.full_refresh}
     # Resolve the data once here (download or sample fallback) so the user sees which data the run uses.
-    conf["data_dir"] = str(_data_source(settings, args.data_dir).path)
+    conf["data_dir"] = str(data_source(settings, args.data_dir).path)
     if args.models:
         conf["models"] = args.models.split(",")
     if getattr(args, "retrain", None):

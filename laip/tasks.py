@@ -21,7 +21,8 @@ class StepFailed(RuntimeError):
     """A step failed for a reason a retry cannot fix (bad input, failing data test)."""
 
 
-def _data_source(settings: Settings, data_dir: str | Path | None):
+def data_source(settings: Settings, data_dir: str | Path | None):
+    """Where the raw files come from (``data_dir``, LAIP_DATA_DIR, a download, or the bundled sample), logged."""
     from laip.acquire import resolve_data_dir
 
     source = resolve_data_dir(settings, Path(data_dir) if data_dir else None)
@@ -29,14 +30,19 @@ def _data_source(settings: Settings, data_dir: str | Path | None):
     return source
 
 
-def validate_raw(settings: Settings, data_dir: str | Path | None = None) -> dict[str, Any]:
-    """Validate the raw OULAD files; raise :class:`StepFailed` naming every problem (file, column, row)."""
+def run_validation(settings: Settings, data_dir: str | Path | None = None):
+    """Validate the raw OULAD files and write the report: (data source, report, report path)."""
     from laip.validate import validate, write_report
 
-    source = _data_source(settings, data_dir)
+    source = data_source(settings, data_dir)
     report = validate(source.path, max_examples=settings.max_examples_per_rule,
                       tolerance_days=settings.click_log_complete_tolerance_days)
-    path = write_report(report, settings.reports_dir)
+    return source, report, write_report(report, settings.reports_dir)
+
+
+def validate_raw(settings: Settings, data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Validate the raw OULAD files; raise :class:`StepFailed` naming every problem (file, column, row)."""
+    source, report, path = run_validation(settings, data_dir)
     for line in report.summary().splitlines():
         log.info(line)
     if not report.ok:
@@ -46,18 +52,24 @@ def validate_raw(settings: Settings, data_dir: str | Path | None = None) -> dict
             "rows": {f.stem: f.rows for f in report.files}, "warnings": len(report.warnings)}
 
 
-def load_raw(settings: Settings, data_dir: str | Path | None = None) -> dict[str, Any]:
-    """Load the (validated) raw files into the warehouse atomically; a no-op when the files are unchanged."""
+def run_load(settings: Settings, data_dir: str | Path | None = None, *, force: bool = False):
+    """Load the (validated) raw files into the warehouse atomically (a no-op when they are unchanged, unless
+    ``force``); raises :class:`StepFailed` with the validation report when they are invalid (warehouse unchanged)."""
     from laip.load import load
     from laip.validate import ValidationError
 
-    source = _data_source(settings, data_dir)
+    source = data_source(settings, data_dir)
     try:
-        result = load(source.path, settings.warehouse, settings.reports_dir, source=source.kind,
-                      max_examples=settings.max_examples_per_rule,
-                      tolerance_days=settings.click_log_complete_tolerance_days)
+        return load(source.path, settings.warehouse, settings.reports_dir, source=source.kind, force=force,
+                    max_examples=settings.max_examples_per_rule,
+                    tolerance_days=settings.click_log_complete_tolerance_days)
     except ValidationError as exc:
         raise StepFailed(f"load refused, {settings.warehouse} is unchanged:\n{exc.report.summary()}") from exc
+
+
+def load_raw(settings: Settings, data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load the (validated) raw files into the warehouse atomically; a no-op when the files are unchanged."""
+    result = run_load(settings, data_dir)
     for line in result.summary().splitlines():
         log.info(line)
     return {"warehouse": str(result.warehouse), "changed": result.changed, "rows": result.rows,
@@ -119,15 +131,20 @@ def insight_cards(settings: Settings) -> dict[str, Any]:
     return {"summary": result.summary()}
 
 
-def publish(settings: Settings) -> dict[str, Any]:
-    """Swap in a new read-only serving snapshot for dashboards and the API."""
+def run_publish(settings: Settings):
+    """Swap in a new read-only serving snapshot; raises :class:`StepFailed` when the warehouse is not publishable."""
     from laip.publish import PublishError
-    from laip.publish import publish as run_publish
+    from laip.publish import publish as publish_snapshot
 
     try:
-        result = run_publish(settings.warehouse, settings.serving_warehouse)
+        return publish_snapshot(settings.warehouse, settings.serving_warehouse)
     except PublishError as exc:
         raise StepFailed(f"publish refused: {exc}") from exc
+
+
+def publish(settings: Settings) -> dict[str, Any]:
+    """Swap in a new read-only serving snapshot for dashboards and the API."""
+    result = run_publish(settings)
     for line in result.summary().splitlines():
         log.info(line)
     return {"serving": str(result.path), "tables": result.tables, "seconds": round(result.seconds, 2)}

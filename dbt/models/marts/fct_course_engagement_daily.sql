@@ -44,8 +44,7 @@ enrolled as (
     from course_days
     left join attempts
         on attempts.module_presentation_id = course_days.module_presentation_id
-       and (attempts.registration_day is null or attempts.registration_day <= course_days.course_day)
-       and (attempts.unregistration_day is null or attempts.unregistration_day > course_days.course_day)
+       and {{ is_enrolled_on_day('course_days.course_day', 'attempts.registration_day', 'attempts.unregistration_day') }}
     group by all
 
 ),

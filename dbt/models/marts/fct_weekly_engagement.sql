@@ -62,8 +62,7 @@ enrolled as (
     from weeks_with_days
     left join attempts
         on attempts.module_presentation_id = weeks_with_days.module_presentation_id
-       and (attempts.registration_day is null or attempts.registration_day <= weeks_with_days.week_start_day)
-       and (attempts.unregistration_day is null or attempts.unregistration_day > weeks_with_days.week_start_day)
+       and {{ is_enrolled_on_day('weeks_with_days.week_start_day', 'attempts.registration_day', 'attempts.unregistration_day') }}
     group by all
 
 ),
