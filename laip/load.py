@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from laip.acquire import find_file
+from laip.durable import fsync_dir
 from laip.schema import NULL_MARKERS, TABLES, TableSpec
 from laip.validate import Report, ValidationError, passed_report_for, validate, write_report
 
@@ -50,14 +51,6 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_csv_sql(spec: TableSpec) -> str:
@@ -140,5 +133,5 @@ def load(data_dir: Path, warehouse: Path, reports_dir: Path, *, source: str = "g
     # A write-ahead log left by a crashed writer of the old file must not be replayed onto the new one.
     warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
     os.replace(staging, warehouse)  # atomic: readers see the old or the new warehouse, never a mix
-    _fsync_dir(warehouse.parent)
+    fsync_dir(warehouse.parent)
     return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start, validated=validated)

@@ -57,7 +57,7 @@ class ApiState:
         self.load_error: str | None = None
         self.schemas: Schemas | None = None
         self.reload_lock = asyncio.Lock()
-        self.batcher = Batcher(max_records=max(2000, self.limits.max_batch_records), log=predlog.submit)
+        self.batcher = Batcher(predlog.submit, max_records=max(2000, self.limits.max_batch_records))
 
 
 def _client_request_id(scope: dict) -> str:

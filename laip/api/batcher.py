@@ -14,22 +14,23 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from laip.api.predlog import _resolve
+from laip.api.predlog import settle
 
 LogLines = Callable[[list[dict]], list[dict]]   # a request's outputs -> its prediction-log lines
-Job = tuple[Any, list[dict], "LogLines | None", asyncio.Future]
+Job = tuple[Any, list[dict], LogLines, asyncio.Future]
 
 
 class Batcher:
-    def __init__(self, max_records: int = 2000, log: Callable[..., None] | None = None):
+    def __init__(self, log: Callable[..., None], max_records: int = 2000):
         self.max_records = max_records
         self.log = log
         self._pending: list[Job] = []
         self._running = False
 
-    async def predict(self, champion: Any, records: list[dict], log_lines: LogLines | None = None) -> list[dict]:
-        """``champion.predict(records)``, possibly batched with other requests of this process. With
-        ``log_lines``, the lines it makes of the outputs are durably logged (``log``) before this returns."""
+    async def predict(self, champion: Any, records: list[dict], log_lines: LogLines) -> list[dict]:
+        """``champion.predict(records)``, possibly batched with other requests of this process; the lines
+        ``log_lines`` makes of the outputs are durably logged (``log``, :meth:`PredictionLog.submit`) before this
+        returns."""
         future = asyncio.get_running_loop().create_future()
         self._pending.append((champion, records, log_lines, future))
         if not self._running:
@@ -52,20 +53,16 @@ class Batcher:
 
     def _score(self, batch: list[Job], loop: asyncio.AbstractEventLoop) -> None:
         """In the worker thread: one model call for the batch; its requests are released (on ``loop``) when their
-        log lines are durable, or at once when they log nothing."""
+        log lines are durable."""
         outputs = batch[0][0].predict([r for _, recs, _, _ in batch for r in recs])
         start, lines = 0, []
         released: list[tuple[asyncio.Future, list[dict]]] = []
         for _, recs, log_lines, fut in batch:
             mine = outputs[start:start + len(recs)]
             start += len(recs)
-            if log_lines is None or self.log is None:
-                loop.call_soon_threadsafe(_resolve, fut, None, mine)
-            else:
-                lines.extend(log_lines(mine))
-                released.append((fut, mine))
-        if released:
-            self.log(lines, loop, functools.partial(_release, released))
+            lines.extend(log_lines(mine))
+            released.append((fut, mine))
+        self.log(lines, loop, functools.partial(_release, released))
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -84,4 +81,4 @@ class Batcher:
 
 def _release(released: list[tuple[asyncio.Future, list[dict]]], error: BaseException | None) -> None:
     for fut, result in released:
-        _resolve(fut, error, result)
+        settle(fut, error, result)

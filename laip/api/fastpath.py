@@ -261,7 +261,9 @@ class FastDecision:
         return self.forest.raw_predict(pre.transform(matrix) if pre is not None else matrix)
 
     def __call__(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        matrix = self._matrix(columns)
+        return self._log_odds(self._matrix(columns))
+
+    def _log_odds(self, matrix: np.ndarray) -> np.ndarray:
         if self.forest is not None and len(matrix) <= FLAT_FOREST_MAX_ROWS:
             raw = self.clf._loss.predict_proba(self._forest_raw(matrix))[:, 1]
         else:
@@ -272,11 +274,10 @@ class FastDecision:
         """Largest |difference| to the pipeline's log-odds on ``X`` (for a HistGradientBoosting also of the
         :class:`FlatForest` to sklearn's raw scores); raises ValueError above ``tol``."""
         expected = model.decision_function(X)
-        columns = {f: X[f].to_numpy() for f in X.columns}
-        got = self(columns)
+        matrix = self._matrix({f: X[f].to_numpy() for f in X.columns})
+        got = self._log_odds(matrix)
         diff = float(np.max(np.abs(got - expected))) if len(X) else 0.0
         if self.forest is not None and len(X):
-            matrix = self._matrix(columns)
             flat_diff = float(np.max(np.abs(self._forest_raw(matrix) - self.clf._raw_predict(matrix)[:, 0])))
             if not flat_diff <= tol:
                 raise ValueError(f"the flat forest differs from the trees by {flat_diff:.3g}")

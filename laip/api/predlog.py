@@ -46,6 +46,7 @@ from typing import Any
 import pandas as pd
 
 from laip.config import Settings
+from laip.durable import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,14 @@ def encode(record: dict[str, Any]) -> bytes:
 
 
 class PredictionLog:
-    """Durable appends of one process: ``await log.append(lines)`` (from the event loop) and
-    ``log.append_sync(lines)`` (from a thread) return once the lines are fsync'ed."""
+    """Group-commit writer of one process: ``await log.append(lines)`` returns once the lines are fsync'ed;
+    :meth:`submit` queues lines from any thread with a callback."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self.started = int(time.time())
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._files: dict[str, Any] = {}
-        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
         self._thread.start()
 
@@ -78,7 +78,7 @@ class PredictionLog:
         """Queue the records and wait until they are durably written (raises if the write failed)."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self.submit(records, loop, functools.partial(_resolve, done))
+        self.submit(records, loop, functools.partial(settle, done))
         await done
 
     def submit(self, records: Iterable[dict[str, Any]], loop: asyncio.AbstractEventLoop,
@@ -87,48 +87,32 @@ class PredictionLog:
         ``callback(error or None)`` runs on ``loop``."""
         self._queue.put((_lines(records), loop, callback))
 
-    def append_sync(self, records: Iterable[dict[str, Any]]) -> None:
-        """Write the records and fsync them in the calling thread (raises if the write failed)."""
-        self._write(_lines(records))
-
     def close(self, timeout: float = 10.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout)
-        with self._lock:
-            for f in self._files.values():
-                f.close()
-            self._files.clear()
 
+    # --- writer thread ---
     def _file(self, date: str):
         f = self._files.get(date)
         if f is None:
             path = self.path_for(date)
             path.parent.mkdir(parents=True, exist_ok=True)
             f = path.open("ab", buffering=0)
-            self._fsync_dir(path.parent)
-            self._fsync_dir(path.parent.parent)
+            fsync_dir(path.parent)
+            fsync_dir(path.parent.parent)
             self._files[date] = f
         return f
-
-    @staticmethod
-    def _fsync_dir(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def _write(self, lines: list[tuple[str, bytes]]) -> None:
         by_date: dict[str, list[bytes]] = {}
         for date, line in lines:
             by_date.setdefault(date, []).append(line)
-        with self._lock:
-            for date, day_lines in by_date.items():
-                f = self._file(date)
-                data = b"".join(day_lines)
-                while data:
-                    data = data[f.write(data):]
-                os.fsync(f.fileno())
+        for date, day_lines in by_date.items():
+            f = self._file(date)
+            data = b"".join(day_lines)
+            while data:
+                data = data[f.write(data):]
+            os.fsync(f.fileno())
 
     def _run(self) -> None:
         """The writer thread: group commit of everything queued while the last write ran."""
@@ -151,6 +135,8 @@ class PredictionLog:
                 error = exc
             for _, loop, callback in items:
                 loop.call_soon_threadsafe(callback, error)
+        for f in self._files.values():
+            f.close()
 
 
 def _lines(records: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
@@ -158,7 +144,7 @@ def _lines(records: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
     return [(r["ts"][:10], encode(r)) for r in records]
 
 
-def _resolve(fut: asyncio.Future, error: BaseException | None, result: Any = None) -> None:
+def settle(fut: asyncio.Future, error: BaseException | None, result: Any = None) -> None:
     """Complete ``fut`` with ``result``, or with the write error."""
     if fut.done():
         return

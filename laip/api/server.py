@@ -76,26 +76,28 @@ def export_openapi(settings: Settings, path: Path) -> Path:
     return path
 
 
-def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (host, port) with SO_REUSEPORT: every ``laip serve`` process of a group binds its own,
-    and the kernel spreads new connections over them."""
+def bound_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to (host, port). With ``reuse_port`` (SO_REUSEPORT) every ``laip serve`` process of a
+    group binds its own and the kernel spreads new connections over them; without it the bind fails while anything
+    listens on the port."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
 def _port_free(host: str, port: int) -> bool:
-    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
+        bound_socket(host, port).close()
         return True
     except OSError:
         return False
-    finally:
-        probe.close()
 
 
 def supervise(host: str, port: int, workers: int, grace_s: float = 20.0) -> int:
@@ -158,7 +160,7 @@ def serve(settings: Settings, host: str = HOST, port: int = 8000, workers: int =
         uvicorn.run(APP, workers=workers, **options)
         return 0
     config = uvicorn.Config(APP, **options)
-    sockets = [reuse_port_socket(host, port)] if reuse_port else None
+    sockets = [bound_socket(host, port, reuse_port=True)] if reuse_port else None
     if sockets:
         logging.getLogger("uvicorn.error").info("Serving on http://%s:%d (shared port)", host, port)
     uvicorn.Server(config).run(sockets=sockets)

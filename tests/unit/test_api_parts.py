@@ -39,7 +39,8 @@ def test_prediction_log_is_durable_partitioned_and_read_back(settings: Settings)
             await asyncio.gather(*(log.append([_line(f"r{i}", 0), _line(f"r{i}", 1)]) for i in range(50)))
 
         asyncio.run(many())
-        threads = [threading.Thread(target=log.append_sync, args=([_line(f"t{i}")],)) for i in range(20)]
+        # other threads, each with its own event loop (the scoring thread queues its lines the same way)
+        threads = [threading.Thread(target=asyncio.run, args=(log.append([_line(f"t{i}")]),)) for i in range(20)]
         for t in threads:
             t.start()
         for t in threads:
