@@ -71,12 +71,12 @@ test-integration: setup setup-tools
 	$(BIN)/pytest -m integration -q
 
 bench: setup
-	$(BIN)/python -m laip.bench $(BENCH_DATA)
+	$(BIN)/python -m laip.bench.pipeline $(BENCH_DATA)
 
 # Prediction API load benchmark (loopback): /predict p50/p99 and req/s, batch scoring of the day-30 population.
 # BENCH_API_HOME = a LAIP_HOME with a champion (default: LAIP_HOME / .laip), e.g. after `laip run` on the full data.
 bench-api: setup
-	$(BIN)/python -m laip.api.bench $(if $(BENCH_API_HOME),--home $(BENCH_API_HOME))
+	$(BIN)/python -m laip.bench.api $(if $(BENCH_API_HOME),--home $(BENCH_API_HOME))
 
 docs: setup
 	$(BIN)/laip docs
@@ -98,7 +98,7 @@ lock-superset: setup
 
 # Superset assets: export the instance of LAIP_HOME (default .laip) back to superset/assets for review.
 superset-export: setup
-	$(BIN)/python -m laip.superset_service export
+	$(BIN)/python -m laip.services.superset export
 
 # Regenerate the dashboard screenshots (one PNG per tab, real Superset on the sample) into .laip/screenshots.
 superset-screenshots: setup setup-tools
@@ -107,7 +107,7 @@ superset-screenshots: setup setup-tools
 
 # Per-chart query time (median, p95) and dashboard load time on BENCH_DATA (default: the full OULAD).
 bench-superset: setup setup-tools
-	$(BIN)/python superset/bench.py $(BENCH_DATA)
+	$(BIN)/python -m laip.bench.superset $(BENCH_DATA)
 
 clean:
 	rm -rf $(VENV) $(SUPERSET_VENV) .laip

@@ -34,9 +34,9 @@ from datetime import datetime
 from airflow.sdk import DAG, Param, get_current_context, task
 from cosmos import DbtTaskGroup
 
-from laip import tasks
+from laip.orchestration import tasks
 from laip.config import load_settings
-from laip.dag_config import (
+from laip.orchestration.dag_config import (
     DAG_ID, DEFAULT_ARGS, DEFAULT_MODELS, TAGS, WAREHOUSE_POOL, cosmos_configs, run_watchers_after_producer,
 )
 

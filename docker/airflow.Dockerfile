@@ -23,4 +23,4 @@ USER laip
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=10s --start-period=120s \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/api/v2/monitor/health', timeout=5)"
-CMD ["python", "-m", "laip.airflow_run"]
+CMD ["python", "-m", "laip.orchestration.airflow_run"]

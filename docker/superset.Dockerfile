@@ -16,7 +16,8 @@ RUN pip install --no-cache-dir uv==0.13.9 \
 
 # Only what the service needs: settings resolution (laip.config), the service driver and superset/.
 COPY laip.yaml ./
-COPY laip/__init__.py laip/config.py laip/superset_service.py ./laip/
+COPY laip/__init__.py laip/config.py ./laip/
+COPY laip/services/__init__.py laip/services/superset.py ./laip/services/
 COPY superset ./superset
 RUN useradd --create-home --uid 50000 laip && mkdir -p "$LAIP_HOME" && chown laip "$LAIP_HOME"
 USER laip
@@ -26,4 +27,4 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=90s \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8088/health', timeout=5)"
 # Admin credentials: SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD, else generated once into
 # $LAIP_HOME/superset/admin_credentials.json and printed in the log. SECRET_KEY: SUPERSET_SECRET_KEY or generated.
-CMD ["/opt/superset-venv/bin/python", "-m", "laip.superset_service", "serve", "--host", "0.0.0.0", "--port", "8088"]
+CMD ["/opt/superset-venv/bin/python", "-m", "laip.services.superset", "serve", "--host", "0.0.0.0", "--port", "8088"]

@@ -31,11 +31,11 @@ from pathlib import Path
 from laip.config import Settings, load_settings
 
 log = logging.getLogger("laip")
-RETRAIN_CHOICES = ("auto", "always", "never")    # laip.monitoring.RETRAIN_MODES (not imported: keeps the CLI light)
+RETRAIN_CHOICES = ("auto", "always", "never")    # laip.ml.monitoring.monitor.RETRAIN_MODES (not imported: keeps the CLI light)
 
 
 def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.tasks import run_validation
+    from laip.orchestration.tasks import run_validation
 
     _, report, path = run_validation(settings, args.data_dir)
     if args.json:
@@ -47,13 +47,13 @@ def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.tasks import run_load
+    from laip.orchestration.tasks import run_load
 
     return _step(run_load, settings, args.data_dir, force=args.force, show=True)
 
 
 def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.build import build
+    from laip.warehouse.build import build
 
     result = build(settings, select=args.select, full_refresh=args.full_refresh)
     print(result.summary())
@@ -61,7 +61,7 @@ def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.build import docs
+    from laip.warehouse.build import docs
 
     result = docs(settings)
     print(result.summary())
@@ -70,15 +70,15 @@ def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.tasks import run_publish
+    from laip.orchestration.tasks import run_publish
 
     return _step(run_publish, settings, show=True)
 
 
 def _step(fn, *args, show: bool = False, **kwargs) -> int:
-    """Run one step of :mod:`laip.tasks` (with ``show``, print its result's summary); a :class:`StepFailed`
+    """Run one step of :mod:`laip.orchestration.tasks` (with ``show``, print its result's summary); a :class:`StepFailed`
     becomes a clear message and exit code 1."""
-    from laip.tasks import StepFailed
+    from laip.orchestration.tasks import StepFailed
 
     try:
         result = fn(*args, **kwargs)
@@ -91,26 +91,26 @@ def _step(fn, *args, show: bool = False, **kwargs) -> int:
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
-    from laip import tasks
+    from laip.orchestration import tasks
 
     return _step(tasks.train_model, settings, args.models.split(",") if args.models else None)
 
 
 def cmd_score(settings: Settings, args: argparse.Namespace) -> int:
-    from laip import tasks
+    from laip.orchestration import tasks
 
     return _step(tasks.score, settings)
 
 
 def cmd_insights(settings: Settings, args: argparse.Namespace) -> int:
-    from laip import tasks
+    from laip.orchestration import tasks
 
     return _step(tasks.insight_cards, settings)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """The DAG's steps run directly in this process, in the DAG's order (no Airflow)."""
-    from laip import tasks
+    from laip.orchestration import tasks
 
     decision: dict = {}
     steps = [
@@ -139,7 +139,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_monitor(settings: Settings, args: argparse.Namespace) -> int:
     """Drift, performance decay, API health and the retraining decision (tables only: nothing is retrained)."""
-    from laip.monitoring import monitor
+    from laip.ml.monitoring.monitor import monitor
 
     result = monitor(settings, args.retrain)
     print(json.dumps(result.decision.as_dict(), indent=2) if args.json else result.summary())
@@ -148,10 +148,12 @@ def cmd_monitor(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_model_card(settings: Settings, args: argparse.Namespace) -> int:
     """docs/model_card.md and docs/retraining_plan.md from the champion's MLflow run."""
-    from laip.model_card import ModelCardError, write_model_docs
+    from laip.ml.model_card import ModelCardError, Orchestration, write_model_docs
+    from laip.orchestration.dag_config import DAG_ID, DOCUMENTED_CRON
 
     try:
-        paths = write_model_docs(settings, Path(args.out) if args.out else None, log_to_run=not args.no_log)
+        paths = write_model_docs(settings, Orchestration(DAG_ID, DOCUMENTED_CRON), Path(args.out) if args.out else None,
+                                 log_to_run=not args.no_log)
     except ModelCardError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -161,8 +163,8 @@ def cmd_model_card(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
     """The whole pipeline through the Airflow DAG (``airflow dags test``): what ops schedule."""
-    from laip.airflow_run import run_dag
-    from laip.tasks import data_source
+    from laip.orchestration.airflow_run import run_dag
+    from laip.orchestration.tasks import data_source
 
     conf: dict = {"full_refresh": args.full_refresh}
     # Resolve the data once here (download or sample fallback) so the user sees which data the run uses.
@@ -185,14 +187,14 @@ def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_parse(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.build import parse
+    from laip.warehouse.build import parse
 
     print(f"dbt manifest: {parse(settings)}")
     return 0
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
-    from laip import services
+    from laip.services import stack as services
 
     if not settings.serving_warehouse.is_file():
         print("No published warehouse yet: running the pipeline first (make run).", file=sys.stderr)
@@ -214,7 +216,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
-    from laip import services
+    from laip.services import stack as services
 
     stopped = services.down(settings, args.services.split(",") if args.services else None)
     print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
@@ -227,13 +229,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.export_openapi:
         print(f"OpenAPI: {export_openapi(settings, Path(args.export_openapi))}")
         return 0
-    from laip.services import port
+    from laip.services.stack import port
 
     return serve(settings, args.host, args.port or port("api"), args.workers, args.reuse_port)
 
 
 def cmd_info(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.status import status
+    from laip.warehouse.status import status
 
     info = {**settings.as_dict(), "status": status(settings)}
     if args.json:
@@ -245,7 +247,7 @@ def cmd_info(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_make_sample(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.sample import make_sample
+    from laip.ingest.sample import make_sample
 
     for line in make_sample(Path(args.src), Path(args.dest)):
         print(line)

@@ -1,7 +1,7 @@
 """Provision LAIP's Superset from code: metadata DB, admin, roles and the assets under ``superset/assets``.
 
 Runs in the Superset environment (``.venv-superset/bin/python superset/provision.py ...``); normally called
-by ``laip.superset_service.prepare`` (``make up``), which sets the environment below.
+by ``laip.services.superset.prepare`` (``make up``), which sets the environment below.
 
     provision.py setup               db upgrade, init, admin user, asset import, roles (idempotent)
     provision.py import              import the assets only (overwrites what the bundle defines)

@@ -3,7 +3,7 @@
 All state lives under ``$LAIP_HOME/superset`` (git-ignored): the SQLite metadata database, the generated
 ``SECRET_KEY`` and the generated admin credentials. Nothing secret is kept in the repository.
 
-Paths come from the environment set by ``laip.superset_service`` (``LAIP_SUPERSET_HOME``); when it is not set
+Paths come from the environment set by ``laip.services.superset`` (``LAIP_SUPERSET_HOME``); when it is not set
 (e.g. ``superset`` run by hand) they are resolved the same way as the rest of the platform, through
 ``laip.config.load_settings()`` (``LAIP_HOME`` or ``laip.yaml``).
 """

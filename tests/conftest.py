@@ -10,7 +10,7 @@ import pytest
 
 from datasets import FULL_DATA_DIR, SAMPLE_DIR
 from laip.config import Settings, load_settings
-from laip.tracking import environment_kept
+from laip.ml.tracking import environment_kept
 
 
 @pytest.fixture(autouse=True)

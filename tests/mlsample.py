@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from laip.config import Settings, load_settings
-from laip.train import TrainResult, train
+from laip.ml.train import TrainResult, train
 
 
 def trained_copy(built: Settings, home: Path, models: list[str] | None = None) -> tuple[Settings, TrainResult]:

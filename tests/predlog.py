@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from laip.config import Settings
-from laip.mlconfig import load_ml_config
+from laip.ml.config import load_ml_config
 
 
 def write_prediction_log(settings: Settings, n: int = 60, days: int = 2,

@@ -1,7 +1,7 @@
 """The champion as the API serves it: ``models:/<name>@champion`` plus what scoring and the request schema need.
 
-Loaded with :func:`laip.tracking.load_champion` (never trains). The reason reference values are computed exactly
-as ``laip score`` does (:func:`laip.reasons.reference_values` over the whole day-30 feature mart), read from the
+Loaded with :func:`laip.ml.tracking.load_champion` (never trains). The reason reference values are computed exactly
+as ``laip score`` does (:func:`laip.ml.reasons.reference_values` over the whole day-30 feature mart), read from the
 published serving snapshot (else the working warehouse). Allowed categories are the ones the champion's encoder
 was fitted on; integer / boolean / nullable kinds of the numeric features come from the mart's column types.
 Requests are scored through :mod:`laip.api.fastpath` once it reproduced the pipeline on rows of the mart. The
@@ -24,10 +24,10 @@ import pandas as pd
 
 from laip.api.fastpath import fast_decision
 from laip.config import Settings
-from laip.features import UNKNOWN, prepare_X
-from laip.mlconfig import MLConfig, load_ml_config
-from laip.reasons import explain, reference_values, top_reason_lists
-from laip.score import risk_band
+from laip.ml.features import UNKNOWN, prepare_X
+from laip.ml.config import MLConfig, load_ml_config
+from laip.ml.reasons import explain, reference_values, top_reason_lists
+from laip.ml.score import risk_band
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Champion:
         return float(self.model.threshold)
 
     def columns(self, records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-        """Model input of validated records as column arrays, typed like :func:`laip.features.prepare_X`
+        """Model input of validated records as column arrays, typed like :func:`laip.ml.features.prepare_X`
         (numeric float64 with NaN = unknown; categorical str with NULL = ``unknown``)."""
         cols: dict[str, np.ndarray] = {}
         for f, spec in self.fields.items():
@@ -176,7 +176,7 @@ def _run_metadata(settings: Settings, version: Any) -> dict[str, Any]:
 
 def load(settings: Settings) -> Champion:
     """Load ``models:/<registered name>@champion`` and everything serving needs; raises ChampionUnavailable."""
-    from laip.tracking import load_champion
+    from laip.ml.tracking import load_champion
 
     config = load_ml_config(settings)
     try:

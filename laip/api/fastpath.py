@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from laip.modeling import logit
+from laip.ml.modeling import logit
 
 log = logging.getLogger(__name__)
 

@@ -1,24 +1,7 @@
 """Append-only prediction log of the API: JSON lines, fsync'ed before the response is sent (group commit).
 
-Layout: ``<Settings.prediction_log_dir>/date=YYYY-MM-DD/part-<pid>-<start-epoch>.jsonl`` (UTC date of the line;
-one file per server process and day, so concurrent workers never share a file).
-
-One line per scored record, and one per rejected request::
-
-    ts                     ISO-8601 UTC timestamp of the request ("2026-11-23T17:20:01.123456+00:00")
-    request_id             hex id, also returned in the response body / X-Request-ID header
-    endpoint               "/predict" or "/predict/batch" (or the path of a rejected request)
-    status                 HTTP status of the request (200; 4xx for rejected requests)
-    latency_ms             request start -> scored (excludes the log write itself)
-    model_name             algorithm of the champion (lr / rf / hgb); null for rejected requests
-    registered_model_name  MLflow registered model; null for rejected requests
-    model_version          registered model version (int); null for rejected requests
-    record_index           position of the record in a batch (0 for /predict); null for rejected requests
-    student_module_id      optional id given by the client (null when not given)
-    inputs                 {feature: value} as validated (null = unknown); null for rejected requests
-    output                 {probability, risk_band, is_flagged, reasons: [{code, label, contribution}]}; null
-                           for rejected requests
-    error                  short reason of a rejection (null for predictions)
+The format (file layout, one line per scored record or rejected request) and the reader are in
+:mod:`laip.ml.monitoring.prediction_log`.
 
 Durability: a line is written, flushed and ``fsync``ed before the request it belongs to is answered. A single
 writer thread takes every pending line at once, writes and fsyncs them, and only then releases the requests waiting
@@ -32,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import os
 import queue
@@ -43,20 +25,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from laip.config import Settings
 from laip.durable import fsync_dir
+from laip.ml.monitoring.prediction_log import encode, part_path
 
 log = logging.getLogger(__name__)
-
-META_COLUMNS = ["ts", "request_id", "endpoint", "status", "latency_ms", "model_name", "registered_model_name",
-                "model_version", "record_index", "student_module_id", "error"]
-OUTPUT_COLUMNS = ["probability", "risk_band", "is_flagged", "reasons"]
-
-
-def encode(record: dict[str, Any]) -> bytes:
-    return (json.dumps(record, separators=(",", ":"), allow_nan=False, default=str) + "\n").encode()
 
 
 class PredictionLog:
@@ -72,7 +44,7 @@ class PredictionLog:
         self._thread.start()
 
     def path_for(self, date: str) -> Path:
-        return self.directory / f"date={date}" / f"part-{os.getpid()}-{self.started}.jsonl"
+        return part_path(self.directory, date, os.getpid(), self.started)
 
     async def append(self, records: Iterable[dict[str, Any]]) -> None:
         """Queue the records and wait until they are durably written (raises if the write failed)."""
@@ -156,47 +128,3 @@ def settle(fut: asyncio.Future, error: BaseException | None, result: Any = None)
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
-
-
-def read_lines(directory: Path) -> tuple[list[dict[str, Any]], int]:
-    """Every complete line of every part file, and how many lines were skipped (torn / not JSON)."""
-    rows: list[dict[str, Any]] = []
-    skipped = 0
-    for path in sorted(Path(directory).glob("date=*/part-*.jsonl")):
-        with path.open("rb") as f:
-            for raw in f:
-                if not raw.endswith(b"\n"):
-                    skipped += 1          # torn last line of a crashed writer
-                    continue
-                try:
-                    row = json.loads(raw)
-                except ValueError:
-                    skipped += 1
-                    continue
-                if isinstance(row, dict) and "request_id" in row:
-                    rows.append(row)
-                else:
-                    skipped += 1
-    return rows, skipped
-
-
-def read_prediction_log(source: Settings | Path, *, features: bool = True) -> pd.DataFrame:
-    """The prediction log as a DataFrame: the meta columns (see the module docstring), the output fields
-    ``probability``, ``risk_band``, ``is_flagged``, ``reasons`` (list of dicts) and, with ``features``, one column
-    per input feature (NaN / None = unknown or a rejected request). ``ts`` is a UTC timestamp. Torn or
-    malformed lines are skipped (``df.attrs["skipped_lines"]`` counts them)."""
-    rows, skipped = read_lines(source.prediction_log_dir if isinstance(source, Settings) else Path(source))
-    meta = pd.DataFrame([{c: r.get(c) for c in META_COLUMNS} for r in rows], columns=META_COLUMNS)
-    out = pd.DataFrame([{c: (r.get("output") or {}).get(c) for c in OUTPUT_COLUMNS} for r in rows],
-                       columns=OUTPUT_COLUMNS)
-    parts = [meta, out]
-    if features:
-        parts.append(pd.DataFrame([r.get("inputs") or {} for r in rows], index=meta.index))
-    df = pd.concat(parts, axis=1)
-    df["ts"] = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
-    for col in ("status", "model_version", "record_index"):
-        df[col] = pd.array(df[col], dtype="Int64")
-    df["latency_ms"] = pd.to_numeric(df["latency_ms"], errors="coerce")
-    df = df.sort_values(["ts", "request_id", "record_index"], kind="stable", na_position="last").reset_index(drop=True)
-    df.attrs["skipped_lines"] = skipped
-    return df

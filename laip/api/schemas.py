@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from laip.api.champion import FieldSpec
 from laip.config import Settings
-from laip.mlconfig import MLConfig
+from laip.ml.config import MLConfig
 
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 

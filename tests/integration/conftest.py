@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from laip.build import build
+from laip.warehouse.build import build
 from laip.config import Settings, load_settings
-from laip.load import load
-from laip.publish import publish
+from laip.ingest.load import load
+from laip.warehouse.publish import publish
 
 
 def run_pipeline(home: Path, data_dir: Path) -> Settings:

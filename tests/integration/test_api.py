@@ -22,9 +22,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from laip.api.predlog import read_prediction_log
+from laip.ml.monitoring.prediction_log import read_prediction_log
 from laip.config import Settings, load_settings
-from laip.mlconfig import load_ml_config
+from laip.ml.config import load_ml_config
 
 pytestmark = pytest.mark.integration
 
@@ -338,7 +338,7 @@ def test_workers_share_the_port_and_stop_together(api_home: Settings, records: l
 
 def test_load_benchmark_runs_and_reports_the_goal(api_home: Settings) -> None:
     """``make bench-api`` on the sample champion, briefly (figures only mean something on the full data)."""
-    out = subprocess.run([sys.executable, "-m", "laip.api.bench", "--home", str(api_home.home), "--seconds", "1",
+    out = subprocess.run([sys.executable, "-m", "laip.bench.api", "--home", str(api_home.home), "--seconds", "1",
                           "--rate", "50", "--concurrency", "2", "--workers", "2"],
                          env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
                          capture_output=True, text=True, timeout=600)

@@ -12,8 +12,8 @@ import pytest
 
 from badinput import truncated_gzip
 from datasets import SAMPLE_DIR
-from laip import services
-from laip.airflow_run import AirflowApi, admin_credentials, run_dag
+from laip.services import stack as services
+from laip.orchestration.airflow_run import AirflowApi, admin_credentials, run_dag
 from laip.config import Settings, load_settings
 
 pytestmark = pytest.mark.integration

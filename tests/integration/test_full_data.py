@@ -7,10 +7,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from laip.build import build
+from laip.warehouse.build import build
 from laip.config import load_settings
-from laip.load import load
-from laip.validate import validate
+from laip.ingest.load import load
+from laip.ingest.validate import validate
 
 pytestmark = [pytest.mark.integration, pytest.mark.full_data]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from laip.build import build
+from laip.warehouse.build import build
 from laip.config import Settings, load_settings
-from laip.features import presentation_ended_before
-from laip.load import load
+from laip.ml.features import presentation_ended_before
+from laip.ingest.load import load
 
 pytestmark = pytest.mark.integration
 

@@ -9,16 +9,16 @@ import duckdb
 import numpy as np
 import pytest
 
-from laip.build import build
+from laip.warehouse.build import build
 from laip.config import Settings, load_settings
-from laip.features import load_feature_data, make_splits
-from laip.insights import build_insight_cards
-from laip.load import load
-from laip.ml_tables import SCHEMAS, TRAINING_TABLES
-from laip.mlconfig import load_ml_config
-from laip.publish import publish
-from laip.score import score
-from laip.train import train
+from laip.ml.features import load_feature_data, make_splits
+from laip.ml.insights import build_insight_cards
+from laip.ingest.load import load
+from laip.ml.tables import SCHEMAS, TRAINING_TABLES
+from laip.ml.config import load_ml_config
+from laip.warehouse.publish import publish
+from laip.ml.score import score
+from laip.ml.train import train
 from mlsample import trained_copy
 
 pytestmark = pytest.mark.integration
@@ -153,7 +153,7 @@ def test_failed_training_leaves_tables_and_champion_untouched(ml_sample: dict, t
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
 
-    from laip.mlconfig import ML_CONFIG_FILE
+    from laip.ml.config import ML_CONFIG_FILE
 
     settings, result = ml_sample["settings"], ml_sample["train"]
     raw = yaml.safe_load(ML_CONFIG_FILE.read_text())

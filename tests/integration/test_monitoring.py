@@ -10,11 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from laip import tasks
+from laip.orchestration import tasks
 from laip.config import Settings, load_settings
-from laip.mlconfig import load_ml_config
-from laip.monitoring import API, DECISION, DRIFT, PERFORMANCE, PROFILE_ARTIFACT, SCHEMAS, monitor, monitoring_config
-from laip.publish import publish
+from laip.ml.config import load_ml_config
+from laip.ml.monitoring.monitor import API, DECISION, DRIFT, PERFORMANCE, PROFILE_ARTIFACT, SCHEMAS, monitor, monitoring_config
+from laip.warehouse.publish import publish
 from mlsample import trained_copy
 
 pytestmark = pytest.mark.integration
@@ -120,10 +120,11 @@ def test_shifted_key_feature_retrains_then_the_new_champion_is_kept(env: Setting
 
 
 def test_model_card_and_retraining_plan_from_the_champion_run(env: Settings, tmp_path: Path) -> None:
-    from laip.model_card import write_model_docs
+    from laip.ml.model_card import Orchestration, write_model_docs
+    from laip.orchestration.dag_config import DAG_ID, DOCUMENTED_CRON
 
-    first = write_model_docs(env, tmp_path / "a")
-    second = write_model_docs(env, tmp_path / "b")
+    first = write_model_docs(env, Orchestration(DAG_ID, DOCUMENTED_CRON), tmp_path / "a")
+    second = write_model_docs(env, Orchestration(DAG_ID, DOCUMENTED_CRON), tmp_path / "b")
     card, plan = (Path(p).read_text() for p in first)
     assert [Path(p).read_text() for p in second] == [card, plan]       # deterministic for the same run
     for text in ("# Model card", "Intended use", "withdrew", "day 30", "ROC AUC", "grouped_random", "temporal",

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from laip.config import REPO_ROOT, Settings
-from laip.publish import publish
-from laip.superset_service import (
+from laip.warehouse.publish import publish
+from laip.services.superset import (
     SUPERSET_DIR,
     SupersetAPI,
     health_url,

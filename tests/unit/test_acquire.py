@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from laip.acquire import missing_files, resolve_data_dir
+from laip.ingest.acquire import missing_files, resolve_data_dir
 from laip.config import Settings, load_settings
 
 

@@ -16,12 +16,13 @@ from pydantic import ValidationError
 
 from laip.api.champion import FieldSpec
 from laip.api.fastpath import FLAT_FOREST_MAX_ROWS, FastDecision
-from laip.api.predlog import PredictionLog, read_prediction_log
+from laip.api.predlog import PredictionLog
+from laip.ml.monitoring.prediction_log import read_prediction_log
 from laip.api.schemas import api_limits, build_schemas
 from laip.config import Settings
-from laip.mlconfig import load_ml_config
-from laip.modeling import CalibratedModel, build_pipeline
-from laip.reasons import explain, reason_contributions, reference_values, top_reason_lists, top_reasons
+from laip.ml.config import load_ml_config
+from laip.ml.modeling import CalibratedModel, build_pipeline
+from laip.ml.reasons import explain, reason_contributions, reference_values, top_reason_lists, top_reasons
 
 
 def _line(rid: str, i: int = 0, status: int = 200) -> dict:
@@ -161,7 +162,7 @@ def test_fast_path_and_batched_explain_equal_the_pipeline(name: str) -> None:
 
 
 def test_make_up_knows_the_api_service(settings: Settings) -> None:
-    from laip import services
+    from laip.services import stack as services
 
     svc = services.SERVICES["api"](settings)
     assert svc.health_url == f"http://127.0.0.1:{services.port('api')}/health"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from laip.build import parse
+from laip.warehouse.build import parse
 from laip.config import Settings, load_settings
-from laip.dag_config import DAG_ID, WAREHOUSE_POOL
-from laip.dag_inspect import describe
+from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL
+from laip.orchestration.dag_inspect import describe
 
 FLOW = ["validate_raw", "load_raw", "dbt", "certify_build", "monitor", "retrain_or_keep", "train_model",
         "keep_champion", "score", "insight_cards", "publish"]

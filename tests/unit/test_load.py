@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from laip.config import Settings
-from laip.load import load, sha256_file
-from laip.validate import ValidationError
+from laip.ingest.load import load, sha256_file
+from laip.ingest.validate import ValidationError
 
 
 def _digest(path: Path) -> str:

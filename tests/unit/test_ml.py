@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from laip.features import (FeatureData, grouped_random_split, is_enrolled_on_day, prepare_X,
+from laip.ml.features import (FeatureData, grouped_random_split, is_enrolled_on_day, prepare_X,
                            presentation_ended_before, temporal_split, withdrew_after_day)
-from laip.metrics import binary_metrics, calibration_table, choose_threshold, fairness_table
-from laip.ml_tables import RUN_COLUMNS, SCHEMAS
-from laip.mlconfig import ML_CONFIG_FILE, MLConfig, MLConfigError, load_ml_config
-from laip.modeling import fit_model, select_model
-from laip.reasons import reason_contributions, reference_values, top_reasons
-from laip.serving import replace_tables
+from laip.ml.metrics import binary_metrics, calibration_table, choose_threshold, fairness_table
+from laip.ml.tables import RUN_COLUMNS, SCHEMAS
+from laip.ml.config import ML_CONFIG_FILE, MLConfig, MLConfigError, load_ml_config
+from laip.ml.modeling import fit_model, select_model
+from laip.ml.reasons import reason_contributions, reference_values, top_reasons
+from laip.warehouse.tables import replace_tables
 
 
 @pytest.fixture(scope="module")
@@ -173,10 +173,10 @@ def test_serving_table_schemas() -> None:
 def test_replace_tables_is_all_or_nothing(tmp_path: Path) -> None:
     wh = tmp_path / "w.duckdb"
     duckdb.connect(str(wh)).close()
-    replace_tables(wh, {"a": pd.DataFrame({"x": [1, 2]}), "b": pd.DataFrame({"y": ["old"]})})
+    replace_tables(wh, {"a": pd.DataFrame({"x": [1, 2]}), "b": pd.DataFrame({"y": ["old"]})}, SCHEMAS)
     bad = pd.DataFrame({"model_name": ["lr"]})          # a declared table missing its columns -> error
     with pytest.raises(ValueError):
-        replace_tables(wh, {"a": pd.DataFrame({"x": [9]}), "ml_withdrawal_roc_curve": bad})
+        replace_tables(wh, {"a": pd.DataFrame({"x": [9]}), "ml_withdrawal_roc_curve": bad}, SCHEMAS)
     with duckdb.connect(str(wh), read_only=True) as con:
         assert con.execute("select x from ml.a order by x").fetchall() == [(1,), (2,)]
         assert con.execute("select count(*) from duckdb_tables() where table_name = 'ml_withdrawal_roc_curve'"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
-from laip.mlconfig import MLConfig, MLConfigError, load_ml_config
-from laip.monitoring import (
+from laip.ml.config import MLConfig, MLConfigError, load_ml_config
+from laip.ml.monitoring.monitor import (
     MonitoringConfig,
     api_health,
     api_inputs,
@@ -228,7 +228,7 @@ def test_prediction_log_reading_health_and_inputs(tmp_path: Path, config: MLConf
 
 
 def test_population_digests_see_changed_rows_but_not_float_noise() -> None:
-    from laip.monitoring import population_digests
+    from laip.ml.monitoring.monitor import population_digests
 
     X = pd.DataFrame({"a": [1.0, 2.5, np.nan, 4.0], "c": ["x", "y", "unknown", "x"]})
     y, pops = np.array([0, 1, 0, 1]), pd.Series(["2014J", "2014J", "2015B", "2015B"])

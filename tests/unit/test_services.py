@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from laip import services
+from laip.services import stack as services
 from laip.config import Settings
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from laip import superset_service as ss
+from laip.services import superset as ss
 from laip.config import load_settings
 
 ASSETS = ss.SUPERSET_DIR / "assets"

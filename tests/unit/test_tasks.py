@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from badinput import orphan_foreign_key
-from laip import tasks
+from laip.orchestration import tasks
 from laip.config import Settings
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from badinput import CASES, Case
-from laip.validate import validate, write_report
+from laip.ingest.validate import validate, write_report
 
 
 def test_sample_passes_with_coverage_warnings(sample_dir: Path) -> None:

@@ -1,0 +1,120 @@
+"""ML benchmark (not a test): quality figures of the day-30 withdrawal model on real data; asserts nothing.
+
+    python -m laip.bench.ml [DATA_DIR]            load + dbt build + train in a fresh temporary LAIP_HOME
+    python -m laip.bench.ml --home DIR            reuse the warehouse already built in LAIP_HOME=DIR
+                                                  (its MLflow store gets the training run)
+
+Prints (1) the metrics table per model and split, (2) held-out metrics for test rows with and without click data,
+(3) the ablation table: the selected model type with its tuned hyper-parameters refitted on the temporal split
+without one feature family at a time (what each family adds). Default DATA_DIR: the full OULAD beside the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from laip.config import REPO_ROOT, Settings, load_settings
+
+
+def _build(settings: Settings, data_dir: Path) -> None:
+    from laip.warehouse.build import build
+    from laip.ingest.load import load
+
+    load(data_dir, settings.warehouse, settings.reports_dir, source="given")
+    result = build(settings)
+    if not result.success:
+        raise SystemExit(result.summary())
+
+
+def ablation(settings: Settings, model_name: str, params: dict) -> pd.DataFrame:
+    """Temporal-split ROC AUC / AP of ``model_name`` with all features and without each family."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from laip.ml.features import load_feature_data, temporal_split
+    from laip.ml.config import load_ml_config
+    from laip.ml.modeling import build_pipeline
+
+    config = load_ml_config(settings)
+    data = load_feature_data(settings.warehouse, config)
+    split = temporal_split(data, config)
+    ytr, yte = data.y[split.train], data.y[split.test]
+    rows = []
+    variants = [("all families", None), *((f"without {fam}", fam) for fam in config.families)]
+    for label, drop in variants:
+        cfg = config if drop is None else dataclasses.replace(
+            config, families={k: v for k, v in config.families.items() if k != drop})
+        cols = cfg.features
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pipe = build_pipeline(model_name, cfg, params).fit(data.X.iloc[split.train][cols], ytr)
+            p = pipe.predict_proba(data.X.iloc[split.test][cols])[:, 1]
+        rows.append({"variant": label, "n_features": len(cols), "roc_auc": roc_auc_score(yte, p),
+                     "average_precision": average_precision_score(yte, p)})
+    frame = pd.DataFrame(rows)
+    frame["roc_auc_lost"] = frame.roc_auc.iloc[0] - frame.roc_auc
+    frame["ap_lost"] = frame.average_precision.iloc[0] - frame.average_precision
+    return frame
+
+
+def report(settings: Settings, skip_ablation: bool = False) -> None:
+    import json
+
+    from laip.ml.train import train
+
+    start = time.perf_counter()
+    result = train(settings)
+    fmt = {"float_format": lambda v: f"{v:.3f}", "index": False}
+    print(f"\n== Models x splits (training {result.seconds:.0f} s, profile {result.profile}, "
+          f"data {result.data_digest})")
+    cols = ["model_name", "split", "roc_auc", "average_precision", "precision", "recall", "f1", "brier",
+            "base_rate", "threshold", "cv_roc_auc", "n_train", "n_test", "is_selected"]
+    print(result.comparison[cols].to_string(**fmt))
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        subsets = con.execute("""
+            pivot (select model_name, split, subset, metric, value, n from ml.ml_withdrawal_metrics
+                   where subset in ('all', 'with_click_data', 'without_click_data')
+                     and metric in ('roc_auc', 'average_precision', 'base_rate'))
+            on metric using first(value) order by split, model_name, subset""").df()
+    print("\n== Held-out rows with / without click data")
+    print(subsets[["split", "model_name", "subset", "n", "roc_auc", "average_precision", "base_rate"]]
+          .to_string(**fmt))
+    if not skip_ablation:
+        sel = result.comparison[(result.comparison.is_selected) & (result.comparison.split == "temporal")].iloc[0]
+        print(f"\n== Ablation: {sel.model_name} with its tuned temporal-split parameters {sel.best_params}, "
+              "refitted without one feature family (temporal split)")
+        print(ablation(settings, sel.model_name, json.loads(sel.best_params)).to_string(**fmt))
+    print(f"\nTotal {time.perf_counter() - start:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data_dir", nargs="?", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "oulad")
+    parser.add_argument("--home", type=Path, help="use the warehouse already built in this LAIP_HOME")
+    parser.add_argument("--skip-ablation", action="store_true")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    if args.home:
+        report(load_settings(home=args.home), args.skip_ablation)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="laip-mlbench-") as tmp:
+        settings = load_settings(home=Path(tmp) / "home")
+        _build(settings, args.data_dir)
+        report(settings, args.skip_ablation)
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())

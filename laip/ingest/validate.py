@@ -1,0 +1,436 @@
+"""Validate the seven raw OULAD files against :mod:`laip.ingest.schema` before anything is loaded.
+
+Checks: every file present and readable (gzip intact, UTF-8, rectangular CSV), exact headers, values
+parse as their types, no missing values where none are allowed, domains and ranges, primary keys unique,
+foreign keys hold. Every error names the file, column, line number (the header is line 1) and value;
+the first few rows per failing rule are listed with the total count. Click-log coverage is measured and
+reported as warnings, never errors: a presentation without click log is a fact about the data.
+
+All heavy work runs inside DuckDB (its CSV reader and set-based queries), so the full data validates in
+seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from laip.ingest.acquire import find_file
+from laip.ingest.schema import BY_TABLE, NULL_MARKERS, TABLES, Column, TableSpec
+
+REPORT_NAME = "validation_report.json"
+
+
+@dataclass
+class Finding:
+    """One validation finding. ``row`` is the 1-based line in the file (header = 1)."""
+
+    severity: str  # "error" or "warning"
+    file: str
+    rule: str
+    message: str
+    column: str | None = None
+    row: int | None = None
+    value: str | None = None
+    total: int = 1  # rows breaking this rule in this file/column (examples are capped)
+
+    def render(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f" line {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        value = f" (value {self.value!r})" if self.value is not None else ""
+        total = f" [{self.total} rows in total]" if self.total > 1 and self.severity == "error" else ""
+        return f"{self.severity.upper()} {where}: {self.message}{value}{total}"
+
+
+@dataclass
+class FileInfo:
+    stem: str
+    path: str
+    size_bytes: int
+    mtime_ns: int
+    rows: int | None = None
+
+
+@dataclass
+class Report:
+    data_dir: str
+    ok: bool = True
+    files: list[FileInfo] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    missing_values: dict[str, dict[str, int]] = field(default_factory=dict)
+    click_coverage: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["error_count"] = sum(f.total for f in self.errors)
+        body["warning_count"] = len(self.warnings)
+        return json.dumps(body, indent=2, sort_keys=False, default=str)
+
+    def summary(self) -> str:
+        lines = [
+            f"Validation of {self.data_dir}: {'PASSED' if self.ok else 'FAILED'} in {self.seconds:.1f} s",
+        ]
+        for f in self.files:
+            rows = f"{f.rows:,} rows" if f.rows is not None else "not read"
+            lines.append(f"  {Path(f.path).name:<28} {rows}")
+        for col_counts in self.missing_values.items():
+            name, counts = col_counts
+            for column, n in counts.items():
+                lines.append(f"  note: {name}.{column}: {n:,} missing values (read as NULL)")
+        lines.extend("  " + f.render() for f in self.findings)
+        return "\n".join(lines)
+
+    def fingerprint(self) -> dict[str, list[int]]:
+        return {f.path: [f.size_bytes, f.mtime_ns] for f in self.files}
+
+
+class ValidationError(Exception):
+    """Raised by :func:`require_valid` when the raw data has errors; carries the report."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        first = report.errors[0].render() if report.errors else "unknown error"
+        n = sum(f.total for f in report.errors)
+        super().__init__(f"raw data failed validation with {n} error(s); first: {first}")
+
+
+# --------------------------------------------------------------------------------------------------
+# reading
+
+
+def _open_text_probe(path: Path) -> io.BufferedReader | gzip.GzipFile:
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+
+
+def _read_header(path: Path) -> list[str] | Finding:
+    """The header fields of ``path`` or a Finding saying why it cannot be read."""
+    name = path.name
+    if path.stat().st_size == 0:
+        return Finding("error", name, "empty_file", "file is empty (0 bytes, no header)", row=1)
+    try:
+        with _open_text_probe(path) as fh:
+            first = fh.readline()
+    except (OSError, EOFError, zlib.error) as exc:
+        return Finding("error", name, "unreadable", f"cannot read file: {exc}", row=1)
+    if not first.strip():
+        return Finding("error", name, "empty_file", "file has no header line", row=1)
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Finding("error", name, "encoding", f"header is not UTF-8 ({exc.reason})", row=1)
+    return next(csv.reader([text.rstrip("\r\n")]))
+
+
+def _check_header(spec: TableSpec, path: Path, header: list[str]) -> list[Finding]:
+    name, expected = path.name, spec.column_names
+    out = [
+        Finding("error", name, "missing_column", "required column is missing from the header", column=c, row=1)
+        for c in expected
+        if c not in header
+    ]
+    out += [
+        Finding("error", name, "extra_column", "unexpected column in the header", column=c, row=1)
+        for c in header
+        if c not in expected
+    ]
+    if not out and header != expected:
+        out.append(
+            Finding("error", name, "column_order", f"columns out of order; expected {', '.join(expected)}",
+                    row=1, value=",".join(header))
+        )
+    return out
+
+
+def _locate_stream_error(path: Path) -> Finding:
+    """Find where a file stops being readable (truncated/corrupt gzip or bad bytes), by line number."""
+    name, line = path.name, 0
+    try:
+        with _open_text_probe(path) as fh:
+            for raw in fh:
+                line += 1
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return Finding("error", name, "encoding", f"bytes are not UTF-8 ({exc.reason})",
+                                   row=line, value=raw[max(exc.start - 10, 0): exc.end + 10].decode("latin-1"))
+    except (EOFError, OSError, zlib.error) as exc:
+        kind = "truncated" if isinstance(exc, EOFError) else "corrupt"
+        return Finding("error", name, "unreadable",
+                       f"compressed stream is {kind} ({exc}); data ends after line {line}", row=line + 1)
+    return Finding("error", name, "unreadable", "file could not be parsed as CSV")
+
+
+_LINE = re.compile(r"Line: (\d+)")
+_ORIGINAL = re.compile(r"Original Line:\s*\n?(.*)")
+
+
+def _csv_error_finding(path: Path, exc: duckdb.Error) -> Finding:
+    text = str(exc)
+    m = _LINE.search(text)
+    if m is None:
+        return _locate_stream_error(path)
+    detail = next((ln.strip() for ln in text.splitlines()
+                   if ln.strip() and not ln.startswith(("CSV Error", "Original Line", "Invalid Input", "Possible", "*", "  "))
+                   and not ln.strip().startswith('"')), "row cannot be parsed")
+    if "unicode" in text.lower():
+        return _locate_stream_error(path)
+    original = _ORIGINAL.search(text)
+    value = original.group(1).strip()[:200] if original else None
+    return Finding("error", path.name, "malformed_row", detail, row=int(m.group(1)), value=value)
+
+
+# --------------------------------------------------------------------------------------------------
+# rules
+
+
+def _value_rules(col: Column) -> list[tuple[str, str, str]]:
+    """(rule, SQL condition selecting bad rows, message) for one column; column read as VARCHAR."""
+    c = f'"{col.name}"'
+    present = f"{c} is not null and {c} <> '?'"
+    rules: list[tuple[str, str, str]] = []
+    if not col.nullable:
+        rules.append(("missing_value", f"{c} is null or {c} = '?'", "missing value in a required column"))
+    if col.type != "VARCHAR":
+        rules.append(("type", f"{present} and try_cast({c} as {col.type}) is null",
+                      f"value does not parse as {col.type}"))
+    typed = f"try_cast({c} as DOUBLE)"
+    if col.min is not None:
+        op = "<=" if col.min_exclusive else "<"
+        bound = f"> {col.min:g}" if col.min_exclusive else f">= {col.min:g}"
+        rules.append(("range", f"{typed} {op} {col.min}", f"value must be {bound}"))
+    if col.max is not None:
+        rules.append(("range", f"{typed} > {col.max}", f"value must be <= {col.max:g}"))
+    if col.allowed is not None:
+        allowed = ", ".join(f"'{v}'" for v in col.allowed)
+        rules.append(("domain", f"{present} and {c} not in ({allowed})", f"value not in ({allowed})"))
+    if col.pattern is not None:
+        rules.append(("format", f"{present} and not regexp_full_match({c}, '{col.pattern}')",
+                      f"value does not match {col.pattern}"))
+    return rules
+
+
+def _typed(spec: TableSpec, name: str) -> str:
+    col = spec.column(name)
+    return f'"{name}"' if col.type == "VARCHAR" else f'try_cast("{name}" as {col.type})'
+
+
+class _Validator:
+    def __init__(self, data_dir: Path, max_examples: int) -> None:
+        self.data_dir = data_dir
+        self.max_examples = max_examples
+        self.con = duckdb.connect()
+        self.report = Report(data_dir=str(data_dir))
+        self.loaded: dict[str, Path] = {}  # raw table name -> file read into v_<table>
+
+    def add(self, finding: Finding) -> None:
+        self.report.findings.append(finding)
+
+    def read_file(self, spec: TableSpec) -> None:
+        path = find_file(self.data_dir, spec.file_stem)
+        if path is None:
+            self.add(Finding("error", f"{spec.file_stem}.csv", "missing_file",
+                             f"file not found in {self.data_dir} (looked for .csv and .csv.gz)"))
+            return
+        stat = path.stat()
+        info = FileInfo(spec.file_stem, str(path), stat.st_size, stat.st_mtime_ns)
+        self.report.files.append(info)
+        header = _read_header(path)
+        if isinstance(header, Finding):
+            self.add(header)
+            return
+        header_errors = _check_header(spec, path, header)
+        if header_errors:
+            self.report.findings.extend(header_errors)
+            return
+        columns = {c: "VARCHAR" for c in spec.column_names}
+        try:
+            self.con.execute(
+                f"create table v_{spec.table} as select * from read_csv(?, header=true, columns={columns!r}, "
+                "delim=',', quote='\"', escape='\"', nullstr='', auto_detect=false, strict_mode=true)",
+                [str(path)],
+            )
+        except duckdb.Error as exc:
+            self.add(_csv_error_finding(path, exc))
+            return
+        info.rows = self.con.execute(f"select count(*) from v_{spec.table}").fetchone()[0]
+        if info.rows == 0:
+            self.add(Finding("error", path.name, "empty_file", "file has a header but no data rows", row=2))
+            return
+        self.loaded[spec.table] = path
+
+    def check_values(self, spec: TableSpec) -> None:
+        path = self.loaded[spec.table]
+        rules = [(col, *rule) for col in spec.columns for rule in _value_rules(col)]
+        nullable = [c for c in spec.columns if c.nullable]
+        counts_sql = [f"count(*) filter (where {cond})" for _, _, cond, _ in rules]
+        counts_sql += [f"count(*) filter (where \"{c.name}\" is null or \"{c.name}\" = '?')" for c in nullable]
+        counts = self.con.execute(f"select {', '.join(counts_sql)} from v_{spec.table}").fetchone()
+        for (col, rule, cond, message), total in zip(rules, counts):
+            if not total:
+                continue
+            examples = self.con.execute(
+                f'select rowid + 2, "{col.name}" from v_{spec.table} where {cond} order by rowid limit {self.max_examples}'
+            ).fetchall()
+            for row, value in examples:
+                self.add(Finding("error", path.name, rule, message, column=col.name, row=row, value=value, total=total))
+        missing = {c.name: n for c, n in zip(nullable, counts[len(rules):]) if n}
+        if missing:
+            self.report.missing_values[spec.file_stem] = missing
+
+    def check_primary_key(self, spec: TableSpec) -> None:
+        if not spec.primary_key:
+            return
+        path = self.loaded[spec.table]
+        keys = ", ".join(_typed(spec, k) for k in spec.primary_key)
+        dupes = self.con.execute(
+            f"""select count(*) over () as total, first_row, dup_row, key from (
+                  select min(rowid) + 2 as first_row, max(rowid) + 2 as dup_row,
+                         any_value(concat_ws(', ', {', '.join(f'"{k}"' for k in spec.primary_key)})) as key
+                  from v_{spec.table} group by {keys} having count(*) > 1)
+                order by dup_row limit {self.max_examples}"""
+        ).fetchall()
+        for total, first, dup, key in dupes:
+            self.add(Finding("error", path.name, "duplicate_key",
+                             f"duplicate primary key ({', '.join(spec.primary_key)}); first seen on line {first}",
+                             column=",".join(spec.primary_key), row=dup, value=key, total=total))
+
+    def check_foreign_key(self, spec: TableSpec, child_cols: tuple[str, ...], parent: TableSpec,
+                          parent_cols: tuple[str, ...], parent_sql: str | None = None) -> None:
+        path = self.loaded[spec.table]
+        on = " and ".join(f"c.\"{a}\" = p.\"{b}\"" for a, b in zip(child_cols, parent_cols))
+        parent_rel = parent_sql or f"v_{parent.table}"
+        bad = f"v_{spec.table} c anti join {parent_rel} p on {on}"
+        total = self.con.execute(f"select count(*) from {bad}").fetchone()[0]
+        if not total:
+            return
+        cols = ", ".join(f'c."{a}"' for a in child_cols)
+        rows = self.con.execute(
+            f"select c.rowid + 2, concat_ws(', ', {cols}) from {bad} order by c.rowid limit {self.max_examples}"
+        ).fetchall()
+        target = f"{parent.file_stem}({', '.join(parent_cols)})"
+        for row, value in rows:
+            self.add(Finding("error", path.name, "foreign_key", f"no matching row in {target}",
+                             column=",".join(child_cols), row=row, value=value, total=total))
+
+    def check_relations(self) -> None:
+        for spec in TABLES:
+            if spec.table not in self.loaded:
+                continue
+            for fk in spec.foreign_keys:
+                if fk.ref_table in self.loaded:
+                    self.check_foreign_key(spec, fk.columns, BY_TABLE[fk.ref_table], fk.ref_columns)
+        # A submission's student must be registered on the assessment's module-presentation.
+        if {"student_assessment", "assessments", "student_registration"} <= self.loaded.keys():
+            registered = ("(select a.id_assessment, r.id_student from v_assessments a join v_student_registration r"
+                          " using (code_module, code_presentation))")
+            self.check_foreign_key(BY_TABLE["student_assessment"], ("id_assessment", "id_student"),
+                                   BY_TABLE["student_registration"], ("id_assessment", "id_student"), registered)
+
+    def measure_click_coverage(self, tolerance_days: int) -> None:
+        if not {"courses", "student_vle"} <= self.loaded.keys():
+            return
+        rows = self.con.execute(
+            f"""select c.code_module, c.code_presentation, try_cast(c.module_presentation_length as integer) as len,
+                       count(v.sum_click) as click_rows, min(try_cast(v.date as integer)),
+                       max(try_cast(v.date as integer)) as last_day
+                from v_courses c left join v_student_vle v using (code_module, code_presentation)
+                group by all order by 1, 2"""
+        ).fetchall()
+        for module, pres, length, n, first, last in rows:
+            if n == 0:
+                status = "missing"
+            elif last is not None and length is not None and last >= length - tolerance_days:
+                status = "complete"
+            else:
+                status = "partial"
+            self.report.click_coverage.append(
+                {"code_module": module, "code_presentation": pres, "module_length": length, "click_rows": n,
+                 "first_click_day": first, "last_click_day": last, "status": status}
+            )
+        missing = [f"{r['code_module']} {r['code_presentation']}" for r in self.report.click_coverage
+                   if r["status"] == "missing"]
+        partial = [f"{r['code_module']} {r['code_presentation']} (to day {r['last_click_day']} of {r['module_length']})"
+                   for r in self.report.click_coverage if r["status"] == "partial"]
+        name = self.loaded["student_vle"].name
+        if missing:
+            self.add(Finding("warning", name, "click_coverage",
+                             f"no click log for {len(missing)} of {len(rows)} presentations: {', '.join(missing)}; "
+                             "their click measures are unknown (NULL), not zero", total=len(missing)))
+        if partial:
+            self.add(Finding("warning", name, "click_coverage",
+                             f"click log ends early for: {', '.join(partial)}; later days are unknown",
+                             total=len(partial)))
+
+
+def validate(data_dir: Path, *, max_examples: int = 5, tolerance_days: int = 7) -> Report:
+    """Validate the raw files in ``data_dir`` and return the report (``report.ok`` tells the verdict)."""
+    start = time.perf_counter()
+    v = _Validator(Path(data_dir), max_examples)
+    try:
+        for spec in TABLES:
+            v.read_file(spec)
+        for spec in TABLES:
+            if spec.table in v.loaded:
+                v.check_values(spec)
+                v.check_primary_key(spec)
+        v.check_relations()
+        v.measure_click_coverage(tolerance_days)
+    finally:
+        v.con.close()
+    report = v.report
+    report.ok = not report.errors
+    report.seconds = round(time.perf_counter() - start, 3)
+    return report
+
+
+def write_report(report: Report, reports_dir: Path) -> Path:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / REPORT_NAME
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(report.to_json())
+    tmp.replace(path)
+    return path
+
+
+def current_files_fingerprint(data_dir: Path) -> dict[str, list[int]]:
+    out = {}
+    for spec in TABLES:
+        path = find_file(data_dir, spec.file_stem)
+        if path is not None:
+            st = path.stat()
+            out[str(path)] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def passed_report_for(data_dir: Path, reports_dir: Path) -> dict[str, Any] | None:
+    """The saved report if it passed for exactly the files now in ``data_dir`` (same size and mtime)."""
+    path = reports_dir / REPORT_NAME
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    files = {f["path"]: [f["size_bytes"], f["mtime_ns"]] for f in saved.get("files", [])}
+    if saved.get("ok") and saved.get("data_dir") == str(data_dir) and files == current_files_fingerprint(data_dir):
+        return saved
+    return None

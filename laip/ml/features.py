@@ -1,0 +1,195 @@
+"""Read the day-P feature mart into model inputs (X, y, groups) and define the train/test splits.
+
+The population and target are built in dbt (``mart_withdrawal_prediction_features``); this module re-checks
+them against the definition in ``ml/config.yaml`` on every load (:func:`check_population_and_target`), so a
+mart built with another ``prediction_day`` can never be trained on silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit
+
+from laip.ingest.load import MANIFEST
+from laip.ml.config import MLConfig
+
+UNKNOWN = "unknown"   # value of a categorical feature that is NULL in the mart
+
+
+class FeatureError(RuntimeError):
+    pass
+
+
+@dataclass
+class FeatureData:
+    """The mart as model input: ``frame`` (keys, flags, target), ``X`` (features only), ``y``, ``groups``."""
+
+    frame: pd.DataFrame
+    X: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray
+    manifest: list[dict[str, object]]
+    digest: str
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def has_click_data(self) -> np.ndarray:
+        return self.frame["has_click_data"].to_numpy(dtype=bool)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row positions of one train/test split of a :class:`FeatureData`."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    description: str
+
+    def summary(self) -> str:
+        return f"{self.name}: {len(self.train):,} train / {len(self.test):,} test rows ({self.description})"
+
+
+# --- population and target rules (the dbt macros is_enrolled_on_day / withdrew_after_day, in pandas) ---
+
+def is_enrolled_on_day(registration_day: pd.Series, unregistration_day: pd.Series, day: int) -> pd.Series:
+    """Enrolled on ``day``: registered by then (unknown registration counts) and not unregistered on or before it."""
+    reg = pd.to_numeric(registration_day, errors="coerce")
+    unreg = pd.to_numeric(unregistration_day, errors="coerce")
+    return (reg.isna() | (reg <= day)) & (unreg.isna() | (unreg > day))
+
+
+def withdrew_after_day(unregistration_day: pd.Series, final_result: pd.Series, day: int) -> pd.Series:
+    """Target: unregistered after ``day``, or final result Withdrawn without an unregistration day."""
+    unreg = pd.to_numeric(unregistration_day, errors="coerce")
+    return ((unreg > day).fillna(False) | ((final_result == "Withdrawn") & unreg.isna())).astype(int)
+
+
+def check_population_and_target(con: duckdb.DuckDBPyConnection, mart: pd.DataFrame, config: MLConfig) -> None:
+    """Raise :class:`FeatureError` unless the mart holds exactly the configured population and target."""
+    attempts = con.execute("select student_module_id, registration_day, unregistration_day, final_result "
+                           "from intermediate.int_student_attempts_joined").df()
+    enrolled = attempts[is_enrolled_on_day(attempts.registration_day, attempts.unregistration_day,
+                                           config.prediction_day)]
+    if set(enrolled.student_module_id) != set(mart.student_module_id):
+        raise FeatureError(f"{config.source_table} does not hold exactly the attempts enrolled on day "
+                           f"{config.prediction_day}; rebuild it (laip build) with the same prediction_day")
+    expected = withdrew_after_day(enrolled.unregistration_day, enrolled.final_result, config.prediction_day)
+    merged = mart[["student_module_id", config.target]].merge(
+        enrolled.assign(expected=expected.to_numpy())[["student_module_id", "expected"]], on="student_module_id")
+    if not (merged[config.target].astype(int) == merged.expected).all():
+        raise FeatureError(f"{config.target} does not follow the configured target definition")
+    if (mart["prediction_day"] != config.prediction_day).any():
+        raise FeatureError("the mart was built for another prediction_day")
+
+
+def prepare_X(frame: pd.DataFrame, config: MLConfig) -> pd.DataFrame:
+    """Model input: numeric features as float64 (NULL -> NaN, booleans -> 0/1), categoricals as str."""
+    missing = [f for f in config.features if f not in frame.columns]
+    if missing:
+        raise FeatureError(f"{config.source_table} lacks configured features {missing}; run `laip build`")
+    X = pd.DataFrame(index=frame.index)
+    for f in config.features:
+        col = frame[f]
+        if f in config.categorical:
+            X[f] = col.astype(object).where(col.notna(), UNKNOWN).astype(str).astype(object)
+        else:
+            X[f] = pd.to_numeric(col.astype(object).where(col.notna(), np.nan), errors="coerce").astype("float64")
+    return X
+
+
+def manifest_digest(manifest: list[dict[str, object]]) -> str:
+    """Short sha256 over the raw files' names and sha256 (the load manifest): which data a model saw."""
+    text = "\n".join(f"{m['file_name']}:{m['sha256']}" for m in sorted(manifest, key=lambda m: str(m["file_name"])))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_manifest(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    df = con.execute(f"select * from {MANIFEST} order by file_name").df()
+    return json.loads(df.to_json(orient="records", date_format="iso"))
+
+
+def load_feature_data(warehouse: Path, config: MLConfig) -> FeatureData:
+    """Read and check the feature mart of ``warehouse`` (read-only; the connection is closed on return)."""
+    if not warehouse.is_file():
+        raise FeatureError(f"no warehouse at {warehouse}; run `laip load` and `laip build` first")
+    keys = list(config.key_columns)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            frame = con.execute(f"select * from {config.source_table} order by {', '.join(keys)}").df()
+        except duckdb.CatalogException as exc:
+            raise FeatureError(f"{config.source_table} is missing; run `laip build` first") from exc
+        check_population_and_target(con, frame, config)
+        manifest = read_manifest(con)
+    if frame.empty:
+        raise FeatureError(f"{config.source_table} is empty")
+    X = prepare_X(frame, config)
+    meta_cols = [*keys, "has_click_data", "presentation_year", "presentation_semester", config.target]
+    slim = frame[[c for c in dict.fromkeys(meta_cols) if c in frame.columns]].copy()
+    slim["has_click_data"] = slim["has_click_data"].astype(bool)
+    return FeatureData(frame=slim.reset_index(drop=True), X=X.reset_index(drop=True),
+                       y=frame[config.target].to_numpy(dtype=int), groups=frame[config.group_column].to_numpy(),
+                       manifest=manifest, digest=manifest_digest(manifest))
+
+
+def presentation_ended_before(earlier: str, later: str, prediction_day: int = 30) -> bool:
+    """True when presentation ``earlier`` (e.g. ``2014B``) had certainly ended before day ``prediction_day`` of
+    ``later``, so its final results (and every label of its attempts) were known by then.
+
+    The rule of ``int_presentations_calendar_estimated`` in terms of codes, for OULAD's lengths (B <= 241 days,
+    J <= 269 days): a B presentation (Feb..Oct, ended by 28 October) has ended before any presentation of a later
+    year, and before its own year's J from day 30 on (day 30 of a J presentation is on or after 31 October); a J
+    presentation (Oct..Jun/Jul) has ended before the J of a later year and the B of the year after next.
+    """
+    ey, es, ly, ls = int(earlier[:4]), earlier[-1], int(later[:4]), later[-1]
+    if es == "B":
+        return ey < ly or (ey == ly and ls == "J" and prediction_day >= 30)
+    return ey < ly if ls == "J" else ey < ly - 1
+
+
+def temporal_split(data: FeatureData, config: MLConfig) -> Split:
+    """Train on the configured earlier presentations, test on the later ones.
+
+    A training row is used only when its label was known at the test presentations' prediction point: its
+    presentation had certainly ended before day P of every test presentation (as for the prior_* features). With
+    P = 30 every 2013B, 2013J and 2014B row qualifies for a 2014J test (2014B ends by late October, 2014J's day 30
+    is in November), including the earlier attempts of students who are also in the test set; a row of a
+    presentation still running at the prediction point (e.g. 2014B for P = 14) is left out.
+    """
+    pres = data.frame["code_presentation"].astype(str).to_numpy()
+    test = np.flatnonzero(np.isin(pres, config.temporal_test))
+    test_presentations = sorted(set(pres[test]))
+    candidates = np.flatnonzero(np.isin(pres, config.temporal_train))
+    known = {p: all(presentation_ended_before(p, t, config.prediction_day) for t in test_presentations)
+             for p in set(pres[candidates])}
+    train = np.asarray([i for i in candidates if known[pres[i]]], dtype=int)
+    dropped = len(candidates) - len(train)
+    if len(train) == 0 or len(test) == 0:
+        raise FeatureError(f"temporal split is empty: train {config.temporal_train} / test {config.temporal_test}")
+    return Split("temporal", train, test,
+                 f"train {'+'.join(config.temporal_train)}, test {'+'.join(config.temporal_test)}; "
+                 f"{dropped:,} training rows of presentations not ended by the test day {config.prediction_day} "
+                 f"left out")
+
+
+def grouped_random_split(data: FeatureData, config: MLConfig) -> Split:
+    """Random hold-out of whole students (every attempt of a student on the same side)."""
+    splitter = GroupShuffleSplit(n_splits=1, test_size=config.random_test_size, random_state=config.seed)
+    train, test = next(splitter.split(data.X, data.y, data.groups))
+    return Split("grouped_random", np.sort(train), np.sort(test),
+                 f"{config.random_test_size:.0%} of students held out at random")
+
+
+def make_splits(data: FeatureData, config: MLConfig) -> list[Split]:
+    """Both splits, the primary one first."""
+    splits = [temporal_split(data, config), grouped_random_split(data, config)]
+    return sorted(splits, key=lambda s: s.name != config.primary_split)

@@ -1,0 +1,123 @@
+"""MLflow plumbing: tracking store and experiment under LAIP_HOME, git tags, model logging and loading.
+
+Default store: SQLite at ``$LAIP_HOME/mlflow/mlflow.db`` with artifacts in ``$LAIP_HOME/mlflow/artifacts``
+(``MLFLOW_TRACKING_URI`` overrides the store; artifacts then go wherever that server puts them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import mlflow
+import pandas as pd
+
+from laip.config import Settings
+from laip.ml.config import MLConfig
+
+ALLOW_LOAD_ENV = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
+
+
+def artifact_root(settings: Settings) -> str | None:
+    """Artifact location for a new experiment: beside a local SQLite store, else the server's default."""
+    uri = settings.mlflow_tracking_uri
+    if uri.startswith("sqlite:///"):
+        db = Path(unquote(urlparse(uri).path))
+        return (db.parent / "artifacts").resolve().as_uri()
+    return None
+
+
+@contextlib.contextmanager
+def environment_kept(*names: str) -> Iterator[None]:
+    """Restore the environment variables ``names`` to their values before the block."""
+    before = {n: os.environ.get(n) for n in names}
+    try:
+        yield
+    finally:
+        for n, value in before.items():
+            if value is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = value
+
+
+def setup_tracking(settings: Settings, config: MLConfig) -> str:
+    """Point MLflow at the platform's store, create the experiment if needed; returns its id."""
+    uri = settings.mlflow_tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(unquote(urlparse(uri).path)).parent.mkdir(parents=True, exist_ok=True)
+    with environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        mlflow.set_tracking_uri(uri)      # MLflow also exports these as environment variables; keep the
+        mlflow.set_registry_uri(uri)      # environment as it was, so it never redirects another LAIP_HOME
+    exp = mlflow.get_experiment_by_name(config.experiment_name)
+    if exp is None:
+        experiment_id = mlflow.create_experiment(config.experiment_name, artifact_location=artifact_root(settings),
+                                                 tags={"project": "laip", "problem": "day-30 withdrawal risk"})
+    else:
+        experiment_id = exp.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def git_tags(repo: Path) -> dict[str, str]:
+    """Commit and dirty flag of the working tree (read-only git calls); empty outside a git checkout."""
+    def run(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True,
+                              timeout=20).stdout.strip()
+    try:
+        commit = run("rev-parse", "HEAD")
+        dirty = bool(run("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"git_commit": commit, "git_dirty": str(dirty).lower(), "mlflow.source.git.commit": commit}
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of a logged model (given explicitly: no slow inference subprocess). Loading the model
+    also needs this repository's ``laip`` package (``laip.ml.modeling.CalibratedModel``) on the path."""
+    from importlib.metadata import version
+
+    pkgs = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "skops")
+    return [f"{p}=={version(p)}" for p in pkgs]
+
+
+def log_sklearn_model(model, X_example: pd.DataFrame, name: str = "model"):
+    """Log ``model`` (skops format) with signature and input example; returns the ModelInfo."""
+    import skops.io as sio
+    from mlflow.models import infer_signature
+
+    trusted = sio.get_untrusted_types(data=sio.dumps(model))
+    signature = infer_signature(X_example, model.predict(X_example))
+    return mlflow.sklearn.log_model(model, name=name, signature=signature, input_example=X_example,
+                                    pip_requirements=pip_requirements(),
+                                    serialization_format="skops", skops_trusted_types=trusted)
+
+
+@contextlib.contextmanager
+def allow_model_loading() -> Iterator[None]:
+    """MLflow refuses to deserialize models unless told to; our own local registry is trusted."""
+    before = os.environ.get(ALLOW_LOAD_ENV)
+    os.environ[ALLOW_LOAD_ENV] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ALLOW_LOAD_ENV, None)
+        else:
+            os.environ[ALLOW_LOAD_ENV] = before
+
+
+def load_champion(settings: Settings, config: MLConfig):
+    """(model, model_version) of ``models:/<name>@champion``."""
+    from mlflow import MlflowClient
+
+    setup_tracking(settings, config)
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(config.registered_model_name, config.alias)
+    with allow_model_loading():
+        model = mlflow.sklearn.load_model(f"models:/{config.registered_model_name}@{config.alias}")
+    return model, version

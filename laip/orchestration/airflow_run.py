@@ -1,0 +1,277 @@
+"""Run the platform through its Airflow DAG: environment, one-time init, ``airflow dags test``, run summary.
+
+``make run`` calls :func:`run_dag`, so what a user runs locally is exactly what ops schedule. Airflow's
+metadata (SQLite), logs and the generated admin password all live under ``$LAIP_HOME/airflow``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from laip.config import Settings
+from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION
+
+log = logging.getLogger(__name__)
+
+ADMIN_USER_ENV = "LAIP_AIRFLOW_ADMIN_USER"
+ADMIN_PASSWORD_ENV = "LAIP_AIRFLOW_ADMIN_PASSWORD"
+
+
+def venv_bin(name: str = "airflow") -> str:
+    """A console script installed beside the running interpreter (the project's venv)."""
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else name
+
+
+def _secrets(settings: Settings) -> dict[str, str]:
+    """Keys Airflow's components must share (JWT signing, API secret): env, else generated once (ignored file)."""
+    path = settings.airflow_home / "secrets.json"
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    values = {
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET")
+        or stored.get("jwt_secret") or secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": os.environ.get("AIRFLOW__API__SECRET_KEY")
+        or stored.get("secret_key") or secrets.token_urlsafe(32),
+    }
+    wanted = {"jwt_secret": values["AIRFLOW__API_AUTH__JWT_SECRET"], "secret_key": values["AIRFLOW__API__SECRET_KEY"]}
+    if stored != wanted:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(wanted))
+        path.chmod(0o600)
+    return values
+
+
+def _admin_user() -> str:
+    return os.environ.get(ADMIN_USER_ENV) or "admin"
+
+
+def airflow_env(settings: Settings, api_port: int = 8080) -> dict[str, str]:
+    """Environment for every Airflow process of the platform (CLI, api-server, scheduler, dag-processor)."""
+    home = settings.airflow_home
+    user = _admin_user()
+    return {
+        **_secrets(settings),
+        **os.environ,
+        "LAIP_HOME": str(settings.home),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.repo_root / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "30",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{user}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "admin_password.json"),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API__EXPOSE_CONFIG": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "NO_PROXY": "*",  # everything is on loopback; proxy lookups in forked task runners only slow them down
+    }
+
+
+def admin_credentials(settings: Settings) -> tuple[str, str]:
+    """Admin user and password for the Airflow UI: from the environment, or generated once into an ignored file."""
+    user = _admin_user()
+    path = settings.airflow_home / "admin_password.json"
+    password = os.environ.get(ADMIN_PASSWORD_ENV) or None
+    if password is None and path.is_file():
+        password = json.loads(path.read_text()).get(user)
+    if password is None:
+        password = secrets.token_urlsafe(16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({user: password}))
+    path.chmod(0o600)
+    return user, password
+
+
+def _airflow(settings: Settings, *args: str, capture: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([venv_bin(), *args], env=airflow_env(settings), text=True,
+                          capture_output=capture, check=False)
+    if proc.returncode:
+        raise RuntimeError(f"`airflow {' '.join(args)}` failed ({proc.returncode}):\n{(proc.stderr or '')[-3000:]}")
+    return proc
+
+
+def init_airflow(settings: Settings) -> None:
+    """Idempotent: migrate the metadata DB, create the warehouse pool, write the dbt manifest, set credentials."""
+    from laip.warehouse.build import parse
+
+    home = settings.airflow_home
+    home.mkdir(parents=True, exist_ok=True)
+    stamp = home / ".migrated"
+    version = importlib.metadata.version("apache-airflow")
+    if not stamp.is_file() or stamp.read_text() != version:
+        log.info("airflow db migrate (%s)", home)
+        _airflow(settings, "db", "migrate")
+        stamp.write_text(version)
+    _airflow(settings, "pools", "set", WAREHOUSE_POOL, "1", WAREHOUSE_POOL_DESCRIPTION)
+    admin_credentials(settings)
+    manifest = parse(settings)
+    log.info("dbt manifest for the DAG: %s", manifest)
+
+
+@dataclass
+class TaskRun:
+    task_id: str
+    state: str
+    seconds: float | None
+
+
+@dataclass
+class DagRunResult:
+    run_id: str
+    state: str
+    seconds: float
+    tasks: list[TaskRun] = field(default_factory=list)
+    log_file: Path | None = None
+    error: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.state == "success"
+
+    def summary(self) -> str:
+        lines = [f"DAG {DAG_ID} run {self.run_id}: {self.state.upper()} in {self.seconds:.1f} s"]
+        for t in self.tasks:
+            secs = f"{t.seconds:8.1f} s" if t.seconds is not None else "        -"
+            lines.append(f"  {t.task_id:<58} {t.state or 'none':<16}{secs}")
+        if self.error:
+            lines.append(self.error)
+        if self.log_file:
+            lines.append(f"Full log: {self.log_file}")
+        return "\n".join(lines)
+
+
+def task_runs(settings: Settings, run_id: str) -> tuple[str, list[TaskRun]]:
+    """State of a DAG run and of its tasks, in execution order, read from Airflow's metadata DB."""
+    with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
+        state = con.execute("select state from dag_run where dag_id = ? and run_id = ?", [DAG_ID, run_id]).fetchone()
+        rows = con.execute(
+            "select task_id, state, duration from task_instance where dag_id = ? and run_id = ? "
+            "order by coalesce(start_date, '9999'), task_id", [DAG_ID, run_id]).fetchall()
+    return (state[0] if state else "unknown"), [TaskRun(t, s, d) for t, s, d in rows]
+
+
+def latest_run_id(settings: Settings) -> str | None:
+    with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
+        row = con.execute("select run_id from dag_run where dag_id = ? order by id desc limit 1", [DAG_ID]).fetchone()
+    return row[0] if row else None
+
+
+def run_dag(settings: Settings, conf: dict[str, Any] | None = None, *, echo: bool = False) -> DagRunResult:
+    """Run the whole DAG once with ``airflow dags test`` (no scheduler needed) and summarise its tasks."""
+    init_airflow(settings)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.logs_dir / f"dag_test_{datetime.now():%Y%m%dT%H%M%S}.log"
+    before = latest_run_id(settings)
+    start = time.perf_counter()
+    args = [venv_bin(), "dags", "test", DAG_ID]
+    if conf:
+        args += ["-c", json.dumps(conf)]
+    with log_file.open("w") as out:
+        proc = subprocess.Popen(args, env=airflow_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            if echo:
+                sys.stdout.write(line)
+        proc.wait()
+    seconds = time.perf_counter() - start
+    run_id = latest_run_id(settings)
+    if run_id is None or run_id == before:
+        tail = log_file.read_text()[-3000:]
+        return DagRunResult("none", "not started", seconds, log_file=log_file,
+                            error=f"airflow dags test exited {proc.returncode} before a run started:\n{tail}")
+    state, runs = task_runs(settings, run_id)
+    return DagRunResult(run_id, state, seconds, runs, log_file)
+
+
+class AirflowApi:
+    """Minimal client of Airflow 3's REST API (what the UI's "Trigger" button calls), for tests and scripts."""
+
+    def __init__(self, base_url: str, username: str, password: str):
+        self.base_url = base_url.rstrip("/")
+        self.token = self._request("POST", "/auth/token", {"username": username, "password": password},
+                                   auth=False)["access_token"]
+
+    def _request(self, method: str, path: str, body: dict | None = None, *, auth: bool = True) -> Any:
+        import urllib.request
+
+        req = urllib.request.Request(self.base_url + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+        if auth:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def wait_for_dag(self, dag_id: str = DAG_ID, timeout_s: float = 180) -> dict:
+        """Wait until the dag-processor has parsed ``dag_id``; unpause it."""
+        import urllib.error
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                dag = self._request("GET", f"/api/v2/dags/{dag_id}")
+                if dag.get("is_paused"):
+                    self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+                return dag
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
+
+    def trigger(self, conf: dict[str, Any] | None = None, dag_id: str = DAG_ID) -> str:
+        run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        return run["dag_run_id"]
+
+    def wait_for_run(self, run_id: str, dag_id: str = DAG_ID, timeout_s: float = 900) -> str:
+        import urllib.parse
+
+        deadline = time.monotonic() + timeout_s
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+        while time.monotonic() < deadline:
+            state = self._request("GET", path)["state"]
+            if state in ("success", "failed"):
+                return state
+            time.sleep(3)
+        raise TimeoutError(f"DAG run {run_id} not finished after {timeout_s:.0f} s")
+
+    def task_states(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
+        import urllib.parse
+
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances?limit=200"
+        return {t["task_id"]: t["state"] for t in self._request("GET", path)["task_instances"]}
+
+
+def serve(settings: Settings) -> None:
+    """Container entrypoint: init, then replace this process with ``airflow standalone`` (all components)."""
+    init_airflow(settings)  # also writes the admin credentials
+    env = airflow_env(settings, api_port=int(os.environ.get("LAIP_AIRFLOW_PORT", "8080")))
+    env["AIRFLOW__API__HOST"] = os.environ.get("LAIP_AIRFLOW_BIND", "0.0.0.0")  # inside a container only
+    os.execvpe(venv_bin(), [venv_bin(), "standalone"], env)
+
+
+if __name__ == "__main__":
+    from laip.config import load_settings
+
+    logging.basicConfig(level=logging.INFO)
+    serve(load_settings())
