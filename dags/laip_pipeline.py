@@ -34,10 +34,16 @@ from datetime import datetime
 from airflow.sdk import DAG, Param, get_current_context, task
 from cosmos import DbtTaskGroup
 
-from laip.orchestration import tasks
 from laip.config import load_settings
+from laip.orchestration import tasks
 from laip.orchestration.dag_config import (
-    DAG_ID, DEFAULT_ARGS, DEFAULT_MODELS, TAGS, WAREHOUSE_POOL, cosmos_configs, run_watchers_after_producer,
+    DAG_ID,
+    DEFAULT_ARGS,
+    DEFAULT_MODELS,
+    TAGS,
+    WAREHOUSE_POOL,
+    cosmos_configs,
+    run_watchers_after_producer,
 )
 
 settings = load_settings()
@@ -61,8 +67,12 @@ with DAG(
         "data_dir": Param("", type="string", description="Raw OULAD directory; empty = configured default"),
         "full_refresh": Param(False, type="boolean", description="dbt --full-refresh"),
         "models": Param(DEFAULT_MODELS, type="array", description="Models to train: lr, rf, hgb"),
-        "retrain": Param("auto", type="string", enum=["auto", "always", "never"],
-                         description="auto: retrain when monitoring triggers; always; never"),
+        "retrain": Param(
+            "auto",
+            type="string",
+            enum=["auto", "always", "never"],
+            description="auto: retrain when monitoring triggers; always; never",
+        ),
     },
 ) as dag:
 

@@ -1,22 +1,22 @@
 """``laip``: one sub-command per pipeline step. The Makefile, the README and the Airflow DAG all call these.
 
-    laip validate [DATA_DIR] [--json]   check the raw files; JSON report under $LAIP_HOME/reports
-    laip load [DATA_DIR] [--force]      validate (if needed) and load raw tables atomically
-    laip build [--select S]             dbt build (models + tests) on the warehouse
-    laip docs                           dbt docs generate
-    laip train [--models lr,rf,hgb]     train, track in MLflow, register the champion
-    laip score                          score the day-30 population into the ML serving tables
-    laip insights                       governed insight cards
-    laip publish                        swap in a read-only serving snapshot for dashboards
-    laip monitor                        drift, performance decay, API health, retraining decision
-    laip model-card [--out DIR]         model card + retraining plan from the champion's MLflow run
-    laip run [DATA_DIR] [--retrain M]   all of the above in order, directly (no Airflow); retrain auto|always|never
-    laip dag [DATA_DIR]                 all of the above through the Airflow DAG (what `make run` does)
-    laip parse                          dbt manifest for the DAG
-    laip serve [--port 8000]            the prediction API (uvicorn); --export-openapi FILE writes its spec
-    laip up | down                      start / stop the local UIs (Airflow, MLflow, Superset) and the API
-    laip info [--json]                  where everything is
-    laip make-sample SRC DEST           write the deterministic real-data sample
+laip validate [DATA_DIR] [--json]   check the raw files; JSON report under $LAIP_HOME/reports
+laip load [DATA_DIR] [--force]      validate (if needed) and load raw tables atomically
+laip build [--select S]             dbt build (models + tests) on the warehouse
+laip docs                           dbt docs generate
+laip train [--models lr,rf,hgb]     train, track in MLflow, register the champion
+laip score                          score the day-30 population into the ML serving tables
+laip insights                       governed insight cards
+laip publish                        swap in a read-only serving snapshot for dashboards
+laip monitor                        drift, performance decay, API health, retraining decision
+laip model-card [--out DIR]         model card + retraining plan from the champion's MLflow run
+laip run [DATA_DIR] [--retrain M]   all of the above in order, directly (no Airflow); retrain auto|always|never
+laip dag [DATA_DIR]                 all of the above through the Airflow DAG (what `make run` does)
+laip parse                          dbt manifest for the DAG
+laip serve [--port 8000]            the prediction API (uvicorn); --export-openapi FILE writes its spec
+laip up | down                      start / stop the local UIs (Airflow, MLflow, Superset) and the API
+laip info [--json]                  where everything is
+laip make-sample SRC DEST           write the deterministic real-data sample
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ from pathlib import Path
 from laip.config import Settings, load_settings
 
 log = logging.getLogger("laip")
-RETRAIN_CHOICES = ("auto", "always", "never")    # laip.ml.monitoring.monitor.RETRAIN_MODES (not imported: keeps the CLI light)
+RETRAIN_CHOICES = (
+    "auto",
+    "always",
+    "never",
+)  # laip.ml.monitoring.monitor.RETRAIN_MODES (not imported: keeps the CLI light)
 
 
 def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
@@ -76,8 +80,8 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _step(fn, *args, show: bool = False, **kwargs) -> int:
-    """Run one step of :mod:`laip.orchestration.tasks` (with ``show``, print its result's summary); a :class:`StepFailed`
-    becomes a clear message and exit code 1."""
+    """Run one step of :mod:`laip.orchestration.tasks` (with ``show``, print its result's summary); a
+    :class:`StepFailed` becomes a clear message and exit code 1."""
     from laip.orchestration.tasks import StepFailed
 
     try:
@@ -127,13 +131,17 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     for name, fn in steps:
         start = time.perf_counter()
         if _step(fn):
-            print(f"Step {name} failed; the published snapshot {settings.serving_warehouse} is unchanged.",
-                  file=sys.stderr)
+            print(
+                f"Step {name} failed; the published snapshot {settings.serving_warehouse} is unchanged.",
+                file=sys.stderr,
+            )
             return 1
         timings.append((name, time.perf_counter() - start))
     print("\n".join(f"  {n:<10} {s:7.1f} s" for n, s in timings))
-    print(f"Done in {sum(s for _, s in timings):.1f} s. Serving snapshot (dashboards, API): "
-          f"{settings.serving_warehouse}\nWarehouse: {settings.warehouse}\nMLflow: {settings.mlflow_tracking_uri}")
+    print(
+        f"Done in {sum(s for _, s in timings):.1f} s. Serving snapshot (dashboards, API): "
+        f"{settings.serving_warehouse}\nWarehouse: {settings.warehouse}\nMLflow: {settings.mlflow_tracking_uri}"
+    )
     return 0
 
 
@@ -152,8 +160,12 @@ def cmd_model_card(settings: Settings, args: argparse.Namespace) -> int:
     from laip.orchestration.dag_config import DAG_ID, DOCUMENTED_CRON
 
     try:
-        paths = write_model_docs(settings, Orchestration(DAG_ID, DOCUMENTED_CRON), Path(args.out) if args.out else None,
-                                 log_to_run=not args.no_log)
+        paths = write_model_docs(
+            settings,
+            Orchestration(DAG_ID, DOCUMENTED_CRON),
+            Path(args.out) if args.out else None,
+            log_to_run=not args.no_log,
+        )
     except ModelCardError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -176,13 +188,18 @@ def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
     result = run_dag(settings, conf, echo=args.verbose)
     print(result.summary())
     if result.success:
-        print(f"\nServing snapshot (Superset, API): {settings.serving_warehouse}\n"
-              f"MLflow runs: {settings.mlflow_tracking_uri}\n"
-              "Next: `make up` for the Airflow, MLflow and Superset UIs.")
+        print(
+            f"\nServing snapshot (Superset, API): {settings.serving_warehouse}\n"
+            f"MLflow runs: {settings.mlflow_tracking_uri}\n"
+            "Next: `make up` for the Airflow, MLflow and Superset UIs."
+        )
     else:
         failed = [t.task_id for t in result.tasks if t.state == "failed"]
-        print(f"\nFailed at: {', '.join(failed) or 'start-up'}; the published snapshot is unchanged. "
-              f"Details: {result.log_file}", file=sys.stderr)
+        print(
+            f"\nFailed at: {', '.join(failed) or 'start-up'}; the published snapshot is unchanged. "
+            f"Details: {result.log_file}",
+            file=sys.stderr,
+        )
     return 0 if result.success else 1
 
 
@@ -255,8 +272,9 @@ def cmd_make_sample(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="laip", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="laip", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -293,8 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="every step directly, without Airflow (validate ... publish)")
     p.add_argument("data_dir", nargs="?")
-    p.add_argument("--retrain", choices=RETRAIN_CHOICES, default="auto",
-                   help="auto: retrain only when monitoring triggers (default); always; never")
+    p.add_argument(
+        "--retrain",
+        choices=RETRAIN_CHOICES,
+        default="auto",
+        help="auto: retrain only when monitoring triggers (default); always; never",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("monitor", help="drift, performance decay, API health and the retraining decision")
@@ -329,8 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=None, help="default: LAIP_API_PORT or 8000")
     p.add_argument("--workers", type=int, default=1, help="worker processes (one port, spread by the kernel)")
-    p.add_argument("--reuse-port", action="store_true",
-                   help="share the port with other `laip serve` processes (SO_REUSEPORT; what --workers N uses)")
+    p.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the port with other `laip serve` processes (SO_REUSEPORT; what --workers N uses)",
+    )
     p.add_argument("--export-openapi", metavar="FILE", help="write the OpenAPI document (e.g. docs/openapi.json)")
     p.set_defaults(func=cmd_serve)
 
@@ -347,8 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     return args.func(load_settings(), args)
 
 

@@ -81,7 +81,8 @@ class Settings:
 
     @property
     def prediction_log_dir(self) -> Path:
-        """Append-only log of every API prediction (JSON lines, ``date=YYYY-MM-DD/part-*.jsonl``); monitoring reads it."""
+        """Append-only log of every API prediction (JSON lines, ``date=YYYY-MM-DD/part-*.jsonl``); monitoring
+        reads it."""
         return self.home / "predictions"
 
     @property

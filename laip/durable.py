@@ -1,9 +1,12 @@
-"""Small helpers for writes that must survive a crash."""
+"""Writes that survive a crash: a reader sees the old file or the new one, never a half-written one."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+FILE_MODE = 0o644  # what a plain write gives under the usual umask (mkstemp would make it 0600)
 
 
 def fsync_dir(path: Path) -> None:
@@ -13,3 +16,27 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def atomic_replace(staged: Path, target: Path) -> Path:
+    """Make the finished file ``staged`` durable and move it over ``target`` in one step (same directory)."""
+    with open(staged, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(staged, target)
+    fsync_dir(Path(target).parent)
+    return Path(target)
+
+
+def atomic_write_text(target: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``target`` (unique to this call), then :func:`atomic_replace`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, FILE_MODE)
+        return atomic_replace(Path(tmp), target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

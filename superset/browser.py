@@ -35,14 +35,30 @@ from typing import Any
 import websocket
 
 CHROMIUM = os.environ.get("LAIP_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-extensions",
-         "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio", "--remote-debugging-port=0",
-         "--remote-allow-origins=*"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
+]
 
 # What counts as an error box on a dashboard (Superset 6 renders chart errors as antd alerts).
-ERROR_SELECTORS = [".ant-alert-error", "[data-test='error-tooltip']", ".error-alert",
-                   "[data-test='dashboard-component-chart-holder'] [role='alert']"]
+ERROR_SELECTORS = [
+    ".ant-alert-error",
+    "[data-test='error-tooltip']",
+    ".error-alert",
+    "[data-test='dashboard-component-chart-holder'] [role='alert']",
+]
 LOADING_SELECTORS = [".loading", "[data-test='loading-indicator']", ".ant-skeleton", "[aria-label='Loading']"]
 
 
@@ -55,23 +71,27 @@ class Chromium:
 
     def __init__(self, width: int = 1600, height: int = 1200) -> None:
         self.profile = tempfile.mkdtemp(prefix="laip-chromium-")
-        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}",
-                                      f"--window-size={width},{height}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.width, self.height = width, height
         self._id = 0
         try:
             port = self._devtools_port()
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
                 pages = [t for t in json.load(resp) if t.get("type") == "page"]
-            self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=60,
-                                                  suppress_origin=True)
+            self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
             self.events: list[dict[str, Any]] = []
             self.send("Page.enable")
             self.send("Runtime.enable")
             self.send("Network.enable")
-            self.send("Emulation.setDeviceMetricsOverride",
-                      {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            )
         except Exception:
             self.close()
             raise
@@ -101,7 +121,7 @@ class Chromium:
                     self.proc.wait(5)
             shutil.rmtree(self.profile, ignore_errors=True)
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -125,8 +145,9 @@ class Chromium:
         raise BrowserError(f"{method}: no answer in {timeout} s")
 
     def js(self, expression: str, timeout: float = 60) -> Any:
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True}, timeout)
+        result = self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}, timeout
+        )
         if "exceptionDetails" in result:
             raise BrowserError(f"JS error: {result['exceptionDetails'].get('text')} in {expression[:80]}")
         return result.get("result", {}).get("value")
@@ -142,8 +163,9 @@ class Chromium:
 
     def goto(self, url: str) -> None:
         self.send("Page.navigate", {"url": url})
-        self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'", 60,
-                      f"page load of {url}")
+        self.wait_for(
+            "document.readyState === 'complete' && location.href !== 'about:blank'", 60, f"page load of {url}"
+        )
 
     def type_into(self, selector: str, text: str) -> None:
         self.wait_for(f"!!document.querySelector({json.dumps(selector)})", 30, selector)
@@ -152,18 +174,27 @@ class Chromium:
 
     def screenshot(self, path: Path) -> None:
         """Full-page PNG: the viewport is stretched to the height of the dashboard's content."""
-        height = int(self.js("Math.max(document.body.scrollHeight, document.documentElement.scrollHeight,"
-                             " ...Array.from(document.querySelectorAll('.dashboard-content, .grid-container'))"
-                             ".map(e => e.getBoundingClientRect().bottom + window.scrollY))") or self.height)
+        height = int(
+            self.js(
+                "Math.max(document.body.scrollHeight, document.documentElement.scrollHeight,"
+                " ...Array.from(document.querySelectorAll('.dashboard-content, .grid-container'))"
+                ".map(e => e.getBoundingClientRect().bottom + window.scrollY))"
+            )
+            or self.height
+        )
         height = min(max(height + 40, self.height), 8000)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": self.width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": self.width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         time.sleep(0.8)  # let the charts resize to the new viewport
         data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
+        )
 
 
 # ------------------------------------------------------------------------------------------ superset
@@ -171,9 +202,11 @@ def login(browser: Chromium, base: str, user: str, password: str) -> None:
     browser.goto(f"{base}/login/")
     browser.type_into("input#username, input[name='username']", user)
     browser.type_into("input#password, input[name='password'], input[type='password']", password)
-    browser.js("(document.querySelector(\"button[type='submit']\") ||"
-               " Array.from(document.querySelectorAll('button')).find(b => /sign in|log in|login/i.test(b.innerText)))"
-               ".click()")
+    browser.js(
+        "(document.querySelector(\"button[type='submit']\") ||"
+        " Array.from(document.querySelectorAll('button')).find(b => /sign in|log in|login/i.test(b.innerText)))"
+        ".click()"
+    )
     browser.wait_for("!location.pathname.startsWith('/login')", 30, "login redirect")
     browser.wait_for("document.readyState === 'complete'", 30)
 
@@ -233,8 +266,12 @@ def click_tab(browser: Chromium, label: str) -> None:
         return true; }})()""")
     if not ok:
         raise BrowserError(f"no tab {label!r}")
-    browser.wait_for(f"""(() => {{ const a = document.querySelector('.ant-tabs-tab-active');
-                        return a && a.innerText.trim() === {json.dumps(label)}; }})()""", 15, f"tab {label}")
+    browser.wait_for(
+        f"""(() => {{ const a = document.querySelector('.ant-tabs-tab-active');
+                        return a && a.innerText.trim() === {json.dumps(label)}; }})()""",
+        15,
+        f"tab {label}",
+    )
     time.sleep(0.3)
 
 
@@ -249,8 +286,11 @@ def open_dashboard(browser: Chromium, base: str, slug: str, native_filters: str 
         url += "?native_filters=" + urllib.request.quote(native_filters, safe="():,!'")
     start = time.monotonic()
     browser.goto(url)
-    browser.wait_for("document.querySelectorAll('[data-test=\"dashboard-component-chart-holder\"]').length > 0",
-                     90, "dashboard charts")
+    browser.wait_for(
+        "document.querySelectorAll('[data-test=\"dashboard-component-chart-holder\"]').length > 0",
+        90,
+        "dashboard charts",
+    )
     wait_charts(browser, settle=0.0)
     return time.monotonic() - start
 
@@ -264,7 +304,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         tabs = dashboard_state(browser)["tabs"]
         if not tabs:
             raise BrowserError("the dashboard has no tabs")
-        for label in tabs[:args.max_tabs or None]:
+        for label in tabs[: args.max_tabs or None]:
             click_tab(browser, label)
             state = wait_charts(browser)
             png = out / f"{args.prefix}{slug_file(label)}.png"
@@ -272,10 +312,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             chart_errors = [f"{c['title']}: {e}" for c in state["charts"] for e in c["errors"]]
             in_charts = {e for c in state["charts"] for e in c["errors"]}
             errors = chart_errors + [e for e in state["pageErrors"] if e not in in_charts]
-            report["tabs"].append({"tab": label, "charts": len(state["charts"]),
-                                   "empty": [c["title"] for c in state["charts"] if c["empty"]],
-                                   "markdown": state["markdown"], "errors": sorted(set(errors)),
-                                   "screenshot": str(png)})
+            report["tabs"].append(
+                {
+                    "tab": label,
+                    "charts": len(state["charts"]),
+                    "empty": [c["title"] for c in state["charts"] if c["empty"]],
+                    "markdown": state["markdown"],
+                    "errors": sorted(set(errors)),
+                    "screenshot": str(png),
+                }
+            )
             report["errors"] += [f"{label}: {e}" for e in sorted(set(errors))]
     print(json.dumps(report, indent=1))
     return 1 if report["errors"] else 0
@@ -289,8 +335,15 @@ def cmd_load_time(args: argparse.Namespace) -> int:
             browser.send("Page.navigate", {"url": "about:blank"})
             time.sleep(0.5)
             times.append(open_dashboard(browser, args.url, args.dashboard))
-    print(json.dumps({"runs_s": [round(t, 2) for t in times], "median_s": round(statistics.median(times), 2),
-                      "max_s": round(max(times), 2)}))
+    print(
+        json.dumps(
+            {
+                "runs_s": [round(t, 2) for t in times],
+                "median_s": round(statistics.median(times), 2),
+                "max_s": round(max(times), 2),
+            }
+        )
+    )
     return 0
 
 
@@ -301,9 +354,12 @@ def cmd_query_contexts(args: argparse.Namespace) -> int:
         for chart_id in ids:
             browser.events.clear()
             browser.goto(f"{args.url}/explore/?slice_id={chart_id}")
-            browser.wait_for(f"""(() => performance.getEntriesByType('resource').some(
-                                 e => e.name.includes('/api/v1/chart/{chart_id}') ))()""", 60,
-                             f"query context of chart {chart_id} saved")
+            browser.wait_for(
+                f"""(() => performance.getEntriesByType('resource').some(
+                                 e => e.name.includes('/api/v1/chart/{chart_id}') ))()""",
+                60,
+                f"query context of chart {chart_id} saved",
+            )
             time.sleep(1.0)
             print(f"chart {chart_id}: query context saved")
     return 0

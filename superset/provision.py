@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +171,7 @@ def _normalise_dashboard(config: dict[str, Any], chart_ids: dict[str, int]) -> d
             meta["chartId"] = chart_ids[meta["uuid"]]
     metadata = config.get("metadata") or {}
     for flt in metadata.get("native_filter_configuration", []):
-        flt.pop("chartsInScope", None)   # derived from scope by the frontend
+        flt.pop("chartsInScope", None)  # derived from scope by the frontend
         flt.pop("tabsInScope", None)
         scope = flt.get("scope") or {}
         if scope.get("excluded"):
@@ -179,12 +179,19 @@ def _normalise_dashboard(config: dict[str, Any], chart_ids: dict[str, int]) -> d
     if "chart_configuration" in metadata:
         metadata["chart_configuration"] = {
             str(real_to_canonical.get(int(k), k)): {**v, "id": real_to_canonical.get(int(k), k)}
-            for k, v in metadata["chart_configuration"].items()}
+            for k, v in metadata["chart_configuration"].items()
+        }
     glob = metadata.get("global_chart_configuration")
     if isinstance(glob, dict):
         glob.pop("chartsInScope", None)
-    for key in ("positions", "show_native_filters", "shared_label_colors", "map_label_colors",
-                "color_scheme_domain", "timed_refresh_immune_slices"):
+    for key in (
+        "positions",
+        "show_native_filters",
+        "shared_label_colors",
+        "map_label_colors",
+        "color_scheme_domain",
+        "timed_refresh_immune_slices",
+    ):
         if key in metadata and not metadata[key]:
             metadata.pop(key)
     return config
@@ -231,7 +238,7 @@ def export_assets(out: Path = ASSETS_DIR) -> list[str]:
         name = _ID_SUFFIX.sub(".yaml", name)
         config = yaml.safe_load(text)
         if name == "metadata.yaml":
-            config["timestamp"] = timestamp or datetime.now(tz=timezone.utc).isoformat()
+            config["timestamp"] = timestamp or datetime.now(tz=UTC).isoformat()
         elif name.startswith("databases/"):
             config["sqlalchemy_uri"] = config["sqlalchemy_uri"].replace(warehouse, WAREHOUSE_PLACEHOLDER)
         elif name.startswith("charts/"):
@@ -262,8 +269,9 @@ def _is_student_level(dataset, listed: set[str]) -> bool:
 def sync_roles(roles_file: Path = ROLES_FILE) -> dict[str, list[str]]:
     """Create or rebuild each LAIP role: the permissions of its base role + access to its datasets."""
     import yaml
-    from superset import db, security_manager
     from superset.connectors.sqla.models import SqlaTable
+
+    from superset import db, security_manager
 
     spec = yaml.safe_load(roles_file.read_text())
     listed = set(spec.get("student_level_datasets", []))
@@ -278,8 +286,11 @@ def sync_roles(roles_file: Path = ROLES_FILE) -> dict[str, list[str]]:
         if access not in ("aggregate", "all"):
             raise SystemExit(f"role {name}: dataset_access must be 'aggregate' or 'all'")
         allowed = [d for d in datasets if access == "all" or not _is_student_level(d, listed)]
-        perms = [p for p in base.permissions if p.permission.name not in ("datasource_access", "schema_access",
-                                                                           "database_access", "catalog_access")]
+        perms = [
+            p
+            for p in base.permissions
+            if p.permission.name not in ("datasource_access", "schema_access", "database_access", "catalog_access")
+        ]
         for dataset in allowed:
             pvm = security_manager.add_permission_view_menu("datasource_access", dataset.get_perm())
             perms.append(pvm)
@@ -292,8 +303,9 @@ def sync_roles(roles_file: Path = ROLES_FILE) -> dict[str, list[str]]:
 # -------------------------------------------------------------------------------------------- users
 def ensure_user(username: str, role_name: str, password: str, first: str = "LAIP", last: str = "User") -> str:
     """Create the user or bring its role and password up to date. Returns created/updated/unchanged."""
-    from superset import db, security_manager
     from werkzeug.security import check_password_hash
+
+    from superset import db, security_manager
 
     role = security_manager.find_role(role_name)
     if role is None:
@@ -321,8 +333,9 @@ def ensure_user(username: str, role_name: str, password: str, first: str = "LAIP
 # ---------------------------------------------------------------------------------------------- cli
 def cmd_setup(args: argparse.Namespace) -> None:
     from flask_migrate import upgrade
-    from superset import security_manager
     from superset.extensions import appbuilder
+
+    from superset import security_manager
 
     user = os.environ.get("SUPERSET_ADMIN_USER")
     password = os.environ.get("SUPERSET_ADMIN_PASSWORD")
@@ -351,7 +364,7 @@ def cmd_roles(args: argparse.Namespace) -> None:
 def cmd_user(args: argparse.Namespace) -> None:
     """user NAME ROLE [NAME ROLE ...]; passwords from $LAIP_USER_PASSWORDS (JSON {name: password}) or, for a
     single user, $LAIP_USER_PASSWORD (never on the command line, where `ps` shows it)."""
-    pairs = list(zip(args.spec[::2], args.spec[1::2]))
+    pairs = list(zip(args.spec[::2], args.spec[1::2], strict=False))
     if not pairs or len(args.spec) % 2:
         raise SystemExit("usage: user NAME ROLE [NAME ROLE ...]")
     passwords = json.loads(os.environ.get("LAIP_USER_PASSWORDS", "{}"))
@@ -371,18 +384,26 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_list_charts(args: argparse.Namespace) -> None:
     import yaml
-    from superset import db
     from superset.models.slice import Slice
+
+    from superset import db
 
     listed = set(yaml.safe_load(ROLES_FILE.read_text()).get("student_level_datasets", []))
     rows = []
     for chart in db.session.query(Slice).order_by(Slice.id):
         table = chart.table
-        rows.append({"id": chart.id, "uuid": str(chart.uuid), "name": chart.slice_name, "viz_type": chart.viz_type,
-                     "dataset": table.table_name if table else None,
-                     "columns": sorted(c.column_name for c in table.columns) if table else [],
-                     "student_level": bool(table and _is_student_level(table, listed)),
-                     "has_query_context": bool(chart.query_context)})
+        rows.append(
+            {
+                "id": chart.id,
+                "uuid": str(chart.uuid),
+                "name": chart.slice_name,
+                "viz_type": chart.viz_type,
+                "dataset": table.table_name if table else None,
+                "columns": sorted(c.column_name for c in table.columns) if table else [],
+                "student_level": bool(table and _is_student_level(table, listed)),
+                "has_query_context": bool(chart.query_context),
+            }
+        )
     print(json.dumps(rows, indent=1))
 
 

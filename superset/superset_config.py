@@ -25,7 +25,7 @@ def _superset_home() -> Path:
     repo_root = Path(__file__).resolve().parent.parent
     if str(repo_root) not in sys.path:
         sys.path.insert(0, str(repo_root))
-    from laip.config import load_settings  # noqa: PLC0415  (stdlib + pyyaml: importable here too)
+    from laip.config import load_settings
 
     return load_settings().superset_home
 
@@ -57,16 +57,15 @@ DATA_DIR = str(LAIP_SUPERSET_HOME)
 SECRET_KEY = _secret_key(LAIP_SUPERSET_HOME)
 
 # Metadata database: SQLite under the ignored state folder (SUPERSET_METADATA_URI overrides, e.g. PostgreSQL).
-SQLALCHEMY_DATABASE_URI = os.environ.get(
-    "SUPERSET_METADATA_URI", f"sqlite:///{LAIP_SUPERSET_HOME / 'superset.db'}")
+SQLALCHEMY_DATABASE_URI = os.environ.get("SUPERSET_METADATA_URI", f"sqlite:///{LAIP_SUPERSET_HOME / 'superset.db'}")
 if SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
     # several gunicorn workers share the file: wait for a writer instead of failing with "database is locked"
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"connect_args": {"timeout": 30}}
 
 # Native filters are always on in Superset 6; cross-filters are switched off per dashboard (its metadata).
 FEATURE_FLAGS = {
-    "ENABLE_TEMPLATE_PROCESSING": True,   # the KPI dataset reads the native filters with filter_values()
-    "DASHBOARD_VIRTUALIZATION": False,    # render every chart of a tab (small dashboard; screenshots)
+    "ENABLE_TEMPLATE_PROCESSING": True,  # the KPI dataset reads the native filters with filter_values()
+    "DASHBOARD_VIRTUALIZATION": False,  # render every chart of a tab (small dashboard; screenshots)
     "TAGGING_SYSTEM": False,
     "ALERT_REPORTS": False,
     "THUMBNAILS": False,
@@ -81,7 +80,10 @@ FEATURE_FLAGS = {
 # serving the previous snapshot; DuckDB answers these queries in milliseconds.
 DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
-FILTER_STATE_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=1).total_seconds())}
+FILTER_STATE_CACHE_CONFIG = {
+    "CACHE_TYPE": "SimpleCache",
+    "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=1).total_seconds()),
+}
 EXPLORE_FORM_DATA_CACHE_CONFIG = FILTER_STATE_CACHE_CONFIG
 
 SUPERSET_WEBSERVER_TIMEOUT = 120
@@ -98,7 +100,7 @@ SESSION_COOKIE_SECURE = os.environ.get("SUPERSET_COOKIE_SECURE", "") in ("1", "t
 TALISMAN_ENABLED = os.environ.get("TALISMAN_ENABLED", "true").lower() in ("1", "true")
 
 
-def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):  # noqa: N802 (Superset's name)
+def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
     """Every DuckDB connection: read-only, no file access from SQL, and one fixed configuration.
 
     DuckDB shares one database instance per file and process, and refuses a second connection to a file

@@ -7,9 +7,9 @@ byte-for-byte unchanged.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -94,8 +94,22 @@ CASES: tuple[Case, ...] = (
     Case("missing_column", missing_column, "courses.csv", "missing_column", "module_presentation_length", 1),
     Case("extra_column", extra_column, "vle.csv", "extra_column", "note", 1),
     Case("wrong_type", wrong_type, "studentAssessment.csv", "type", "score", 101),
-    Case("duplicate_key", duplicate_key, "studentInfo.csv", "duplicate_key", "code_module,code_presentation,id_student", 51),
-    Case("orphan_foreign_key", orphan_foreign_key, "studentVle.csv", "foreign_key", "id_site,code_module,code_presentation", 201),
+    Case(
+        "duplicate_key",
+        duplicate_key,
+        "studentInfo.csv",
+        "duplicate_key",
+        "code_module,code_presentation,id_student",
+        51,
+    ),
+    Case(
+        "orphan_foreign_key",
+        orphan_foreign_key,
+        "studentVle.csv",
+        "foreign_key",
+        "id_site,code_module,code_presentation",
+        201,
+    ),
     Case("negative_clicks", negative_clicks, "studentVle.csv", "range", "sum_click", 301),
     Case("empty_file", empty_file, "studentRegistration.csv", "empty_file", None, 1),
     Case("truncated_gzip", truncated_gzip, "studentAssessment.csv.gz", "unreadable"),

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from datasets import FULL_DATA_DIR, SAMPLE_DIR
+
 from laip.config import Settings, load_settings
 from laip.ml.tracking import environment_kept
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -15,8 +15,9 @@ from laip.config import Settings
 from laip.ml.config import load_ml_config
 
 
-def write_prediction_log(settings: Settings, n: int = 60, days: int = 2,
-                         start: datetime = datetime(2026, 11, 20, 9, tzinfo=timezone.utc)) -> Path:
+def write_prediction_log(
+    settings: Settings, n: int = 60, days: int = 2, start: datetime = datetime(2026, 11, 20, 9, tzinfo=UTC)
+) -> Path:
     """``n`` requests spread over ``days`` days (every 10th rejected with 422, one 500); returns the log dir."""
     config = load_ml_config(settings)
     cols = ", ".join(f'"{f}"' for f in config.features)
@@ -26,13 +27,24 @@ def write_prediction_log(settings: Settings, n: int = 60, days: int = 2,
     for i, row in enumerate(rows):
         ts = start + timedelta(minutes=i * days * 24 * 60 // max(1, n))
         status = 500 if i == n - 1 else 422 if i % 10 == 9 else 200
-        inputs = {f: (None if isinstance(v, float) and math.isnan(v) else v) for f, v in zip(config.features, row)}
-        record = {"ts": ts.isoformat(), "request_id": f"req-{i:05d}", "endpoint": "/v1/predict", "status": status,
-                  "latency_ms": round(5 + (i % 7) * 1.5 + (40 if i % 20 == 0 else 0), 2), "model_name": "lr",
-                  "registered_model_name": config.registered_model_name, "model_version": "1",
-                  "inputs": inputs if status == 200 else None,
-                  "output": {"probability": 0.2, "risk_band": "medium", "is_flagged": False, "reasons": []}
-                  if status == 200 else None}
+        inputs = {
+            f: (None if isinstance(v, float) and math.isnan(v) else v)
+            for f, v in zip(config.features, row, strict=False)
+        }
+        record = {
+            "ts": ts.isoformat(),
+            "request_id": f"req-{i:05d}",
+            "endpoint": "/v1/predict",
+            "status": status,
+            "latency_ms": round(5 + (i % 7) * 1.5 + (40 if i % 20 == 0 else 0), 2),
+            "model_name": "lr",
+            "registered_model_name": config.registered_model_name,
+            "model_version": "1",
+            "inputs": inputs if status == 200 else None,
+            "output": {"probability": 0.2, "risk_band": "medium", "is_flagged": False, "reasons": []}
+            if status == 200
+            else None,
+        }
         if status != 200:
             record["error"] = "constructed error"
         lines.setdefault(f"{ts:%Y-%m-%d}", []).append(json.dumps(record, default=str))

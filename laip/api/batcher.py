@@ -16,7 +16,7 @@ from typing import Any
 
 from laip.api.predlog import settle
 
-LogLines = Callable[[list[dict]], list[dict]]   # a request's outputs -> its prediction-log lines
+LogLines = Callable[[list[dict]], list[dict]]  # a request's outputs -> its prediction-log lines
 Job = tuple[Any, list[dict], LogLines, asyncio.Future]
 
 
@@ -41,7 +41,9 @@ class Batcher:
     def _take(self) -> list[Job]:
         """The next batch: pending requests for the same champion, up to ``max_records`` (at least one)."""
         first = self._pending[0][0]
-        batch, rest, size = [], [], 0
+        batch: list[Job] = []
+        rest: list[Job] = []
+        size = 0
         for item in self._pending:
             if item[0] is first and (not batch or size + len(item[1]) <= self.max_records):
                 batch.append(item)
@@ -58,7 +60,7 @@ class Batcher:
         start, lines = 0, []
         released: list[tuple[asyncio.Future, list[dict]]] = []
         for _, recs, log_lines, fut in batch:
-            mine = outputs[start:start + len(recs)]
+            mine = outputs[start : start + len(recs)]
             start += len(recs)
             lines.extend(log_lines(mine))
             released.append((fut, mine))
@@ -71,7 +73,7 @@ class Batcher:
                 batch = self._take()
                 try:
                     await asyncio.to_thread(self._score, batch, loop)
-                except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+                except Exception as exc:
                     for *_, fut in batch:
                         if not fut.done():
                             fut.set_exception(exc)

@@ -1,9 +1,9 @@
 """The champion as the API serves it: ``models:/<name>@champion`` plus what scoring and the request schema need.
 
-Loaded with :func:`laip.ml.tracking.load_champion` (never trains). The reason reference values are computed exactly
-as ``laip score`` does (:func:`laip.ml.reasons.reference_values` over the whole day-30 feature mart), read from the
-published serving snapshot (else the working warehouse). Allowed categories are the ones the champion's encoder
-was fitted on; integer / boolean / nullable kinds of the numeric features come from the mart's column types.
+Loaded with :meth:`laip.ml.registry.ChampionVersion.load` (never trains). The reason reference values are
+computed exactly as ``laip score`` does (:func:`laip.ml.reasons.reference_values` over the whole day-30 feature
+mart), read from the published serving snapshot (else the working warehouse). Allowed categories are the ones the
+champion's encoder was fitted on; integer / boolean / nullable kinds of the numeric features come from the mart's column types.
 Requests are scored through :mod:`laip.api.fastpath` once it reproduced the pipeline on rows of the mart. The
 served features are those of ``ml/config.yaml`` the champion was fitted on (a retrained champion with added
 features brings them into the request schema on reload).
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -24,14 +25,15 @@ import pandas as pd
 
 from laip.api.fastpath import fast_decision
 from laip.config import Settings
-from laip.ml.features import UNKNOWN, prepare_X
 from laip.ml.config import MLConfig, load_ml_config
+from laip.ml.features import UNKNOWN, prepare_X
 from laip.ml.reasons import explain, reference_values, top_reason_lists
+from laip.ml.registry import ChampionVersion, NoChampion, get_champion
 from laip.ml.score import risk_band
 
 log = logging.getLogger(__name__)
 
-VERIFY_ROWS = 2000   # rows of the mart on which the fast path must reproduce the pipeline before it is used
+VERIFY_ROWS = 2000  # rows of the mart on which the fast path must reproduce the pipeline before it is used
 
 
 class ChampionUnavailable(RuntimeError):
@@ -43,7 +45,7 @@ class FieldSpec:
     """How one feature is accepted in a request."""
 
     name: str
-    kind: str                      # "int" | "float" | "bool" | "category"
+    kind: str  # "int" | "float" | "bool" | "category"
     nullable: bool
     categories: tuple[str, ...] = ()
 
@@ -52,12 +54,12 @@ class FieldSpec:
 class Champion:
     model: Any
     config: MLConfig
-    version: Any                   # mlflow ModelVersion
+    version: ChampionVersion
     reference: dict[str, object]
     fields: dict[str, FieldSpec]
     loaded_at: datetime
     metadata: dict[str, Any] = field(default_factory=dict)
-    decision: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None   # verified fast path, else pipeline
+    decision: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None  # verified fast path, else pipeline
 
     @property
     def model_name(self) -> str:
@@ -85,14 +87,21 @@ class Champion:
 
     def predict(self, records: list[dict[str, Any]], k: int = 3) -> list[dict[str, Any]]:
         """Probability, risk band, flag and top ``k`` reasons of each record (one batched model call)."""
-        proba, contributions = explain(self.model, self.columns(records), self.config.reasons, self.reference,
-                                       decision=self.decision)
+        proba, contributions = explain(
+            self.model, self.columns(records), self.config.reasons, self.reference, decision=self.decision
+        )
         bands = risk_band(proba, self.config)
         reasons = top_reason_lists(contributions.to_numpy(), self.config.reasons, k)
         thr = self.threshold
-        return [{"probability": round(float(p), 6), "risk_band": str(b), "is_flagged": bool(p >= thr),
-                 "reasons": [{"code": c, "label": lbl, "contribution": v} for c, lbl, v in rs]}
-                for p, b, rs in zip(proba, bands, reasons)]
+        return [
+            {
+                "probability": round(float(p), 6),
+                "risk_band": str(b),
+                "is_flagged": bool(p >= thr),
+                "reasons": [{"code": c, "label": lbl, "contribution": v} for c, lbl, v in rs],
+            }
+            for p, b, rs in zip(proba, bands, reasons, strict=False)
+        ]
 
 
 def mart_path(settings: Settings) -> Path:
@@ -108,8 +117,11 @@ def champion_config(model: Any, config: MLConfig) -> MLConfig:
     if unknown:
         raise ChampionUnavailable(f"the champion uses features not in ml/config.yaml: {unknown}")
     families = {fam: tuple(f for f in cols if f in fitted) for fam, cols in config.families.items()}
-    return dataclasses.replace(config, families={k: v for k, v in families.items() if v},
-                               categorical=frozenset(config.categorical & set(fitted)))
+    return dataclasses.replace(
+        config,
+        families={k: v for k, v in families.items() if v},
+        categorical=frozenset(config.categorical & set(fitted)),
+    )
 
 
 def read_mart_features(settings: Settings, config: MLConfig) -> pd.DataFrame:
@@ -130,7 +142,7 @@ def trained_categories(model: Any, config: MLConfig) -> dict[str, tuple[str, ...
         pre = model.pipeline.named_steps["pre"]
         for _name, encoder, columns in pre.transformers_:
             if hasattr(encoder, "categories_") and set(columns) <= config.categorical:
-                return {c: tuple(str(v) for v in cats) for c, cats in zip(columns, encoder.categories_)}
+                return {c: tuple(str(v) for v in cats) for c, cats in zip(columns, encoder.categories_, strict=False)}
     except (AttributeError, KeyError, TypeError):
         pass
     return {}
@@ -156,40 +168,42 @@ def field_specs(mart: pd.DataFrame, config: MLConfig, categories: dict[str, tupl
     return specs
 
 
-def _run_metadata(settings: Settings, version: Any) -> dict[str, Any]:
+def _run_metadata(version: ChampionVersion) -> dict[str, Any]:
     """Training metrics of the champion's run and the dataset input of its training run (from MLflow)."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
-    meta: dict[str, Any] = {"run_id": version.run_id, "training_run_id": version.tags.get("training_run_id"),
-                            "data_digest": version.tags.get("data_digest"), "metrics": {}, "datasets": []}
+    meta: dict[str, Any] = {
+        "run_id": version.run_id,
+        "training_run_id": version.tags.get("training_run_id"),
+        "data_digest": version.tags.get("data_digest"),
+        "metrics": {},
+        "datasets": [],
+    }
     try:
-        meta["metrics"] = {k: float(v) for k, v in sorted(client.get_run(version.run_id).data.metrics.items())}
-        parent = client.get_run(meta["training_run_id"] or version.run_id)
-        meta["datasets"] = [{"name": d.dataset.name, "digest": d.dataset.digest, "source": d.dataset.source,
-                             "context": next((t.value for t in d.tags if t.key == "mlflow.data.context"), None)}
-                            for d in parent.inputs.dataset_inputs]
-    except Exception as exc:  # noqa: BLE001 - metadata is informative; serving must not depend on it
+        meta["metrics"] = version.model_metrics()
+        meta["datasets"] = version.training_datasets()
+    except Exception as exc:
         log.warning("champion run metadata unavailable: %s", exc)
     return meta
 
 
 def load(settings: Settings) -> Champion:
     """Load ``models:/<registered name>@champion`` and everything serving needs; raises ChampionUnavailable."""
-    from laip.ml.tracking import load_champion
-
     config = load_ml_config(settings)
     try:
-        model, version = load_champion(settings, config)
-    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for "no such model/alias"
-        raise ChampionUnavailable(f"no champion models:/{config.registered_model_name}@{config.alias}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        version = get_champion(settings, config)
+        model = version.load()
+    except Exception as exc:
+        raise ChampionUnavailable(
+            str(exc)
+            if isinstance(exc, NoChampion)
+            else f"champion models:/{config.registered_model_name}@{config.alias} could not be "
+            f"loaded: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
     config = champion_config(model, config)
     mart = read_mart_features(settings, config)
     X = prepare_X(mart, config)
     fields = field_specs(mart, config, trained_categories(model, config))
-    champion = Champion(model, config, version, reference_values(X, config), fields, datetime.now(timezone.utc))
-    champion.metadata = _run_metadata(settings, version)
+    champion = Champion(model, config, version, reference_values(X, config), fields, datetime.now(UTC))
+    champion.metadata = _run_metadata(version)
     check = X.sample(min(len(X), VERIFY_ROWS), random_state=0) if len(X) else X
     champion.decision = fast_decision(model, config.categorical, check)
     return champion

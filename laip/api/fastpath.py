@@ -23,7 +23,7 @@ from laip.ml.modeling import logit
 
 log = logging.getLogger(__name__)
 
-FLAT_FOREST_MAX_ROWS = 128   # above this many rows sklearn's per-tree loop is as fast (measured: 192 rows ~ equal)
+FLAT_FOREST_MAX_ROWS = 128  # above this many rows sklearn's per-tree loop is as fast (measured: 192 rows ~ equal)
 
 
 def _strip_feature_names(est: Any) -> None:
@@ -45,6 +45,7 @@ def _ordinal(enc: Any):
         for j, m in enumerate(maps):
             out[:, j] = [m.get(v, unknown) for v in block[:, j]]
         return out
+
     return transform
 
 
@@ -62,6 +63,7 @@ def _one_hot(enc: Any):
                 if k is not None:
                     out[i, offsets[j] + k] = 1.0
         return out
+
     return transform
 
 
@@ -77,6 +79,7 @@ def _imputer(imp: Any):
         missing = np.isnan(block)
         out = np.where(missing, fill, block)[:, keep]
         return out if indicator is None else np.hstack([out, missing[:, indicator].astype("float64")])
+
     return transform
 
 
@@ -133,7 +136,7 @@ class _NumpyHgbPreprocessor:
     def transform(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype="float64")
         cats = np.empty((X.shape[0], len(self.cat_idx)), dtype="float64")
-        for j, (col, known) in enumerate(zip(self.cat_idx, self.categories)):
+        for j, (col, known) in enumerate(zip(self.cat_idx, self.categories, strict=False)):
             values = X[:, col]
             pos = np.clip(np.searchsorted(known, values), 0, len(known) - 1)
             cats[:, j] = np.where(known[pos] == values, pos, np.nan)
@@ -231,7 +234,7 @@ class FastDecision:
             raise ValueError("the pipeline's first step is not a ColumnTransformer")
         self.blocks: list[tuple[Any, list[str], bool]] = []
         for _name, trans, cols in pre.transformers_:
-            if isinstance(trans, str) and trans == "drop" or len(cols) == 0:
+            if (isinstance(trans, str) and trans == "drop") or len(cols) == 0:
                 continue
             if isinstance(trans, str):
                 raise ValueError(f"unsupported transformer {trans!r}")
@@ -239,7 +242,7 @@ class FastDecision:
                 raise ValueError("columns are not selected by name")
             self.blocks.append((_fast(trans), list(cols), all(c in categorical for c in cols)))
         if hasattr(clf, "n_jobs"):
-            clf.n_jobs = 1              # one request is far too small to parallelise; workers give parallelism
+            clf.n_jobs = 1  # one request is far too small to parallelise; workers give parallelism
         _strip_feature_names(clf)
         if getattr(clf, "_preprocessor", None) is not None:
             clf._preprocessor = _NumpyHgbPreprocessor(clf._preprocessor, np.asarray(clf.is_categorical_))
@@ -257,6 +260,7 @@ class FastDecision:
         return np.hstack(parts)
 
     def _forest_raw(self, matrix: np.ndarray) -> np.ndarray:
+        assert self.forest is not None, "only called when the forest was flattened"
         pre = self.clf._preprocessor
         return self.forest.raw_predict(pre.transform(matrix) if pre is not None else matrix)
 

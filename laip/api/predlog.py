@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,12 @@ class PredictionLog:
         self.submit(records, loop, functools.partial(settle, done))
         await done
 
-    def submit(self, records: Iterable[dict[str, Any]], loop: asyncio.AbstractEventLoop,
-               callback: Callable[[BaseException | None], None]) -> None:
+    def submit(
+        self,
+        records: Iterable[dict[str, Any]],
+        loop: asyncio.AbstractEventLoop,
+        callback: Callable[[BaseException | None], None],
+    ) -> None:
         """Queue the records (from any thread); once they are durably written, or the write failed,
         ``callback(error or None)`` runs on ``loop``."""
         self._queue.put((_lines(records), loop, callback))
@@ -83,7 +87,7 @@ class PredictionLog:
             f = self._file(date)
             data = b"".join(day_lines)
             while data:
-                data = data[f.write(data):]
+                data = data[f.write(data) :]
             os.fsync(f.fileno())
 
     def _run(self) -> None:
@@ -102,7 +106,7 @@ class PredictionLog:
             error: BaseException | None = None
             try:
                 self._write([line for lines, _, _ in items for line in lines])
-            except BaseException as exc:  # noqa: BLE001 - reported to every waiting request
+            except BaseException as exc:
                 log.exception("prediction log write failed")
                 error = exc
             for _, loop, callback in items:
@@ -127,4 +131,4 @@ def settle(fut: asyncio.Future, error: BaseException | None, result: Any = None)
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()

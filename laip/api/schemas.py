@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -30,8 +30,9 @@ class ApiLimits:
     bounds: tuple[tuple[str, float | None, float | None], ...]
 
     def bounds_of(self, feature: str) -> tuple[float | None, float | None]:
-        return next(((lo, hi) for pattern, lo, hi in self.bounds if fnmatch.fnmatchcase(feature, pattern)),
-                    (None, None))
+        return next(
+            ((lo, hi) for pattern, lo, hi in self.bounds if fnmatch.fnmatchcase(feature, pattern)), (None, None)
+        )
 
 
 def api_limits(settings: Settings) -> ApiLimits:
@@ -43,7 +44,7 @@ def api_limits(settings: Settings) -> ApiLimits:
 def _field(spec: FieldSpec, config: MLConfig, limits: ApiLimits) -> tuple[Any, Any]:
     description = config.label(spec.name)
     if spec.kind == "category":
-        typ: Any = Literal[spec.categories] if spec.categories else str  # type: ignore[valid-type]
+        typ: Any = Literal[spec.categories] if spec.categories else str
         extra: dict[str, Any] = {} if spec.categories else {"max_length": 200}
         if spec.nullable:
             description += " (null = unknown)"
@@ -54,7 +55,7 @@ def _field(spec: FieldSpec, config: MLConfig, limits: ApiLimits) -> tuple[Any, A
         if spec.nullable:
             description += " (null = unknown" + (", e.g. no click log)" if spec.name.startswith("clicks_") else ")")
     if spec.nullable:
-        typ = Optional[typ]
+        typ = typ | None
     return typ, Field(..., description=description, **extra)
 
 
@@ -72,16 +73,37 @@ class Schemas:
 def build_schemas(fields: dict[str, FieldSpec], config: MLConfig, limits: ApiLimits) -> Schemas:
     """The request models for these field specs (one field per feature, in config order)."""
     definitions: dict[str, Any] = {name: _field(spec, config, limits) for name, spec in fields.items()}
-    definitions["student_module_id"] = (Optional[str], Field(
-        None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="Optional id of the student-module attempt; logged so outcomes can be joined later, "
-                    "not used by the model"))
-    record = create_model("PredictionRecord", __config__=STRICT,
-                          __doc__="Day-30 features of one student-module attempt (every feature is required; "
-                                  "null = unknown where allowed).", **definitions)
-    batch = create_model("PredictionBatch", __config__=STRICT, __doc__="Records to score in one request.",
-                         records=(list[record], Field(..., min_length=1, max_length=limits.max_batch_records,
-                                                      description="At most max_batch_records records (413 above)")))
+    definitions["student_module_id"] = (
+        str | None,
+        Field(
+            None,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_.:-]+$",
+            description="Optional id of the student-module attempt; logged so outcomes can be joined later, "
+            "not used by the model",
+        ),
+    )
+    record = create_model(
+        "PredictionRecord",
+        __config__=STRICT,
+        __doc__="Day-30 features of one student-module attempt (every feature is required; "
+        "null = unknown where allowed).",
+        **definitions,
+    )
+    batch = create_model(
+        "PredictionBatch",
+        __config__=STRICT,
+        __doc__="Records to score in one request.",
+        records=(
+            list[record],  # type: ignore[valid-type]  # a model built at run time from the champion's features
+            Field(
+                ...,
+                min_length=1,
+                max_length=limits.max_batch_records,
+                description="At most max_batch_records records (413 above)",
+            ),
+        ),
+    )
     return Schemas(record, batch, dict(fields))
 
 
@@ -117,8 +139,8 @@ class BatchPrediction(ModelRef):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     model_loaded: bool
-    model_version: Optional[int] = None
-    detail: Optional[str] = None
+    model_version: int | None = None
+    detail: str | None = None
 
 
 class ModelInfo(BaseModel):
@@ -127,8 +149,8 @@ class ModelInfo(BaseModel):
     model_version: int
     model_name: str
     run_id: str
-    training_run_id: Optional[str]
-    data_digest: Optional[str]
+    training_run_id: str | None
+    data_digest: str | None
     datasets: list[dict[str, Any]]
     metrics: dict[str, float]
     threshold: float
@@ -139,4 +161,4 @@ class ModelInfo(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: Any
-    request_id: Optional[str] = None
+    request_id: str | None = None

@@ -17,10 +17,10 @@ from typing import IO, Any
 from laip.config import Settings, load_settings
 
 HOST = "127.0.0.1"
-APP = "laip.api.server:worker_app"   # the uvicorn factory of a worker process
+APP = "laip.api.server:worker_app"  # the uvicorn factory of a worker process
 
 log = logging.getLogger(__name__)
-_cpu_claim: IO[Any] | None = None     # this worker's claim on its CPU, held for the life of the process
+_cpu_claim: IO[Any] | None = None  # this worker's claim on its CPU, held for the life of the process
 
 
 def pin_to_free_cpu() -> int | None:
@@ -38,17 +38,17 @@ def pin_to_free_cpu() -> int | None:
     if len(cpus) < 2:
         return None
     for cpu in cpus:
-        claim = open(Path(tempfile.gettempdir()) / f"laip-api-cpu{cpu}.lock", "a")  # noqa: SIM115 - held open
+        claim = open(Path(tempfile.gettempdir()) / f"laip-api-cpu{cpu}.lock", "a")
         try:
             fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             claim.close()
             continue
-        for tid in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else [0]:
+        for tid in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ["0"]:
             try:
                 os.sched_setaffinity(int(tid), {cpu})
             except OSError:
-                pass                        # a thread that just ended
+                pass  # a thread that just ended
         _cpu_claim = claim
         return cpu
     return None
@@ -120,7 +120,7 @@ def supervise(host: str, port: int, workers: int, grace_s: float = 20.0) -> int:
             code = child.poll()
             if code is None or stop:
                 continue
-            if code == 3 or restarts >= 5 * workers:      # uvicorn's STARTUP_FAILURE, or crashing in a loop
+            if code == 3 or restarts >= 5 * workers:  # uvicorn's STARTUP_FAILURE, or crashing in a loop
                 log.error("API worker %d exited with %d; stopping the API", child.pid, code)
                 stop.append(0)
                 status = code or 1
@@ -141,21 +141,28 @@ def supervise(host: str, port: int, workers: int, grace_s: float = 20.0) -> int:
     return status
 
 
-def serve(settings: Settings, host: str = HOST, port: int = 8000, workers: int = 1,
-          reuse_port: bool = False) -> int:
+def serve(settings: Settings, host: str = HOST, port: int = 8000, workers: int = 1, reuse_port: bool = False) -> int:
     """uvicorn with uvloop + httptools, no access log (every prediction is in the prediction log instead).
     Each worker process loads the champion and writes its own prediction-log part file. Several workers are
     separate processes on one SO_REUSEPORT port (:func:`supervise`) where the OS has it."""
     # One OpenMP thread per process, set before scikit-learn loads it: a request is far too small to parallelise
     # (threads only contend for the cores); throughput comes from uvicorn workers and batched scoring.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ["LAIP_HOME"] = str(settings.home)   # the factory (and every worker) resolves the same settings
+    os.environ["LAIP_HOME"] = str(settings.home)  # the factory (and every worker) resolves the same settings
     if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
         return supervise(host, port, workers)
     import uvicorn
 
-    options: dict[str, Any] = dict(factory=True, host=host, port=port, loop="uvloop", http="httptools",
-                                   access_log=False, log_level="info", timeout_keep_alive=30)
+    options: dict[str, Any] = dict(
+        factory=True,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="info",
+        timeout_keep_alive=30,
+    )
     if workers > 1:
         uvicorn.run(APP, workers=workers, **options)
         return 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")   # before numpy / scikit-learn load OpenMP (as `laip serve` does)
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy / scikit-learn load OpenMP (as `laip serve` does)
 
 import argparse
 import asyncio
@@ -40,7 +40,7 @@ import numpy as np
 
 from laip.config import Settings, load_settings
 
-GOAL_P99_MS, GOAL_RPS = 15.0, 500      # issue 6: single-record /predict on 2 cores
+GOAL_P99_MS, GOAL_RPS = 15.0, 500  # issue 6: single-record /predict on 2 cores
 CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
@@ -56,8 +56,9 @@ def population(settings: Settings, features: list[str]) -> list[dict]:
 
     config = load_ml_config(settings)
     with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
-        df = con.execute(f"select student_module_id, {', '.join(features)} "
-                         f"from {config.source_table} order by student_module_id").df()
+        df = con.execute(
+            f"select student_module_id, {', '.join(features)} from {config.source_table} order by student_module_id"
+        ).df()
     return json.loads(df.to_json(orient="records"))
 
 
@@ -72,16 +73,22 @@ def scratch_home(settings: Settings) -> Path:
 def start_server(home: Path, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "LAIP_HOME": str(home), "OMP_NUM_THREADS": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.Popen([sys.executable, "-m", "laip", "serve", "--port", str(port), "--workers", str(workers)],
-                            env=env, stdout=(home / "serve.log").open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "laip", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=(home / "serve.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
                 # every worker up (each loads the champion), else the clients' connections all go to the first
-                if resp.status == 200 and \
-                        (home / "serve.log").read_text().count("Application startup complete") >= workers:
+                if (
+                    resp.status == 200
+                    and (home / "serve.log").read_text().count("Application startup complete") >= workers
+                ):
                     return proc
         except OSError:
             pass
@@ -104,14 +111,19 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def http_request(path: str, body: bytes) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> tuple[int, bytes]:
     writer.write(raw)
     head = await reader.readuntil(b"\r\n\r\n")
-    body = await reader.readexactly(int(CONTENT_LENGTH.search(head).group(1)))
+    length = CONTENT_LENGTH.search(head)
+    if length is None:
+        raise RuntimeError(f"response without content-length: {head[:200]!r}")
+    body = await reader.readexactly(int(length.group(1)))
     return int(head[9:12]), body
 
 
@@ -138,8 +150,7 @@ async def _load(port: int, requests: list[bytes], concurrency: int, warmup_s: fl
     return np.array(latencies) * 1000, errors, seconds
 
 
-async def _paced(port: int, requests: list[bytes], rate: float, warmup_s: float, seconds: float,
-                 connections: int = 32):
+async def _paced(port: int, requests: list[bytes], rate: float, warmup_s: float, seconds: float, connections: int = 32):
     """Open-loop load: request i is due at ``start + i / rate`` whatever the server does; its latency is measured
     from that due time (no coordinated omission), over a pool of keep-alive connections."""
     pool: asyncio.Queue = asyncio.Queue()
@@ -154,7 +165,7 @@ async def _paced(port: int, requests: list[bytes], rate: float, warmup_s: float,
     async def one(i: int, due: float) -> None:
         nonlocal errors
         conn = await pool.get()
-        status, _ = await _exchange(*conn, requests[i % len(requests)])
+        status, _ = await _exchange(conn[0], conn[1], requests[i % len(requests)])
         pool.put_nowait(conn)
         if due >= measure_from:
             latencies.append(time.perf_counter() - due)
@@ -199,26 +210,46 @@ def run(settings: Settings, workers: int, concurrency: int, seconds: float, rate
         records = population(settings, features)
         single = [http_request("/predict", json.dumps(r).encode()) for r in records]
         chunk = api_limits(settings).max_batch_records
-        batches = [http_request("/predict/batch", json.dumps({"records": records[i:i + chunk]}).encode())
-                   for i in range(0, len(records), chunk)]
+        batches = [
+            http_request("/predict/batch", json.dumps({"records": records[i : i + chunk]}).encode())
+            for i in range(0, len(records), chunk)
+        ]
         lat, errors, secs = uvloop.run(_load(port, single, concurrency, warmup_s=2.0, seconds=seconds))
         paced, paced_errors, paced_secs = uvloop.run(_paced(port, single, rate, warmup_s=2.0, seconds=seconds))
         batch_s = uvloop.run(_batches(port, batches))
     finally:
         stop_server(proc)
-        per_worker = sorted((sum(1 for _ in p.open("rb")) for p in (home / "predictions").glob("date=*/part-*.jsonl")),
-                            reverse=True)
+        per_worker = sorted(
+            (sum(1 for _ in p.open("rb")) for p in (home / "predictions").glob("date=*/part-*.jsonl")), reverse=True
+        )
         shutil.rmtree(home, ignore_errors=True)
     inproc_s = in_process(settings, records, chunk)
-    return {"records": len(records), "workers": workers, "concurrency": concurrency, "seconds": secs,
-            "requests": len(lat), "errors": errors, "rps": len(lat) / secs,
-            "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-            "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),
-            "rate": rate, "paced_requests": len(paced), "paced_errors": paced_errors,
-            "paced_rps": len(paced) / paced_secs, "paced_p50_ms": float(np.percentile(paced, 50)), "paced_p95_ms": float(np.percentile(paced, 95)),
-            "paced_p99_ms": float(np.percentile(paced, 99)), "paced_max_ms": float(paced.max()),
-            "batch_chunk": chunk, "batch_http_s": batch_s, "in_process_s": inproc_s, "log_lines": sum(per_worker),
-            "per_worker": per_worker}
+    return {
+        "records": len(records),
+        "workers": workers,
+        "concurrency": concurrency,
+        "seconds": secs,
+        "requests": len(lat),
+        "errors": errors,
+        "rps": len(lat) / secs,
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p95_ms": float(np.percentile(lat, 95)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "max_ms": float(lat.max()),
+        "rate": rate,
+        "paced_requests": len(paced),
+        "paced_errors": paced_errors,
+        "paced_rps": len(paced) / paced_secs,
+        "paced_p50_ms": float(np.percentile(paced, 50)),
+        "paced_p95_ms": float(np.percentile(paced, 95)),
+        "paced_p99_ms": float(np.percentile(paced, 99)),
+        "paced_max_ms": float(paced.max()),
+        "batch_chunk": chunk,
+        "batch_http_s": batch_s,
+        "in_process_s": inproc_s,
+        "log_lines": sum(per_worker),
+        "per_worker": per_worker,
+    }
 
 
 def in_process(settings: Settings, records: list[dict], chunk: int) -> float:
@@ -229,7 +260,7 @@ def in_process(settings: Settings, records: list[dict], chunk: int) -> float:
     rows = [{k: v for k, v in r.items() if k != "student_module_id"} for r in records]
     start = time.perf_counter()
     for i in range(0, len(rows), chunk):
-        ch.predict(rows[i:i + chunk])
+        ch.predict(rows[i : i + chunk])
     return time.perf_counter() - start
 
 
@@ -246,25 +277,41 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No serving snapshot in {settings.home}; run `laip run <data>` first.", file=sys.stderr)
         return 1
     r = run(settings, args.workers, args.concurrency, args.seconds, args.rate)
-    print(f"Prediction API on 127.0.0.1, {r['workers']} worker processes, {os.cpu_count()} CPUs "
-          f"(day-30 population: {r['records']:,} records)")
+    print(
+        f"Prediction API on 127.0.0.1, {r['workers']} worker processes, {os.cpu_count()} CPUs "
+        f"(day-30 population: {r['records']:,} records)"
+    )
     met = r["paced_p99_ms"] <= GOAL_P99_MS and r["paced_rps"] >= GOAL_RPS * 0.99 and r["paced_errors"] == 0
-    verdict = ("not tested, offered rate below it" if r["rate"] < GOAL_RPS else "met" if met else "MISSED")
-    print(f"  POST /predict, open loop at {r['rate']:,.0f} req/s offered, {r['seconds']:.0f} s: "
-          f"{r['paced_requests']:,} requests, {r['paced_rps']:,.0f} req/s served, errors {r['paced_errors']}")
-    print(f"    latency from the due time p50 {r['paced_p50_ms']:.1f} ms, p95 {r['paced_p95_ms']:.1f} ms, "
-          f"p99 {r['paced_p99_ms']:.1f} ms, max {r['paced_max_ms']:.1f} ms   "
-          f"(goal p99 <= {GOAL_P99_MS:g} ms at >= {GOAL_RPS} req/s: {verdict})")
-    print(f"  POST /predict, {r['concurrency']} keep-alive clients back to back (closed loop), {r['seconds']:.0f} s: "
-          f"{r['requests']:,} requests, {r['rps']:,.0f} req/s, errors {r['errors']}")
-    print(f"    latency p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-          f"max {r['max_ms']:.1f} ms (includes queueing behind the other clients)")
-    print(f"  whole population via POST /predict/batch ({r['batch_chunk']} records per request): "
-          f"{r['batch_http_s']:.2f} s ({r['records'] / r['batch_http_s']:,.0f} records/s)")
-    print(f"  whole population in-process (Champion.predict, same chunks): {r['in_process_s']:.2f} s "
-          f"({r['records'] / r['in_process_s']:,.0f} records/s)")
-    print(f"  prediction log lines written and fsync'ed during the run: {r['log_lines']:,} "
-          f"(per worker: {' / '.join(f'{n:,}' for n in r['per_worker'])})")
+    verdict = "not tested, offered rate below it" if r["rate"] < GOAL_RPS else "met" if met else "MISSED"
+    print(
+        f"  POST /predict, open loop at {r['rate']:,.0f} req/s offered, {r['seconds']:.0f} s: "
+        f"{r['paced_requests']:,} requests, {r['paced_rps']:,.0f} req/s served, errors {r['paced_errors']}"
+    )
+    print(
+        f"    latency from the due time p50 {r['paced_p50_ms']:.1f} ms, p95 {r['paced_p95_ms']:.1f} ms, "
+        f"p99 {r['paced_p99_ms']:.1f} ms, max {r['paced_max_ms']:.1f} ms   "
+        f"(goal p99 <= {GOAL_P99_MS:g} ms at >= {GOAL_RPS} req/s: {verdict})"
+    )
+    print(
+        f"  POST /predict, {r['concurrency']} keep-alive clients back to back (closed loop), {r['seconds']:.0f} s: "
+        f"{r['requests']:,} requests, {r['rps']:,.0f} req/s, errors {r['errors']}"
+    )
+    print(
+        f"    latency p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+        f"max {r['max_ms']:.1f} ms (includes queueing behind the other clients)"
+    )
+    print(
+        f"  whole population via POST /predict/batch ({r['batch_chunk']} records per request): "
+        f"{r['batch_http_s']:.2f} s ({r['records'] / r['batch_http_s']:,.0f} records/s)"
+    )
+    print(
+        f"  whole population in-process (Champion.predict, same chunks): {r['in_process_s']:.2f} s "
+        f"({r['records'] / r['in_process_s']:,.0f} records/s)"
+    )
+    print(
+        f"  prediction log lines written and fsync'ed during the run: {r['log_lines']:,} "
+        f"(per worker: {' / '.join(f'{n:,}' for n in r['per_worker'])})"
+    )
     return 0
 
 

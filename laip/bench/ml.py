@@ -28,8 +28,8 @@ from laip.config import REPO_ROOT, Settings, load_settings
 
 
 def _build(settings: Settings, data_dir: Path) -> None:
-    from laip.warehouse.build import build
     from laip.ingest.load import load
+    from laip.warehouse.build import build
 
     load(data_dir, settings.warehouse, settings.reports_dir, source="given")
     result = build(settings)
@@ -41,8 +41,8 @@ def ablation(settings: Settings, model_name: str, params: dict) -> pd.DataFrame:
     """Temporal-split ROC AUC / AP of ``model_name`` with all features and without each family."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from laip.ml.features import load_feature_data, temporal_split
     from laip.ml.config import load_ml_config
+    from laip.ml.features import load_feature_data, temporal_split
     from laip.ml.modeling import build_pipeline
 
     config = load_ml_config(settings)
@@ -52,15 +52,24 @@ def ablation(settings: Settings, model_name: str, params: dict) -> pd.DataFrame:
     rows = []
     variants = [("all families", None), *((f"without {fam}", fam) for fam in config.families)]
     for label, drop in variants:
-        cfg = config if drop is None else dataclasses.replace(
-            config, families={k: v for k, v in config.families.items() if k != drop})
+        cfg = (
+            config
+            if drop is None
+            else dataclasses.replace(config, families={k: v for k, v in config.families.items() if k != drop})
+        )
         cols = cfg.features
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             pipe = build_pipeline(model_name, cfg, params).fit(data.X.iloc[split.train][cols], ytr)
             p = pipe.predict_proba(data.X.iloc[split.test][cols])[:, 1]
-        rows.append({"variant": label, "n_features": len(cols), "roc_auc": roc_auc_score(yte, p),
-                     "average_precision": average_precision_score(yte, p)})
+        rows.append(
+            {
+                "variant": label,
+                "n_features": len(cols),
+                "roc_auc": roc_auc_score(yte, p),
+                "average_precision": average_precision_score(yte, p),
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["roc_auc_lost"] = frame.roc_auc.iloc[0] - frame.roc_auc
     frame["ap_lost"] = frame.average_precision.iloc[0] - frame.average_precision
@@ -75,10 +84,25 @@ def report(settings: Settings, skip_ablation: bool = False) -> None:
     start = time.perf_counter()
     result = train(settings)
     fmt = {"float_format": lambda v: f"{v:.3f}", "index": False}
-    print(f"\n== Models x splits (training {result.seconds:.0f} s, profile {result.profile}, "
-          f"data {result.data_digest})")
-    cols = ["model_name", "split", "roc_auc", "average_precision", "precision", "recall", "f1", "brier",
-            "base_rate", "threshold", "cv_roc_auc", "n_train", "n_test", "is_selected"]
+    print(
+        f"\n== Models x splits (training {result.seconds:.0f} s, profile {result.profile}, data {result.data_digest})"
+    )
+    cols = [
+        "model_name",
+        "split",
+        "roc_auc",
+        "average_precision",
+        "precision",
+        "recall",
+        "f1",
+        "brier",
+        "base_rate",
+        "threshold",
+        "cv_roc_auc",
+        "n_train",
+        "n_test",
+        "is_selected",
+    ]
     print(result.comparison[cols].to_string(**fmt))
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         subsets = con.execute("""
@@ -87,12 +111,13 @@ def report(settings: Settings, skip_ablation: bool = False) -> None:
                      and metric in ('roc_auc', 'average_precision', 'base_rate'))
             on metric using first(value) order by split, model_name, subset""").df()
     print("\n== Held-out rows with / without click data")
-    print(subsets[["split", "model_name", "subset", "n", "roc_auc", "average_precision", "base_rate"]]
-          .to_string(**fmt))
+    print(subsets[["split", "model_name", "subset", "n", "roc_auc", "average_precision", "base_rate"]].to_string(**fmt))
     if not skip_ablation:
         sel = result.comparison[(result.comparison.is_selected) & (result.comparison.split == "temporal")].iloc[0]
-        print(f"\n== Ablation: {sel.model_name} with its tuned temporal-split parameters {sel.best_params}, "
-              "refitted without one feature family (temporal split)")
+        print(
+            f"\n== Ablation: {sel.model_name} with its tuned temporal-split parameters {sel.best_params}, "
+            "refitted without one feature family (temporal split)"
+        )
         print(ablation(settings, sel.model_name, json.loads(sel.best_params)).to_string(**fmt))
     print(f"\nTotal {time.perf_counter() - start:.0f} s")
 

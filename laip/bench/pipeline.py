@@ -31,8 +31,9 @@ STEPS = (("validate", ["validate"]), ("load", ["load"]), ("dbt build", ["build"]
 def _run_step(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MiB, exit code) of one ``laip`` sub-command in its own process."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "laip", *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "laip", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -46,8 +47,9 @@ def bare_duckdb_load(data_dir: Path, db_path: Path) -> float:
     start = time.perf_counter()
     with duckdb.connect(str(db_path)) as con:
         for spec in TABLES:
-            con.execute(f"create table {spec.table} as select * from read_csv(?)",
-                        [str(find_file(data_dir, spec.file_stem))])
+            con.execute(
+                f"create table {spec.table} as select * from read_csv(?)", [str(find_file(data_dir, spec.file_stem))]
+            )
         con.execute("checkpoint")
     return time.perf_counter() - start
 
@@ -66,7 +68,7 @@ def bench(data_dir: Path) -> dict[str, float]:
             figures[f"{name} peak MiB"] = rss
         bare_again = bare_duckdb_load(data_dir, Path(tmp) / "bare2.duckdb")
         with duckdb.connect(str(Path(tmp) / "home" / "warehouse" / "laip.duckdb"), read_only=True) as con:
-            figures["click rows"] = con.execute("select count(*) from raw.student_vle").fetchone()[0]
+            figures["click rows"] = con.execute("select count(*) from raw.student_vle").fetchall()[0][0]
     figures["bare read_csv s"] = min(bare, bare_again)
     figures["load / bare"] = figures["load s"] / figures["bare read_csv s"]
     figures["validate+load+build s"] = figures["validate s"] + figures["load s"] + figures["dbt build s"]
@@ -83,10 +85,18 @@ def bench_pipeline(data_dir: Path) -> dict[str, float]:
         for name, args in (("direct", ["run", str(data_dir)]), ("airflow dag", ["dag", str(data_dir)])):
             env = {**os.environ, "LAIP_HOME": str(Path(tmp) / name.replace(" ", "_"))}
             if name == "airflow dag":  # one-time set-up (metadata DB, pool, manifest) is not part of a run
-                subprocess.run([sys.executable, "-c", "from laip.orchestration.airflow_run import init_airflow; "
-                                "from laip.config import load_settings; init_airflow(load_settings())"],
-                               env=env, check=True, capture_output=True)
-            seconds, rss, code = _run_step(args, env)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        "from laip.orchestration.airflow_run import init_airflow; "
+                        "from laip.config import load_settings; init_airflow(load_settings())",
+                    ],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+            seconds, _rss, code = _run_step(args, env)
             if code:
                 raise SystemExit(f"{name} failed on {data_dir} (exit {code})")
             figures[f"{name} s"] = seconds
@@ -100,21 +110,26 @@ def bench_pipeline(data_dir: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dirs", nargs="+", type=Path)
-    parser.add_argument("--pipeline", action="store_true",
-                        help="time the whole pipeline through the Airflow DAG vs directly (overhead ratio)")
+    parser.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="time the whole pipeline through the Airflow DAG vs directly (overhead ratio)",
+    )
     args = parser.parse_args(argv)
     if args.pipeline:
         for d in args.data_dirs:
             print(f"{d}:")
-            for k, v in bench_pipeline(d).items():
-                print(f"  {k:<20} {v:10.2f}")
+            for name, seconds in bench_pipeline(d).items():
+                print(f"  {name:<20} {seconds:10.2f}")
         return 0
     results = {d: bench(d) for d in args.data_dirs}
     keys = list(next(iter(results.values())))
     width = max(len(str(d)) for d in results) + 2
-    print(f"{'figure':<24}" + "".join(f"{str(d):>{width}}" for d in results))
+    print(f"{'figure':<24}" + "".join(f"{d!s:>{width}}" for d in results))
     for k in keys:
-        cells = "".join(f"{v[k]:>{width},.0f}" if k == "click rows" else f"{v[k]:>{width}.2f}" for v in results.values())
+        cells = "".join(
+            f"{v[k]:>{width},.0f}" if k == "click rows" else f"{v[k]:>{width}.2f}" for v in results.values()
+        )
         print(f"{k:<24}{cells}")
     if len(results) > 1:
         first = next(iter(results.values()))

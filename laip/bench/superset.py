@@ -4,7 +4,8 @@
     make bench-superset                       (DATA_DIR = BENCH_DATA, default the full OULAD beside the repo)
 
 Builds the warehouse with `laip run DATA_DIR` (quick ML profile unless LAIP_ML_PROFILE is set) into --home
-(default .laip/bench-superset) unless that home already has a serving snapshot, provisions Superset there, starts it on a free loopback port, then
+(default .laip/bench-superset) unless that home already has a serving snapshot, provisions Superset there,
+starts it on a free loopback port, then
   * for every chart of the dashboard: N timed chart-data API calls (force=true: no cache) -> median, p95;
   * in headless Chromium: time from navigation to "every chart of the first tab rendered" -> runs, median.
 Runs in the main environment (it drives Superset in .venv-superset through laip.services.superset).
@@ -21,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from laip.config import REPO_ROOT, load_settings
 from laip.services.superset import (
@@ -37,7 +37,7 @@ from laip.services.superset import (
 
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def _free_port() -> int:
@@ -72,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         api = SupersetAPI(url, info["username"], info["password"])
         status, body = api.get("/api/v1/dashboard/learning-analytics/charts")
         charts = sorted((c["id"], c["slice_name"]) for c in body["result"])
-        print(f"\nSnapshot {settings.serving_warehouse} ({size_mb:.0f} MB); {len(charts)} charts; "
-              f"{args.runs} chart-data calls each (force=true, no cache), 2 gunicorn workers\n")
+        print(
+            f"\nSnapshot {settings.serving_warehouse} ({size_mb:.0f} MB); {len(charts)} charts; "
+            f"{args.runs} chart-data calls each (force=true, no cache), 2 gunicorn workers\n"
+        )
         print(f"{'chart':<78} {'median ms':>9} {'p95 ms':>8} {'rows':>6}")
         all_times: list[float] = []
         for chart_id, name in charts:
@@ -91,15 +93,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'all charts':<78} {statistics.median(all_times):9.0f} {_p95(all_times):8.0f}")
 
         browser_env = {**os.environ, "SUPERSET_USER": info["username"], "SUPERSET_PASSWORD": info["password"]}
-        out = subprocess.run([str(venv_python()), str(SUPERSET_DIR / "browser.py"), "load-time", "--url", url,
-                              "--runs", str(args.browser_runs)], env=browser_env, capture_output=True, text=True,
-                             timeout=900)
+        out = subprocess.run(
+            [
+                str(venv_python()),
+                str(SUPERSET_DIR / "browser.py"),
+                "load-time",
+                "--url",
+                url,
+                "--runs",
+                str(args.browser_runs),
+            ],
+            env=browser_env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if out.returncode:
             raise SystemExit(f"browser: {out.stderr[-2000:]}")
         load = json.loads(out.stdout)
-        print(f"\nDashboard load in headless Chromium (navigation -> every chart of the Overview tab rendered, "
-              f"logged in, {args.browser_runs} runs): median {load['median_s']:.2f} s, max {load['max_s']:.2f} s, "
-              f"runs {load['runs_s']}")
+        print(
+            f"\nDashboard load in headless Chromium (navigation -> every chart of the Overview tab rendered, "
+            f"logged in, {args.browser_runs} runs): median {load['median_s']:.2f} s, max {load['max_s']:.2f} s, "
+            f"runs {load['runs_s']}"
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -56,7 +56,7 @@ def download_official(urls: tuple[str, ...], dest: Path, timeout_s: float) -> st
     failures: list[str] = []
     for url in urls:
         try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 (configured URLs)
+            with urllib.request.urlopen(url, timeout=timeout_s) as resp:
                 payload = resp.read()
             with zipfile.ZipFile(io.BytesIO(payload)) as archive:
                 members = {Path(n).name: n for n in archive.namelist()}

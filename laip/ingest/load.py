@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
+from laip.durable import atomic_replace
 from laip.ingest.acquire import find_file
-from laip.durable import fsync_dir
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
 from laip.ingest.validate import Report, ValidationError, passed_report_for, validate, write_report
 
@@ -57,8 +56,10 @@ def read_csv_sql(spec: TableSpec) -> str:
     """The DuckDB ``read_csv`` call that reads one raw file with the contract's explicit types (one ``?`` param)."""
     columns = {c.name: c.type for c in spec.columns}
     nulls = list(NULL_MARKERS)
-    return (f"read_csv(?, header=true, columns={columns!r}, nullstr={nulls!r}, delim=',', quote='\"', "
-            "escape='\"', auto_detect=false, strict_mode=true)")
+    return (
+        f"read_csv(?, header=true, columns={columns!r}, nullstr={nulls!r}, delim=',', quote='\"', "
+        "escape='\"', auto_detect=false, strict_mode=true)"
+    )
 
 
 def manifest_of(warehouse: Path) -> dict[str, str] | None:
@@ -86,16 +87,26 @@ def ensure_valid(data_dir: Path, reports_dir: Path, *, max_examples: int = 5, to
     return True
 
 
-def load(data_dir: Path, warehouse: Path, reports_dir: Path, *, source: str = "given", force: bool = False,
-         max_examples: int = 5, tolerance_days: int = 7) -> LoadResult:
+def load(
+    data_dir: Path,
+    warehouse: Path,
+    reports_dir: Path,
+    *,
+    source: str = "given",
+    force: bool = False,
+    max_examples: int = 5,
+    tolerance_days: int = 7,
+) -> LoadResult:
     """Validate (if needed) and load ``data_dir`` into ``warehouse`` atomically; see the module docstring."""
     start = time.perf_counter()
     data_dir = Path(data_dir).resolve()
     validated = ensure_valid(data_dir, reports_dir, max_examples=max_examples, tolerance_days=tolerance_days)
-    files = {spec.table: find_file(data_dir, spec.file_stem) for spec in TABLES}
+    found = {spec.table: find_file(data_dir, spec.file_stem) for spec in TABLES}
+    files = {table: path for table, path in found.items() if path is not None}
+    assert len(files) == len(found), "validation passed, so every file is present"
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        hashes = dict(zip(files, pool.map(sha256_file, files.values())))
+        hashes = dict(zip(files, pool.map(sha256_file, files.values()), strict=False))
     if not force and manifest_of(warehouse) == {p.name: hashes[t] for t, p in files.items()}:
         return LoadResult(warehouse, changed=False, seconds=time.perf_counter() - start, validated=validated)
 
@@ -104,7 +115,7 @@ def load(data_dir: Path, warehouse: Path, reports_dir: Path, *, source: str = "g
     for leftover in (staging, staging.with_name(staging.name + ".wal")):
         leftover.unlink(missing_ok=True)
     rows: dict[str, int] = {}
-    loaded_at = datetime.now(timezone.utc).replace(microsecond=0)
+    loaded_at = datetime.now(UTC).replace(microsecond=0)
     load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ")
     con = duckdb.connect(str(staging))
     try:
@@ -112,15 +123,27 @@ def load(data_dir: Path, warehouse: Path, reports_dir: Path, *, source: str = "g
         for spec in TABLES:
             path = files[spec.table]
             con.execute(f"create table raw.{spec.table} as select * from {read_csv_sql(spec)}", [str(path)])
-            rows[spec.table] = con.execute(f"select count(*) from raw.{spec.table}").fetchone()[0]
+            rows[spec.table] = con.execute(f"select count(*) from raw.{spec.table}").fetchall()[0][0]
             log.info("loaded raw.%s: %s rows from %s", spec.table, f"{rows[spec.table]:,}", path.name)
         con.execute(f"""create table {MANIFEST} (
             load_id varchar, file_name varchar, table_name varchar, source varchar, source_dir varchar,
             sha256 varchar, size_bytes bigint, row_count bigint, loaded_at timestamptz)""")
         con.executemany(
             f"insert into {MANIFEST} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[load_id, files[t].name, t, source, str(data_dir), hashes[t], files[t].stat().st_size, rows[t], loaded_at]
-             for t in files],
+            [
+                [
+                    load_id,
+                    files[t].name,
+                    t,
+                    source,
+                    str(data_dir),
+                    hashes[t],
+                    files[t].stat().st_size,
+                    rows[t],
+                    loaded_at,
+                ]
+                for t in files
+            ],
         )
         con.execute("checkpoint")
     except BaseException:
@@ -128,10 +151,7 @@ def load(data_dir: Path, warehouse: Path, reports_dir: Path, *, source: str = "g
         staging.unlink(missing_ok=True)
         raise
     con.close()
-    with staging.open("rb+") as fh:
-        os.fsync(fh.fileno())
     # A write-ahead log left by a crashed writer of the old file must not be replayed onto the new one.
     warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
-    os.replace(staging, warehouse)  # atomic: readers see the old or the new warehouse, never a mix
-    fsync_dir(warehouse.parent)
+    atomic_replace(staging, warehouse)  # readers see the old or the new warehouse, never a mix
     return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start, validated=validated)

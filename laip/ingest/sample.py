@@ -13,8 +13,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
@@ -49,8 +49,10 @@ def make_sample(src: Path, dest: Path) -> Iterator[str]:
         path = find_file(src, spec.file_stem)
         if path is None:
             raise FileNotFoundError(f"{spec.file_stem}.csv(.gz) not found in {src}")
-        con.execute(f"create table {spec.table} as select * from read_csv(?, header=true, all_varchar=true, "
-                    "nullstr='')", [str(path)])
+        con.execute(
+            f"create table {spec.table} as select * from read_csv(?, header=true, all_varchar=true, nullstr='')",
+            [str(path)],
+        )
     con.execute("create table pick (code_module varchar, code_presentation varchar, k integer)")
     con.executemany("insert into pick values (?, ?, ?)", [list(s) for s in SELECTION])
     con.execute("""create table keep as select i.code_module, i.code_presentation, i.id_student
@@ -63,8 +65,10 @@ def make_sample(src: Path, dest: Path) -> Iterator[str]:
         "vle": f"semi join pick {by_mp}",
         "student_info": "semi join keep using (code_module, code_presentation, id_student)",
         "student_registration": "semi join keep using (code_module, code_presentation, id_student)",
-        "student_assessment": ("semi join (select a.id_assessment, k.id_student from assessments a join keep k "
-                               f"{by_mp}) s using (id_assessment, id_student)"),
+        "student_assessment": (
+            "semi join (select a.id_assessment, k.id_student from assessments a join keep k "
+            f"{by_mp}) s using (id_assessment, id_student)"
+        ),
         "student_vle": "semi join keep using (code_module, code_presentation, id_student)",
     }
     for spec in TABLES:

@@ -25,8 +25,9 @@ from typing import Any
 
 import duckdb
 
+from laip.durable import atomic_write_text
 from laip.ingest.acquire import find_file
-from laip.ingest.schema import BY_TABLE, NULL_MARKERS, TABLES, Column, TableSpec
+from laip.ingest.schema import BY_TABLE, TABLES, Column, TableSpec
 
 REPORT_NAME = "validation_report.json"
 
@@ -157,8 +158,14 @@ def _check_header(spec: TableSpec, path: Path, header: list[str]) -> list[Findin
     ]
     if not out and header != expected:
         out.append(
-            Finding("error", name, "column_order", f"columns out of order; expected {', '.join(expected)}",
-                    row=1, value=",".join(header))
+            Finding(
+                "error",
+                name,
+                "column_order",
+                f"columns out of order; expected {', '.join(expected)}",
+                row=1,
+                value=",".join(header),
+            )
         )
     return out
 
@@ -173,12 +180,23 @@ def _locate_stream_error(path: Path) -> Finding:
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    return Finding("error", name, "encoding", f"bytes are not UTF-8 ({exc.reason})",
-                                   row=line, value=raw[max(exc.start - 10, 0): exc.end + 10].decode("latin-1"))
+                    return Finding(
+                        "error",
+                        name,
+                        "encoding",
+                        f"bytes are not UTF-8 ({exc.reason})",
+                        row=line,
+                        value=raw[max(exc.start - 10, 0) : exc.end + 10].decode("latin-1"),
+                    )
     except (EOFError, OSError, zlib.error) as exc:
         kind = "truncated" if isinstance(exc, EOFError) else "corrupt"
-        return Finding("error", name, "unreadable",
-                       f"compressed stream is {kind} ({exc}); data ends after line {line}", row=line + 1)
+        return Finding(
+            "error",
+            name,
+            "unreadable",
+            f"compressed stream is {kind} ({exc}); data ends after line {line}",
+            row=line + 1,
+        )
     return Finding("error", name, "unreadable", "file could not be parsed as CSV")
 
 
@@ -191,9 +209,16 @@ def _csv_error_finding(path: Path, exc: duckdb.Error) -> Finding:
     m = _LINE.search(text)
     if m is None:
         return _locate_stream_error(path)
-    detail = next((ln.strip() for ln in text.splitlines()
-                   if ln.strip() and not ln.startswith(("CSV Error", "Original Line", "Invalid Input", "Possible", "*", "  "))
-                   and not ln.strip().startswith('"')), "row cannot be parsed")
+    detail = next(
+        (
+            ln.strip()
+            for ln in text.splitlines()
+            if ln.strip()
+            and not ln.startswith(("CSV Error", "Original Line", "Invalid Input", "Possible", "*", "  "))
+            and not ln.strip().startswith('"')
+        ),
+        "row cannot be parsed",
+    )
     if "unicode" in text.lower():
         return _locate_stream_error(path)
     original = _ORIGINAL.search(text)
@@ -213,8 +238,9 @@ def _value_rules(col: Column) -> list[tuple[str, str, str]]:
     if not col.nullable:
         rules.append(("missing_value", f"{c} is null or {c} = '?'", "missing value in a required column"))
     if col.type != "VARCHAR":
-        rules.append(("type", f"{present} and try_cast({c} as {col.type}) is null",
-                      f"value does not parse as {col.type}"))
+        rules.append(
+            ("type", f"{present} and try_cast({c} as {col.type}) is null", f"value does not parse as {col.type}")
+        )
     typed = f"try_cast({c} as DOUBLE)"
     if col.min is not None:
         op = "<=" if col.min_exclusive else "<"
@@ -226,8 +252,13 @@ def _value_rules(col: Column) -> list[tuple[str, str, str]]:
         allowed = ", ".join(f"'{v}'" for v in col.allowed)
         rules.append(("domain", f"{present} and {c} not in ({allowed})", f"value not in ({allowed})"))
     if col.pattern is not None:
-        rules.append(("format", f"{present} and not regexp_full_match({c}, '{col.pattern}')",
-                      f"value does not match {col.pattern}"))
+        rules.append(
+            (
+                "format",
+                f"{present} and not regexp_full_match({c}, '{col.pattern}')",
+                f"value does not match {col.pattern}",
+            )
+        )
     return rules
 
 
@@ -250,8 +281,14 @@ class _Validator:
     def read_file(self, spec: TableSpec) -> None:
         path = find_file(self.data_dir, spec.file_stem)
         if path is None:
-            self.add(Finding("error", f"{spec.file_stem}.csv", "missing_file",
-                             f"file not found in {self.data_dir} (looked for .csv and .csv.gz)"))
+            self.add(
+                Finding(
+                    "error",
+                    f"{spec.file_stem}.csv",
+                    "missing_file",
+                    f"file not found in {self.data_dir} (looked for .csv and .csv.gz)",
+                )
+            )
             return
         stat = path.stat()
         info = FileInfo(spec.file_stem, str(path), stat.st_size, stat.st_mtime_ns)
@@ -274,7 +311,7 @@ class _Validator:
         except duckdb.Error as exc:
             self.add(_csv_error_finding(path, exc))
             return
-        info.rows = self.con.execute(f"select count(*) from v_{spec.table}").fetchone()[0]
+        info.rows = self.con.execute(f"select count(*) from v_{spec.table}").fetchall()[0][0]
         if info.rows == 0:
             self.add(Finding("error", path.name, "empty_file", "file has a header but no data rows", row=2))
             return
@@ -285,17 +322,18 @@ class _Validator:
         rules = [(col, *rule) for col in spec.columns for rule in _value_rules(col)]
         nullable = [c for c in spec.columns if c.nullable]
         counts_sql = [f"count(*) filter (where {cond})" for _, _, cond, _ in rules]
-        counts_sql += [f"count(*) filter (where \"{c.name}\" is null or \"{c.name}\" = '?')" for c in nullable]
-        counts = self.con.execute(f"select {', '.join(counts_sql)} from v_{spec.table}").fetchone()
-        for (col, rule, cond, message), total in zip(rules, counts):
+        counts_sql += [f'count(*) filter (where "{c.name}" is null or "{c.name}" = \'?\')' for c in nullable]
+        counts = self.con.execute(f"select {', '.join(counts_sql)} from v_{spec.table}").fetchall()[0]
+        for (col, rule, cond, message), total in zip(rules, counts, strict=False):
             if not total:
                 continue
             examples = self.con.execute(
-                f'select rowid + 2, "{col.name}" from v_{spec.table} where {cond} order by rowid limit {self.max_examples}'
+                f'select rowid + 2, "{col.name}" from v_{spec.table} where {cond} '
+                f"order by rowid limit {self.max_examples}"
             ).fetchall()
             for row, value in examples:
                 self.add(Finding("error", path.name, rule, message, column=col.name, row=row, value=value, total=total))
-        missing = {c.name: n for c, n in zip(nullable, counts[len(rules):]) if n}
+        missing = {c.name: n for c, n in zip(nullable, counts[len(rules) :], strict=False) if n}
         if missing:
             self.report.missing_values[spec.file_stem] = missing
 
@@ -307,22 +345,37 @@ class _Validator:
         dupes = self.con.execute(
             f"""select count(*) over () as total, first_row, dup_row, key from (
                   select min(rowid) + 2 as first_row, max(rowid) + 2 as dup_row,
-                         any_value(concat_ws(', ', {', '.join(f'"{k}"' for k in spec.primary_key)})) as key
+                         any_value(concat_ws(', ', {", ".join(f'"{k}"' for k in spec.primary_key)})) as key
                   from v_{spec.table} group by {keys} having count(*) > 1)
                 order by dup_row limit {self.max_examples}"""
         ).fetchall()
         for total, first, dup, key in dupes:
-            self.add(Finding("error", path.name, "duplicate_key",
-                             f"duplicate primary key ({', '.join(spec.primary_key)}); first seen on line {first}",
-                             column=",".join(spec.primary_key), row=dup, value=key, total=total))
+            self.add(
+                Finding(
+                    "error",
+                    path.name,
+                    "duplicate_key",
+                    f"duplicate primary key ({', '.join(spec.primary_key)}); first seen on line {first}",
+                    column=",".join(spec.primary_key),
+                    row=dup,
+                    value=key,
+                    total=total,
+                )
+            )
 
-    def check_foreign_key(self, spec: TableSpec, child_cols: tuple[str, ...], parent: TableSpec,
-                          parent_cols: tuple[str, ...], parent_sql: str | None = None) -> None:
+    def check_foreign_key(
+        self,
+        spec: TableSpec,
+        child_cols: tuple[str, ...],
+        parent: TableSpec,
+        parent_cols: tuple[str, ...],
+        parent_sql: str | None = None,
+    ) -> None:
         path = self.loaded[spec.table]
-        on = " and ".join(f"c.\"{a}\" = p.\"{b}\"" for a, b in zip(child_cols, parent_cols))
+        on = " and ".join(f'c."{a}" = p."{b}"' for a, b in zip(child_cols, parent_cols, strict=False))
         parent_rel = parent_sql or f"v_{parent.table}"
         bad = f"v_{spec.table} c anti join {parent_rel} p on {on}"
-        total = self.con.execute(f"select count(*) from {bad}").fetchone()[0]
+        total = self.con.execute(f"select count(*) from {bad}").fetchall()[0][0]
         if not total:
             return
         cols = ", ".join(f'c."{a}"' for a in child_cols)
@@ -331,8 +384,18 @@ class _Validator:
         ).fetchall()
         target = f"{parent.file_stem}({', '.join(parent_cols)})"
         for row, value in rows:
-            self.add(Finding("error", path.name, "foreign_key", f"no matching row in {target}",
-                             column=",".join(child_cols), row=row, value=value, total=total))
+            self.add(
+                Finding(
+                    "error",
+                    path.name,
+                    "foreign_key",
+                    f"no matching row in {target}",
+                    column=",".join(child_cols),
+                    row=row,
+                    value=value,
+                    total=total,
+                )
+            )
 
     def check_relations(self) -> None:
         for spec in TABLES:
@@ -343,16 +406,23 @@ class _Validator:
                     self.check_foreign_key(spec, fk.columns, BY_TABLE[fk.ref_table], fk.ref_columns)
         # A submission's student must be registered on the assessment's module-presentation.
         if {"student_assessment", "assessments", "student_registration"} <= self.loaded.keys():
-            registered = ("(select a.id_assessment, r.id_student from v_assessments a join v_student_registration r"
-                          " using (code_module, code_presentation))")
-            self.check_foreign_key(BY_TABLE["student_assessment"], ("id_assessment", "id_student"),
-                                   BY_TABLE["student_registration"], ("id_assessment", "id_student"), registered)
+            registered = (
+                "(select a.id_assessment, r.id_student from v_assessments a join v_student_registration r"
+                " using (code_module, code_presentation))"
+            )
+            self.check_foreign_key(
+                BY_TABLE["student_assessment"],
+                ("id_assessment", "id_student"),
+                BY_TABLE["student_registration"],
+                ("id_assessment", "id_student"),
+                registered,
+            )
 
     def measure_click_coverage(self, tolerance_days: int) -> None:
         if not {"courses", "student_vle"} <= self.loaded.keys():
             return
         rows = self.con.execute(
-            f"""select c.code_module, c.code_presentation, try_cast(c.module_presentation_length as integer) as len,
+            """select c.code_module, c.code_presentation, try_cast(c.module_presentation_length as integer) as len,
                        count(v.sum_click) as click_rows, min(try_cast(v.date as integer)),
                        max(try_cast(v.date as integer)) as last_day
                 from v_courses c left join v_student_vle v using (code_module, code_presentation)
@@ -366,22 +436,48 @@ class _Validator:
             else:
                 status = "partial"
             self.report.click_coverage.append(
-                {"code_module": module, "code_presentation": pres, "module_length": length, "click_rows": n,
-                 "first_click_day": first, "last_click_day": last, "status": status}
+                {
+                    "code_module": module,
+                    "code_presentation": pres,
+                    "module_length": length,
+                    "click_rows": n,
+                    "first_click_day": first,
+                    "last_click_day": last,
+                    "status": status,
+                }
             )
-        missing = [f"{r['code_module']} {r['code_presentation']}" for r in self.report.click_coverage
-                   if r["status"] == "missing"]
-        partial = [f"{r['code_module']} {r['code_presentation']} (to day {r['last_click_day']} of {r['module_length']})"
-                   for r in self.report.click_coverage if r["status"] == "partial"]
+        missing = [
+            f"{r['code_module']} {r['code_presentation']}"
+            for r in self.report.click_coverage
+            if r["status"] == "missing"
+        ]
+        partial = [
+            f"{r['code_module']} {r['code_presentation']} (to day {r['last_click_day']} of {r['module_length']})"
+            for r in self.report.click_coverage
+            if r["status"] == "partial"
+        ]
         name = self.loaded["student_vle"].name
         if missing:
-            self.add(Finding("warning", name, "click_coverage",
-                             f"no click log for {len(missing)} of {len(rows)} presentations: {', '.join(missing)}; "
-                             "their click measures are unknown (NULL), not zero", total=len(missing)))
+            self.add(
+                Finding(
+                    "warning",
+                    name,
+                    "click_coverage",
+                    f"no click log for {len(missing)} of {len(rows)} presentations: {', '.join(missing)}; "
+                    "their click measures are unknown (NULL), not zero",
+                    total=len(missing),
+                )
+            )
         if partial:
-            self.add(Finding("warning", name, "click_coverage",
-                             f"click log ends early for: {', '.join(partial)}; later days are unknown",
-                             total=len(partial)))
+            self.add(
+                Finding(
+                    "warning",
+                    name,
+                    "click_coverage",
+                    f"click log ends early for: {', '.join(partial)}; later days are unknown",
+                    total=len(partial),
+                )
+            )
 
 
 def validate(data_dir: Path, *, max_examples: int = 5, tolerance_days: int = 7) -> Report:
@@ -406,12 +502,7 @@ def validate(data_dir: Path, *, max_examples: int = 5, tolerance_days: int = 7) 
 
 
 def write_report(report: Report, reports_dir: Path) -> Path:
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    path = reports_dir / REPORT_NAME
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(report.to_json())
-    tmp.replace(path)
-    return path
+    return atomic_write_text(reports_dir / REPORT_NAME, report.to_json())
 
 
 def current_files_fingerprint(data_dir: Path) -> dict[str, list[int]]:

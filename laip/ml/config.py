@@ -100,8 +100,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_ml_config(settings: Settings | None = None, *, profile: str | None = None,
-                   path: Path | None = None) -> MLConfig:
+def load_ml_config(
+    settings: Settings | None = None, *, profile: str | None = None, path: Path | None = None
+) -> MLConfig:
     """Read ``ml/config.yaml`` (or ``LAIP_ML_CONFIG``), apply the profile and validate it."""
     path = path or Path(os.environ.get("LAIP_ML_CONFIG", ML_CONFIG_FILE))
     raw: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
@@ -113,8 +114,9 @@ def load_ml_config(settings: Settings | None = None, *, profile: str | None = No
             raise MLConfigError(f"unknown ML profile {profile!r}; known: full, {', '.join(profiles)}")
         cfg = _merge(raw, profiles[profile])
     problem, feats, sel = cfg["problem"], cfg["features"], cfg["selection"]
-    reasons = tuple(Reason(code, r["label"], tuple(r["features"]), bool(r.get("show", True)))
-                    for code, r in cfg["reasons"].items())
+    reasons = tuple(
+        Reason(code, r["label"], tuple(r["features"]), bool(r.get("show", True))) for code, r in cfg["reasons"].items()
+    )
     config = MLConfig(
         profile=profile,
         prediction_day=int(problem["prediction_day"]),
@@ -164,8 +166,9 @@ def validate_ml_config(config: MLConfig, settings: Settings | None = None) -> No
         missing = sorted(set(feats) - set(reason_feats))
         extra = sorted(set(reason_feats) - set(feats))
         dup = sorted({f for f in reason_feats if reason_feats.count(f) > 1})
-        problems.append(f"reasons must cover every feature exactly once (missing {missing}, unknown {extra}, "
-                        f"repeated {dup})")
+        problems.append(
+            f"reasons must cover every feature exactly once (missing {missing}, unknown {extra}, repeated {dup})"
+        )
     if not config.categorical <= set(feats):
         problems.append(f"categorical features not in any family: {sorted(config.categorical - set(feats))}")
     unknown_models = set(config.model_params) - set(MODEL_NAMES)
@@ -186,7 +189,9 @@ def validate_ml_config(config: MLConfig, settings: Settings | None = None) -> No
     if not set(config.fairness_attributes) <= set(feats):
         problems.append("fairness attributes must be features")
     if settings is not None and settings.prediction_day != config.prediction_day:
-        problems.append(f"ml/config.yaml prediction_day {config.prediction_day} != laip.yaml "
-                        f"domain.prediction_day {settings.prediction_day}")
+        problems.append(
+            f"ml/config.yaml prediction_day {config.prediction_day} != laip.yaml "
+            f"domain.prediction_day {settings.prediction_day}"
+        )
     if problems:
         raise MLConfigError("invalid ML config: " + "; ".join(problems))

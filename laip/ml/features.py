@@ -20,7 +20,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from laip.ingest.load import MANIFEST
 from laip.ml.config import MLConfig
 
-UNKNOWN = "unknown"   # value of a categorical feature that is NULL in the mart
+UNKNOWN = "unknown"  # value of a categorical feature that is NULL in the mart
 
 
 class FeatureError(RuntimeError):
@@ -61,6 +61,7 @@ class Split:
 
 # --- population and target rules (the dbt macros is_enrolled_on_day / withdrew_after_day, in pandas) ---
 
+
 def is_enrolled_on_day(registration_day: pd.Series, unregistration_day: pd.Series, day: int) -> pd.Series:
     """Enrolled on ``day``: registered by then (unknown registration counts) and not unregistered on or before it."""
     reg = pd.to_numeric(registration_day, errors="coerce")
@@ -76,16 +77,22 @@ def withdrew_after_day(unregistration_day: pd.Series, final_result: pd.Series, d
 
 def check_population_and_target(con: duckdb.DuckDBPyConnection, mart: pd.DataFrame, config: MLConfig) -> None:
     """Raise :class:`FeatureError` unless the mart holds exactly the configured population and target."""
-    attempts = con.execute("select student_module_id, registration_day, unregistration_day, final_result "
-                           "from intermediate.int_student_attempts_joined").df()
-    enrolled = attempts[is_enrolled_on_day(attempts.registration_day, attempts.unregistration_day,
-                                           config.prediction_day)]
+    attempts = con.execute(
+        "select student_module_id, registration_day, unregistration_day, final_result "
+        "from intermediate.int_student_attempts_joined"
+    ).df()
+    enrolled = attempts[
+        is_enrolled_on_day(attempts.registration_day, attempts.unregistration_day, config.prediction_day)
+    ]
     if set(enrolled.student_module_id) != set(mart.student_module_id):
-        raise FeatureError(f"{config.source_table} does not hold exactly the attempts enrolled on day "
-                           f"{config.prediction_day}; rebuild it (laip build) with the same prediction_day")
+        raise FeatureError(
+            f"{config.source_table} does not hold exactly the attempts enrolled on day "
+            f"{config.prediction_day}; rebuild it (laip build) with the same prediction_day"
+        )
     expected = withdrew_after_day(enrolled.unregistration_day, enrolled.final_result, config.prediction_day)
     merged = mart[["student_module_id", config.target]].merge(
-        enrolled.assign(expected=expected.to_numpy())[["student_module_id", "expected"]], on="student_module_id")
+        enrolled.assign(expected=expected.to_numpy())[["student_module_id", "expected"]], on="student_module_id"
+    )
     if not (merged[config.target].astype(int) == merged.expected).all():
         raise FeatureError(f"{config.target} does not follow the configured target definition")
     if (mart["prediction_day"] != config.prediction_day).any():
@@ -136,9 +143,14 @@ def load_feature_data(warehouse: Path, config: MLConfig) -> FeatureData:
     meta_cols = [*keys, "has_click_data", "presentation_year", "presentation_semester", config.target]
     slim = frame[[c for c in dict.fromkeys(meta_cols) if c in frame.columns]].copy()
     slim["has_click_data"] = slim["has_click_data"].astype(bool)
-    return FeatureData(frame=slim.reset_index(drop=True), X=X.reset_index(drop=True),
-                       y=frame[config.target].to_numpy(dtype=int), groups=frame[config.group_column].to_numpy(),
-                       manifest=manifest, digest=manifest_digest(manifest))
+    return FeatureData(
+        frame=slim.reset_index(drop=True),
+        X=X.reset_index(drop=True),
+        y=frame[config.target].to_numpy(dtype=int),
+        groups=frame[config.group_column].to_numpy(),
+        manifest=manifest,
+        digest=manifest_digest(manifest),
+    )
 
 
 def presentation_ended_before(earlier: str, later: str, prediction_day: int = 30) -> bool:
@@ -169,24 +181,31 @@ def temporal_split(data: FeatureData, config: MLConfig) -> Split:
     test = np.flatnonzero(np.isin(pres, config.temporal_test))
     test_presentations = sorted(set(pres[test]))
     candidates = np.flatnonzero(np.isin(pres, config.temporal_train))
-    known = {p: all(presentation_ended_before(p, t, config.prediction_day) for t in test_presentations)
-             for p in set(pres[candidates])}
+    known = {
+        p: all(presentation_ended_before(p, t, config.prediction_day) for t in test_presentations)
+        for p in set(pres[candidates])
+    }
     train = np.asarray([i for i in candidates if known[pres[i]]], dtype=int)
     dropped = len(candidates) - len(train)
     if len(train) == 0 or len(test) == 0:
         raise FeatureError(f"temporal split is empty: train {config.temporal_train} / test {config.temporal_test}")
-    return Split("temporal", train, test,
-                 f"train {'+'.join(config.temporal_train)}, test {'+'.join(config.temporal_test)}; "
-                 f"{dropped:,} training rows of presentations not ended by the test day {config.prediction_day} "
-                 f"left out")
+    return Split(
+        "temporal",
+        train,
+        test,
+        f"train {'+'.join(config.temporal_train)}, test {'+'.join(config.temporal_test)}; "
+        f"{dropped:,} training rows of presentations not ended by the test day {config.prediction_day} "
+        f"left out",
+    )
 
 
 def grouped_random_split(data: FeatureData, config: MLConfig) -> Split:
     """Random hold-out of whole students (every attempt of a student on the same side)."""
     splitter = GroupShuffleSplit(n_splits=1, test_size=config.random_test_size, random_state=config.seed)
     train, test = next(splitter.split(data.X, data.y, data.groups))
-    return Split("grouped_random", np.sort(train), np.sort(test),
-                 f"{config.random_test_size:.0%} of students held out at random")
+    return Split(
+        "grouped_random", np.sort(train), np.sort(test), f"{config.random_test_size:.0%} of students held out at random"
+    )
 
 
 def make_splits(data: FeatureData, config: MLConfig) -> list[Split]:

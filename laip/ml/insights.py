@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from laip.config import Settings
+from laip.durable import atomic_write_text
 from laip.ml.config import MLConfig, load_ml_config
 
 DESCRIPTIVE = "Descriptive, not causal: shows what happened together, not why."
@@ -45,8 +45,10 @@ class InsightResult:
     model_version: int | None
 
     def summary(self) -> str:
-        return (f"Wrote {self.cards} insight cards ({self.suppressed} suppressed: groups < min_group_size) "
-                f"for model version {self.model_version} to ml.insight_cards and {self.path}")
+        return (
+            f"Wrote {self.cards} insight cards ({self.suppressed} suppressed: groups < min_group_size) "
+            f"for model version {self.model_version} to ml.insight_cards and {self.path}"
+        )
 
 
 def _pct(x: float) -> str:
@@ -81,12 +83,20 @@ def _engagement_cards(con: duckdb.DuckDBPyConnection, cards: _Cards) -> None:
         from marts.mart_student_success_features where has_click_data
         group by 1 order by 1""").fetchall()
     for band, n, rate in rows:
-        cards.add(card_id=f"withdrawal_by_engagement_band.{band}", topic="engagement",
-                  title=f"Withdrawal rate, {band} online engagement",
-                  body=(f"Of {n:,} students in the {band} third of online activity in their module run, "
-                        f"{_pct(rate)} withdrew."),
-                  metric_name="withdrawal_rate", metric_value=rate, metric_unit="share", n=n,
-                  source_tables="marts.mart_student_success_features", caveat=DESCRIPTIVE)
+        cards.add(
+            card_id=f"withdrawal_by_engagement_band.{band}",
+            topic="engagement",
+            title=f"Withdrawal rate, {band} online engagement",
+            body=(
+                f"Of {n:,} students in the {band} third of online activity in their module run, {_pct(rate)} withdrew."
+            ),
+            metric_name="withdrawal_rate",
+            metric_value=rate,
+            metric_unit="share",
+            n=n,
+            source_tables="marts.mart_student_success_features",
+            caveat=DESCRIPTIVE,
+        )
 
 
 def _signal_cards(con: duckdb.DuckDBPyConnection, cards: _Cards) -> None:
@@ -97,12 +107,22 @@ def _signal_cards(con: duckdb.DuckDBPyConnection, cards: _Cards) -> None:
             from marts.mart_student_success_features""").fetchall()[0]
         if not n:
             continue
-        cards.add(card_id=f"rule_signal_prevalence.{signal}", topic="rule_signals",
-                  title=f"Rule signal: {signal.removeprefix('signal_').replace('_', ' ')}",
-                  body=(f"{_pct(n_on / n)} of {n:,} students {words}. {_pct(rate_on or 0)} of them withdrew, "
-                        f"against {_pct(rate_off or 0)} of the others."),
-                  metric_name="prevalence", metric_value=n_on / n, metric_unit="share", n=n,
-                  groups=(n_on, n - n_on), source_tables="marts.mart_student_success_features", caveat=DESCRIPTIVE)
+        cards.add(
+            card_id=f"rule_signal_prevalence.{signal}",
+            topic="rule_signals",
+            title=f"Rule signal: {signal.removeprefix('signal_').replace('_', ' ')}",
+            body=(
+                f"{_pct(n_on / n)} of {n:,} students {words}. {_pct(rate_on or 0)} of them withdrew, "
+                f"against {_pct(rate_off or 0)} of the others."
+            ),
+            metric_name="prevalence",
+            metric_value=n_on / n,
+            metric_unit="share",
+            n=n,
+            groups=(n_on, n - n_on),
+            source_tables="marts.mart_student_success_features",
+            caveat=DESCRIPTIVE,
+        )
 
 
 def _risk_by_module_cards(con: duckdb.DuckDBPyConnection, cards: _Cards, config: MLConfig) -> None:
@@ -114,14 +134,24 @@ def _risk_by_module_cards(con: duckdb.DuckDBPyConnection, cards: _Cards, config:
         from ml.ml_withdrawal_predictions p join latest using (code_module, code_presentation)
         group by 1, 2 order by 1, 2""").fetchall()
     for module, pres, n, share in rows:
-        cards.add(card_id=f"high_risk_share_by_module.{module}_{pres}", topic="risk_by_module",
-                  title=f"High withdrawal risk, module {module} {pres}",
-                  body=(f"{_pct(share)} of the {n:,} students still enrolled on day {config.prediction_day} of "
-                        f"{module} {pres} are in the high model-risk band (probability >= "
-                        f"{config.risk_high:.2f})."),
-                  metric_name="share_high_risk", metric_value=share, metric_unit="share", n=n,
-                  code_module=module, code_presentation=pres, source_tables="ml.ml_withdrawal_predictions",
-                  caveat=MODEL_OUTPUT)
+        cards.add(
+            card_id=f"high_risk_share_by_module.{module}_{pres}",
+            topic="risk_by_module",
+            title=f"High withdrawal risk, module {module} {pres}",
+            body=(
+                f"{_pct(share)} of the {n:,} students still enrolled on day {config.prediction_day} of "
+                f"{module} {pres} are in the high model-risk band (probability >= "
+                f"{config.risk_high:.2f})."
+            ),
+            metric_name="share_high_risk",
+            metric_value=share,
+            metric_unit="share",
+            n=n,
+            code_module=module,
+            code_presentation=pres,
+            source_tables="ml.ml_withdrawal_predictions",
+            caveat=MODEL_OUTPUT,
+        )
 
 
 def _reason_cards(con: duckdb.DuckDBPyConnection, cards: _Cards) -> None:
@@ -130,11 +160,18 @@ def _reason_cards(con: duckdb.DuckDBPyConnection, cards: _Cards) -> None:
         select reason_1_code, any_value(reason_1), count(*) from ml.ml_withdrawal_predictions
         where risk_band = 'high' and reason_1_code is not null group by 1 order by 1""").fetchall()
     for code, label, n in rows:
-        cards.add(card_id=f"top_reason_high_risk.{code}", topic="reasons",
-                  title=f"Main reason among high-risk students: {label}",
-                  body=f"For {n:,} of {total:,} high-risk students ({_pct(n / total)}) the main reason is: {label}.",
-                  metric_name="share_of_high_risk", metric_value=n / total, metric_unit="share", n=n,
-                  source_tables="ml.ml_withdrawal_predictions", caveat=MODEL_OUTPUT)
+        cards.add(
+            card_id=f"top_reason_high_risk.{code}",
+            topic="reasons",
+            title=f"Main reason among high-risk students: {label}",
+            body=f"For {n:,} of {total:,} high-risk students ({_pct(n / total)}) the main reason is: {label}.",
+            metric_name="share_of_high_risk",
+            metric_value=n / total,
+            metric_unit="share",
+            n=n,
+            source_tables="ml.ml_withdrawal_predictions",
+            caveat=MODEL_OUTPUT,
+        )
 
 
 def _quality_cards(con: duckdb.DuckDBPyConnection, cards: _Cards, config: MLConfig) -> None:
@@ -142,15 +179,27 @@ def _quality_cards(con: duckdb.DuckDBPyConnection, cards: _Cards, config: MLConf
         select model_label, split, roc_auc, average_precision, base_rate, n_test from ml.ml_withdrawal_model_comparison
         where is_selected order by split""").fetchall()
     for label, split, auc, ap, base, n in rows:
-        held_out = ("later presentations (" + ", ".join(config.temporal_test) + ")" if split == "temporal"
-                    else "students held out at random")
-        cards.add(card_id=f"model_quality.{split}", topic="model_quality",
-                  title=f"Model quality on {split.replace('_', ' ')} hold-out",
-                  body=(f"On {n:,} attempts of {held_out}, the {label.lower()} ranks a student who later withdrew "
-                        f"above one who did not {_pct(auc)} of the time (ROC AUC {auc:.3f}); average precision "
-                        f"{ap:.3f} against a base rate of {base:.3f}."),
-                  metric_name="roc_auc", metric_value=auc, metric_unit="auc", n=n,
-                  source_tables="ml.ml_withdrawal_model_comparison", caveat=MODEL_OUTPUT)
+        held_out = (
+            "later presentations (" + ", ".join(config.temporal_test) + ")"
+            if split == "temporal"
+            else "students held out at random"
+        )
+        cards.add(
+            card_id=f"model_quality.{split}",
+            topic="model_quality",
+            title=f"Model quality on {split.replace('_', ' ')} hold-out",
+            body=(
+                f"On {n:,} attempts of {held_out}, the {label.lower()} ranks a student who later withdrew "
+                f"above one who did not {_pct(auc)} of the time (ROC AUC {auc:.3f}); average precision "
+                f"{ap:.3f} against a base rate of {base:.3f}."
+            ),
+            metric_name="roc_auc",
+            metric_value=auc,
+            metric_unit="auc",
+            n=n,
+            source_tables="ml.ml_withdrawal_model_comparison",
+            caveat=MODEL_OUTPUT,
+        )
 
 
 def build_insight_cards(settings: Settings) -> InsightResult:
@@ -170,9 +219,11 @@ def build_insight_cards(settings: Settings) -> InsightResult:
         if not model:
             raise RuntimeError("no selected model in ml.ml_withdrawal_model_comparison; run `laip train`")
         name, version, run_id, trained_at = model[0]
-        generated_at = max(t for t in (loaded, trained_at) if t is not None).astimezone(timezone.utc)
-        cards = _Cards(settings.min_group_size, {"registered_model_name": name, "model_version": int(version),
-                                                 "mlflow_run_id": run_id})
+        generated_at = max(t for t in (loaded, trained_at) if t is not None).astimezone(UTC)
+        cards = _Cards(
+            settings.min_group_size,
+            {"registered_model_name": name, "model_version": int(version), "mlflow_run_id": run_id},
+        )
         _engagement_cards(con, cards)
         _signal_cards(con, cards)
         _risk_by_module_cards(con, cards, config)
@@ -183,17 +234,41 @@ def build_insight_cards(settings: Settings) -> InsightResult:
         card["generated_at"] = generated_at.isoformat()
         for key, value in card.items():
             card[key] = _round(value)
-    doc = {"generated_at": generated_at.isoformat(), "min_group_size": settings.min_group_size,
-           "registered_model_name": name, "model_version": int(version), "suppressed_cards": cards.suppressed,
-           "cards": ordered}
-    path = settings.home / "insights" / "insight_cards.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    frame = pd.DataFrame(ordered).assign(generated_at=generated_at) if ordered else pd.DataFrame(
-        columns=["card_id", "topic", "title", "body", "metric_name", "metric_value", "metric_unit", "n",
-                 "code_module", "code_presentation", "source_tables", "caveat", "registered_model_name",
-                 "model_version", "mlflow_run_id", "generated_at"])
+    doc = {
+        "generated_at": generated_at.isoformat(),
+        "min_group_size": settings.min_group_size,
+        "registered_model_name": name,
+        "model_version": int(version),
+        "suppressed_cards": cards.suppressed,
+        "cards": ordered,
+    }
+    frame = (
+        pd.DataFrame(ordered).assign(generated_at=generated_at)
+        if ordered
+        else pd.DataFrame(
+            columns=[
+                "card_id",
+                "topic",
+                "title",
+                "body",
+                "metric_name",
+                "metric_value",
+                "metric_unit",
+                "n",
+                "code_module",
+                "code_presentation",
+                "source_tables",
+                "caveat",
+                "registered_model_name",
+                "model_version",
+                "mlflow_run_id",
+                "generated_at",
+            ]
+        )
+    )
     replace_tables(settings.warehouse, {"insight_cards": frame}, SCHEMAS)
-    os.replace(tmp, path)
+    path = atomic_write_text(
+        settings.home / "insights" / "insight_cards.json",
+        json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+    )
     return InsightResult(path, len(ordered), cards.suppressed, int(version))

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (average_precision_score, brier_score_loss, precision_recall_curve, roc_auc_score,
-                             roc_curve)
+from sklearn.metrics import average_precision_score, brier_score_loss, precision_recall_curve, roc_auc_score, roc_curve
 
 METRICS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier", "base_rate", "flag_rate")
 
@@ -33,8 +32,11 @@ def binary_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[s
     n_flag, n_pos = int(flagged.sum()), int(y.sum())
     precision = tp / n_flag if n_flag else math.nan
     recall = tp / n_pos if n_pos else math.nan
-    f1 = (2 * precision * recall / (precision + recall)
-          if n_flag and n_pos and (precision + recall) > 0 else (0.0 if n_pos else math.nan))
+    f1 = (
+        2 * precision * recall / (precision + recall)
+        if n_flag and n_pos and (precision + recall) > 0
+        else (0.0 if n_pos else math.nan)
+    )
     both = 0 < n_pos < len(y)
     return {
         "roc_auc": float(roc_auc_score(y, proba)) if both else math.nan,
@@ -81,8 +83,14 @@ def calibration_table(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Da
     return out.reset_index()
 
 
-def fairness_table(groups: pd.DataFrame, y: np.ndarray, proba: np.ndarray, threshold: float,
-                   attributes: Sequence[str], min_group_size: int) -> pd.DataFrame:
+def fairness_table(
+    groups: pd.DataFrame,
+    y: np.ndarray,
+    proba: np.ndarray,
+    threshold: float,
+    attributes: Sequence[str],
+    min_group_size: int,
+) -> pd.DataFrame:
     """AUC, precision, recall and flag rate per group of each attribute; groups below ``min_group_size`` dropped."""
     rows = []
     for attr in attributes:
@@ -92,8 +100,30 @@ def fairness_table(groups: pd.DataFrame, y: np.ndarray, proba: np.ndarray, thres
             if mask.sum() < min_group_size:
                 continue
             m = binary_metrics(y[mask], proba[mask], threshold)
-            rows.append({"attribute": attr, "group_value": value, "n": int(m["n"]), "n_positive": int(m["n_positive"]),
-                         "base_rate": m["base_rate"], "roc_auc": m["roc_auc"], "precision": m["precision"],
-                         "recall": m["recall"], "flag_rate": m["flag_rate"]})
-    return pd.DataFrame(rows, columns=["attribute", "group_value", "n", "n_positive", "base_rate", "roc_auc",
-                                       "precision", "recall", "flag_rate"])
+            rows.append(
+                {
+                    "attribute": attr,
+                    "group_value": value,
+                    "n": int(m["n"]),
+                    "n_positive": int(m["n_positive"]),
+                    "base_rate": m["base_rate"],
+                    "roc_auc": m["roc_auc"],
+                    "precision": m["precision"],
+                    "recall": m["recall"],
+                    "flag_rate": m["flag_rate"],
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "attribute",
+            "group_value",
+            "n",
+            "n_positive",
+            "base_rate",
+            "roc_auc",
+            "precision",
+            "recall",
+            "flag_rate",
+        ],
+    )

@@ -27,8 +27,8 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from laip.ml.metrics import choose_threshold
 from laip.ml.config import MLConfig
+from laip.ml.metrics import choose_threshold
 
 EPS = 1e-6
 
@@ -48,8 +48,14 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
     ``predict`` flags rows at or above ``threshold`` (chosen on training-CV predictions).
     """
 
-    def __init__(self, pipeline: Any = None, slope: float = 1.0, intercept: float = 0.0, threshold: float = 0.5,
-                 model_name: str = ""):
+    def __init__(
+        self,
+        pipeline: Any = None,
+        slope: float = 1.0,
+        intercept: float = 0.0,
+        threshold: float = 0.5,
+        model_name: str = "",
+    ):
         self.pipeline = pipeline
         self.slope = slope
         self.intercept = intercept
@@ -60,7 +66,7 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):
     def classes_(self) -> np.ndarray:
         return np.array([0, 1])
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CalibratedModel:  # noqa: D102 - fitted by fit_model()
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CalibratedModel:
         self.pipeline.fit(X, y)
         return self
 
@@ -82,31 +88,51 @@ def build_pipeline(name: str, config: MLConfig, params: Mapping[str, Any] | None
     num, cat = config.numeric_features, config.categorical_features
     params = dict(params or {})
     if name == "lr":
-        pre = ColumnTransformer([
-            ("num", Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True,
-                                                       keep_empty_features=True)),
-                              ("scale", StandardScaler())]), num),
-            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
-        ])
-        clf = LogisticRegression(class_weight="balanced", solver="newton-cholesky", max_iter=200,
-                                 random_state=config.seed)
+        pre = ColumnTransformer(
+            [
+                (
+                    "num",
+                    Pipeline(
+                        [
+                            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+                            ("scale", StandardScaler()),
+                        ]
+                    ),
+                    num,
+                ),
+                ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
+            ]
+        )
+        clf = LogisticRegression(
+            class_weight="balanced", solver="newton-cholesky", max_iter=200, random_state=config.seed
+        )
     elif name == "rf":
-        pre = ColumnTransformer([
-            ("num", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), num),
-            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
-        ])
+        pre = ColumnTransformer(
+            [
+                ("num", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), num),
+                ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
+            ]
+        )
         clf = RandomForestClassifier(class_weight="balanced_subsample", n_jobs=2, random_state=config.seed)
     elif name == "hgb":
         # Native NaN support: missing clicks stay missing. Categories are ordinal-coded and declared categorical.
         # Numeric columns without any spread in the training rows (e.g. all NaN: no click log at all) are
         # dropped; they carry no information and all-NaN columns break the binning of scikit-learn 1.9.
-        pre = ColumnTransformer([
-            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                   encoded_missing_value=np.nan), cat),
-            ("num", VarianceThreshold(0.0), num),
-        ])
-        clf = HistGradientBoostingClassifier(categorical_features=list(range(len(cat))), early_stopping=False,
-                                             random_state=config.seed)
+        pre = ColumnTransformer(
+            [
+                (
+                    "cat",
+                    OrdinalEncoder(
+                        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+                    ),
+                    cat,
+                ),
+                ("num", VarianceThreshold(0.0), num),
+            ]
+        )
+        clf = HistGradientBoostingClassifier(
+            categorical_features=list(range(len(cat))), early_stopping=False, random_state=config.seed
+        )
     else:
         raise ValueError(f"unknown model {name!r}")
     clf.set_params(**params)
@@ -116,7 +142,7 @@ def build_pipeline(name: str, config: MLConfig, params: Mapping[str, Any] | None
 def param_grid(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     """All combinations of a {name: [values]} grid, in a stable order."""
     keys = sorted(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    return [dict(zip(keys, values, strict=False)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
 def group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -125,8 +151,9 @@ def group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list[tu
     return list(GroupKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
 
 
-def oof_proba(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
-              folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+def oof_proba(
+    pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
     """Out-of-fold probabilities of ``pipeline`` over ``folds``."""
     out = np.full(len(y), np.nan)
     for train, test in folds:
@@ -151,14 +178,21 @@ class FitOutcome:
 
     model: CalibratedModel
     best_params: dict[str, Any]
-    cv_scores: dict[str, float]          # mean grouped-CV ROC AUC per grid point (json-able key)
-    cv_roc_auc: float                    # OOF ROC AUC of the chosen grid point
-    oof_proba: np.ndarray                # calibrated OOF probabilities on the training rows
+    cv_scores: dict[str, float]  # mean grouped-CV ROC AUC per grid point (json-able key)
+    cv_roc_auc: float  # OOF ROC AUC of the chosen grid point
+    oof_proba: np.ndarray  # calibrated OOF probabilities on the training rows
     threshold: float
 
 
-def fit_model(name: str, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, config: MLConfig,
-              grid: Mapping[str, list[Any]] | None = None, folds: int | None = None) -> FitOutcome:
+def fit_model(
+    name: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    config: MLConfig,
+    grid: Mapping[str, list[Any]] | None = None,
+    folds: int | None = None,
+) -> FitOutcome:
     """Tune ``name`` on grouped k-fold CV (ROC AUC), calibrate and choose the threshold on OOF, refit on all rows."""
     with warnings.catch_warnings():
         # all-NaN columns (no click log in the rows) are expected; VarianceThreshold drops them
@@ -166,8 +200,15 @@ def fit_model(name: str, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, con
         return _fit_model(name, X, y, groups, config, grid, folds)
 
 
-def _fit_model(name: str, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, config: MLConfig,
-               grid: Mapping[str, list[Any]] | None, folds: int | None) -> FitOutcome:
+def _fit_model(
+    name: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    config: MLConfig,
+    grid: Mapping[str, list[Any]] | None,
+    folds: int | None,
+) -> FitOutcome:
     y = np.asarray(y, dtype=int)
     cv = group_folds(y, groups, folds or config.cv_folds, config.seed)
     candidates = param_grid(grid if grid is not None else config.model_params[name])
@@ -179,6 +220,7 @@ def _fit_model(name: str, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, co
         scores[repr(sorted(params.items()))] = score
         if best_oof is None or score > best_score:
             best_params, best_oof, best_score = params, oof, score
+    assert best_oof is not None, "param_grid yields at least one candidate"
     slope, intercept = fit_platt(best_oof, y)
     calibrated_oof = sigmoid(slope * logit(best_oof) + intercept)
     threshold = choose_threshold(y, calibrated_oof)

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
 
 
 def curve_figure(kind: str, curves: Mapping[str, pd.DataFrame], title: str) -> Figure:

@@ -28,8 +28,9 @@ def reference_values(X_train: pd.DataFrame, config: MLConfig) -> dict[str, objec
     return ref
 
 
-def reason_contributions(model, X: pd.DataFrame, reasons: Sequence[Reason],
-                         reference: dict[str, object]) -> pd.DataFrame:
+def reason_contributions(
+    model, X: pd.DataFrame, reasons: Sequence[Reason], reference: dict[str, object]
+) -> pd.DataFrame:
     """Log-odds contribution of each reason (columns) for each row of ``X``; > 0 pushes the risk up."""
     base = model.decision_function(X)
     out = {}
@@ -46,8 +47,13 @@ def reason_contributions(model, X: pd.DataFrame, reasons: Sequence[Reason],
     return pd.DataFrame(out, index=X.index)
 
 
-def explain(model, X: pd.DataFrame | dict[str, np.ndarray], reasons: Sequence[Reason],
-            reference: dict[str, object], decision=None) -> tuple[np.ndarray, pd.DataFrame]:
+def explain(
+    model,
+    X: pd.DataFrame | dict[str, np.ndarray],
+    reasons: Sequence[Reason],
+    reference: dict[str, object],
+    decision=None,
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Calibrated probability and the contribution of every reason (as :func:`reason_contributions`) of each row
     of ``X``, from ONE batched model call: ``X`` stacked with one "typical" copy per reason. Used by ``laip score``
     and the prediction API (a single record costs one predict on 1 + len(reasons) rows). ``X`` may be a frame or
@@ -66,33 +72,41 @@ def explain(model, X: pd.DataFrame | dict[str, np.ndarray], reasons: Sequence[Re
         tiled = np.asarray(values).take(repeat)
         block = owner.get(f)
         if block is not None:
-            part = tiled[block * n:(block + 1) * n]
+            part = tiled[block * n : (block + 1) * n]
             known = ~np.isnan(values) if values.dtype.kind == "f" else ~pd.isna(values)
             part[known] = reference[f]
         stacked[f] = tiled
     z = decision(stacked) if decision is not None else model.decision_function(pd.DataFrame(stacked))
     base = z[:n]
-    contributions = pd.DataFrame((base - z[n:].reshape(len(reasons), n)).T, columns=[r.code for r in reasons],
-                                 index=index)
+    contributions = pd.DataFrame(
+        (base - z[n:].reshape(len(reasons), n)).T, columns=[r.code for r in reasons], index=index
+    )
     return sigmoid(base), contributions
 
 
-def top_reason_lists(values: np.ndarray, reasons: Sequence[Reason], k: int = 3,
-                     min_contribution: float = 1e-6) -> list[list[tuple[str, str, float]]]:
+def top_reason_lists(
+    values: np.ndarray, reasons: Sequence[Reason], k: int = 3, min_contribution: float = 1e-6
+) -> list[list[tuple[str, str, float]]]:
     """Per row of ``values`` (rows x reasons, in config order), the ``k`` shown reasons with the largest positive
     contribution as (code, label, contribution); ties are broken by the order of the reasons in the config."""
     shown = [i for i, r in enumerate(reasons) if r.show]
     vals = np.asarray(values, dtype=float)[:, shown]
     order = np.argsort(-vals, axis=1, kind="stable")[:, :k]
     out = []
-    for row, idx in zip(vals, order):
-        out.append([(reasons[shown[j]].code, reasons[shown[j]].label, round(float(row[j]), 4))
-                    for j in idx if row[j] > min_contribution])
+    for row, idx in zip(vals, order, strict=False):
+        out.append(
+            [
+                (reasons[shown[j]].code, reasons[shown[j]].label, round(float(row[j]), 4))
+                for j in idx
+                if row[j] > min_contribution
+            ]
+        )
     return out
 
 
-def top_reasons(contributions: pd.DataFrame, reasons: Sequence[Reason], k: int = 3,
-                min_contribution: float = 1e-6) -> pd.DataFrame:
+def top_reasons(
+    contributions: pd.DataFrame, reasons: Sequence[Reason], k: int = 3, min_contribution: float = 1e-6
+) -> pd.DataFrame:
     """Per row, the ``k`` shown reasons with the largest positive contribution: code, label, contribution.
 
     Columns ``reason_{i}_code``, ``reason_{i}``, ``reason_{i}_contribution`` (NULL when fewer than ``i`` reasons

@@ -51,12 +51,15 @@ def setup_tracking(settings: Settings, config: MLConfig) -> str:
     if uri.startswith("sqlite:///"):
         Path(unquote(urlparse(uri).path)).parent.mkdir(parents=True, exist_ok=True)
     with environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        mlflow.set_tracking_uri(uri)      # MLflow also exports these as environment variables; keep the
-        mlflow.set_registry_uri(uri)      # environment as it was, so it never redirects another LAIP_HOME
+        mlflow.set_tracking_uri(uri)  # MLflow also exports these as environment variables; keep the
+        mlflow.set_registry_uri(uri)  # environment as it was, so it never redirects another LAIP_HOME
     exp = mlflow.get_experiment_by_name(config.experiment_name)
     if exp is None:
-        experiment_id = mlflow.create_experiment(config.experiment_name, artifact_location=artifact_root(settings),
-                                                 tags={"project": "laip", "problem": "day-30 withdrawal risk"})
+        experiment_id = mlflow.create_experiment(
+            config.experiment_name,
+            artifact_location=artifact_root(settings),
+            tags={"project": "laip", "problem": "day-30 withdrawal risk"},
+        )
     else:
         experiment_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
@@ -65,9 +68,12 @@ def setup_tracking(settings: Settings, config: MLConfig) -> str:
 
 def git_tags(repo: Path) -> dict[str, str]:
     """Commit and dirty flag of the working tree (read-only git calls); empty outside a git checkout."""
+
     def run(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True,
-                              timeout=20).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, timeout=20
+        ).stdout.strip()
+
     try:
         commit = run("rev-parse", "HEAD")
         dirty = bool(run("status", "--porcelain", "--untracked-files=no"))
@@ -92,9 +98,15 @@ def log_sklearn_model(model, X_example: pd.DataFrame, name: str = "model"):
 
     trusted = sio.get_untrusted_types(data=sio.dumps(model))
     signature = infer_signature(X_example, model.predict(X_example))
-    return mlflow.sklearn.log_model(model, name=name, signature=signature, input_example=X_example,
-                                    pip_requirements=pip_requirements(),
-                                    serialization_format="skops", skops_trusted_types=trusted)
+    return mlflow.sklearn.log_model(
+        model,
+        name=name,
+        signature=signature,
+        input_example=X_example,
+        pip_requirements=pip_requirements(),
+        serialization_format="skops",
+        skops_trusted_types=trusted,
+    )
 
 
 @contextlib.contextmanager
@@ -109,15 +121,3 @@ def allow_model_loading() -> Iterator[None]:
             os.environ.pop(ALLOW_LOAD_ENV, None)
         else:
             os.environ[ALLOW_LOAD_ENV] = before
-
-
-def load_champion(settings: Settings, config: MLConfig):
-    """(model, model_version) of ``models:/<name>@champion``."""
-    from mlflow import MlflowClient
-
-    setup_tracking(settings, config)
-    client = MlflowClient()
-    version = client.get_model_version_by_alias(config.registered_model_name, config.alias)
-    with allow_model_loading():
-        model = mlflow.sklearn.load_model(f"models:/{config.registered_model_name}@{config.alias}")
-    return model, version

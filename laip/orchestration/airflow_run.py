@@ -41,9 +41,11 @@ def _secrets(settings: Settings) -> dict[str, str]:
     stored = json.loads(path.read_text()) if path.is_file() else {}
     values = {
         "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET")
-        or stored.get("jwt_secret") or secrets.token_urlsafe(32),
+        or stored.get("jwt_secret")
+        or secrets.token_urlsafe(32),
         "AIRFLOW__API__SECRET_KEY": os.environ.get("AIRFLOW__API__SECRET_KEY")
-        or stored.get("secret_key") or secrets.token_urlsafe(32),
+        or stored.get("secret_key")
+        or secrets.token_urlsafe(32),
     }
     wanted = {"jwt_secret": values["AIRFLOW__API_AUTH__JWT_SECRET"], "secret_key": values["AIRFLOW__API__SECRET_KEY"]}
     if stored != wanted:
@@ -102,8 +104,9 @@ def admin_credentials(settings: Settings) -> tuple[str, str]:
 
 
 def _airflow(settings: Settings, *args: str, capture: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([venv_bin(), *args], env=airflow_env(settings), text=True,
-                          capture_output=capture, check=False)
+    proc = subprocess.run(
+        [venv_bin(), *args], env=airflow_env(settings), text=True, capture_output=capture, check=False
+    )
     if proc.returncode:
         raise RuntimeError(f"`airflow {' '.join(args)}` failed ({proc.returncode}):\n{(proc.stderr or '')[-3000:]}")
     return proc
@@ -165,7 +168,9 @@ def task_runs(settings: Settings, run_id: str) -> tuple[str, list[TaskRun]]:
         state = con.execute("select state from dag_run where dag_id = ? and run_id = ?", [DAG_ID, run_id]).fetchone()
         rows = con.execute(
             "select task_id, state, duration from task_instance where dag_id = ? and run_id = ? "
-            "order by coalesce(start_date, '9999'), task_id", [DAG_ID, run_id]).fetchall()
+            "order by coalesce(start_date, '9999'), task_id",
+            [DAG_ID, run_id],
+        ).fetchall()
     return (state[0] if state else "unknown"), [TaskRun(t, s, d) for t, s, d in rows]
 
 
@@ -186,8 +191,9 @@ def run_dag(settings: Settings, conf: dict[str, Any] | None = None, *, echo: boo
     if conf:
         args += ["-c", json.dumps(conf)]
     with log_file.open("w") as out:
-        proc = subprocess.Popen(args, env=airflow_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+        proc = subprocess.Popen(
+            args, env=airflow_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)
@@ -198,8 +204,13 @@ def run_dag(settings: Settings, conf: dict[str, Any] | None = None, *, echo: boo
     run_id = latest_run_id(settings)
     if run_id is None or run_id == before:
         tail = log_file.read_text()[-3000:]
-        return DagRunResult("none", "not started", seconds, log_file=log_file,
-                            error=f"airflow dags test exited {proc.returncode} before a run started:\n{tail}")
+        return DagRunResult(
+            "none",
+            "not started",
+            seconds,
+            log_file=log_file,
+            error=f"airflow dags test exited {proc.returncode} before a run started:\n{tail}",
+        )
     state, runs = task_runs(settings, run_id)
     return DagRunResult(run_id, state, seconds, runs, log_file)
 
@@ -209,15 +220,19 @@ class AirflowApi:
 
     def __init__(self, base_url: str, username: str, password: str):
         self.base_url = base_url.rstrip("/")
-        self.token = self._request("POST", "/auth/token", {"username": username, "password": password},
-                                   auth=False)["access_token"]
+        self.token = self._request("POST", "/auth/token", {"username": username, "password": password}, auth=False)[
+            "access_token"
+        ]
 
     def _request(self, method: str, path: str, body: dict | None = None, *, auth: bool = True) -> Any:
         import urllib.request
 
-        req = urllib.request.Request(self.base_url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.base_url + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
         if auth:
             req.add_header("Authorization", f"Bearer {self.token}")
         with urllib.request.urlopen(req, timeout=30) as resp:

@@ -13,8 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from laip.warehouse.build import dbt_env, dbt_executable
 from laip.config import Settings
+from laip.warehouse.build import dbt_env, dbt_executable
 
 DAG_ID = "laip_pipeline"
 # DuckDB allows one writer per file: every task that writes the warehouse takes the one slot of this pool.

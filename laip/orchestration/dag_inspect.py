@@ -1,6 +1,8 @@
 """Parse the DAG folder the way Airflow's dag-processor does and print its structure as JSON.
 
-    python -m laip.orchestration.dag_inspect      (run with the environment of :func:`laip.orchestration.airflow_run.airflow_env`)
+    python -m laip.orchestration.dag_inspect
+
+(run with the environment of :func:`laip.orchestration.airflow_run.airflow_env`)
 
 Used by the DAG integrity tests and the benchmark (parse time); it runs in its own process so the
 caller's interpreter never imports Airflow with the wrong configuration.
@@ -33,13 +35,23 @@ def inspect_dags(dags_folder: str) -> dict[str, Any]:
             "params": sorted(dag.params.keys()),
             "doc_md": bool(dag.doc_md),
             "max_active_runs": dag.max_active_runs,
-            "tasks": {t.task_id: {"upstream": sorted(t.upstream_task_ids), "pool": t.pool,
-                                  "operator": type(t).__name__, "retries": t.retries,
-                                  "trigger_rule": str(t.trigger_rule)}
-                      for t in dag.tasks},
+            "tasks": {
+                t.task_id: {
+                    "upstream": sorted(t.upstream_task_ids),
+                    "pool": t.pool,
+                    "operator": type(t).__name__,
+                    "retries": t.retries,
+                    "trigger_rule": str(t.trigger_rule),
+                }
+                for t in dag.tasks
+            },
         }
-    return {"import_errors": {k: v for k, v in bag.import_errors.items()},
-            "airflow_import_s": imported - start, "parse_s": parsed - imported, "dags": dags}
+    return {
+        "import_errors": {k: v for k, v in bag.import_errors.items()},
+        "airflow_import_s": imported - start,
+        "parse_s": parsed - imported,
+        "dags": dags,
+    }
 
 
 def describe(settings: Settings) -> dict[str, Any]:
@@ -47,8 +59,9 @@ def describe(settings: Settings) -> dict[str, Any]:
     from laip.orchestration.airflow_run import airflow_env
 
     env = airflow_env(settings)
-    proc = subprocess.run([sys.executable, "-m", "laip.orchestration.dag_inspect"], env=env, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "laip.orchestration.dag_inspect"], env=env, capture_output=True, text=True, check=False
+    )
     if proc.returncode:
         raise RuntimeError(f"DAG inspection failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from laip.config import Settings
 
@@ -35,8 +36,11 @@ def run_validation(settings: Settings, data_dir: str | Path | None = None):
     from laip.ingest.validate import validate, write_report
 
     source = data_source(settings, data_dir)
-    report = validate(source.path, max_examples=settings.max_examples_per_rule,
-                      tolerance_days=settings.click_log_complete_tolerance_days)
+    report = validate(
+        source.path,
+        max_examples=settings.max_examples_per_rule,
+        tolerance_days=settings.click_log_complete_tolerance_days,
+    )
     return source, report, write_report(report, settings.reports_dir)
 
 
@@ -46,10 +50,17 @@ def validate_raw(settings: Settings, data_dir: str | Path | None = None) -> dict
     for line in report.summary().splitlines():
         log.info(line)
     if not report.ok:
-        raise StepFailed(f"raw data in {source.path} is invalid ({len(report.errors)} problems, report: {path}):\n"
-                         + report.summary())
-    return {"data_dir": str(source.path), "source": source.kind, "report": str(path),
-            "rows": {f.stem: f.rows for f in report.files}, "warnings": len(report.warnings)}
+        raise StepFailed(
+            f"raw data in {source.path} is invalid ({len(report.errors)} problems, report: {path}):\n"
+            + report.summary()
+        )
+    return {
+        "data_dir": str(source.path),
+        "source": source.kind,
+        "report": str(path),
+        "rows": {f.stem: f.rows for f in report.files},
+        "warnings": len(report.warnings),
+    }
 
 
 def run_load(settings: Settings, data_dir: str | Path | None = None, *, force: bool = False):
@@ -60,9 +71,15 @@ def run_load(settings: Settings, data_dir: str | Path | None = None, *, force: b
 
     source = data_source(settings, data_dir)
     try:
-        return load(source.path, settings.warehouse, settings.reports_dir, source=source.kind, force=force,
-                    max_examples=settings.max_examples_per_rule,
-                    tolerance_days=settings.click_log_complete_tolerance_days)
+        return load(
+            source.path,
+            settings.warehouse,
+            settings.reports_dir,
+            source=source.kind,
+            force=force,
+            max_examples=settings.max_examples_per_rule,
+            tolerance_days=settings.click_log_complete_tolerance_days,
+        )
     except ValidationError as exc:
         raise StepFailed(f"load refused, {settings.warehouse} is unchanged:\n{exc.report.summary()}") from exc
 
@@ -72,8 +89,12 @@ def load_raw(settings: Settings, data_dir: str | Path | None = None) -> dict[str
     result = run_load(settings, data_dir)
     for line in result.summary().splitlines():
         log.info(line)
-    return {"warehouse": str(result.warehouse), "changed": result.changed, "rows": result.rows,
-            "seconds": round(result.seconds, 2)}
+    return {
+        "warehouse": str(result.warehouse),
+        "changed": result.changed,
+        "rows": result.rows,
+        "seconds": round(result.seconds, 2),
+    }
 
 
 def build_warehouse(settings: Settings, *, full_refresh: bool = False) -> dict[str, Any]:
@@ -152,6 +173,7 @@ def publish(settings: Settings) -> dict[str, Any]:
 
 # --- monitoring and the retraining trigger (laip.ml.monitoring.monitor) ---
 
+
 def monitor(settings: Settings, retrain: str = "auto") -> dict[str, Any]:
     """Drift, performance decay and API health against the champion, written to the ``ml_monitoring_*`` tables;
     returns the retraining decision (``retrain``: auto = the configured rule, always, never)."""
@@ -173,7 +195,7 @@ def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] 
     why it was retrained)."""
     from dataclasses import fields
 
-    from laip.ml.monitoring.monitor import Decision
+    from laip.ml.monitoring.decision import Decision
     from laip.ml.monitoring.monitor import monitor as run_monitor
 
     for reason in decision.get("reasons", []):
@@ -181,8 +203,13 @@ def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] 
     summary = train_model(settings, models)
     version = summary.get("model_version")
     kept = Decision(**{f.name: decision[f.name] for f in fields(Decision) if f.name in decision})
-    run_monitor(settings, kept.mode, decision=kept, outcome=f"retrained: champion is now version {version}",
-                new_model_version=version)
+    run_monitor(
+        settings,
+        kept.mode,
+        decision=kept,
+        outcome=f"retrained: champion is now version {version}",
+        new_model_version=version,
+    )
     return summary
 
 
@@ -194,8 +221,7 @@ def keep_champion(settings: Settings, decision: dict[str, Any]) -> dict[str, Any
     return {"kept_model_version": decision.get("champion_version"), "reasons": decision.get("reasons", [])}
 
 
-def train_or_keep(settings: Settings, decision: dict[str, Any],
-                  models: Sequence[str] | None = None) -> dict[str, Any]:
+def train_or_keep(settings: Settings, decision: dict[str, Any], models: Sequence[str] | None = None) -> dict[str, Any]:
     """What the DAG's branch does, in one call (``laip run``)."""
     if branch_after_monitor(decision) == "train_model":
         return retrain(settings, decision, models)

@@ -15,9 +15,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from laip.config import Settings
 
@@ -55,7 +55,7 @@ def _run_dir(settings: Settings) -> Path:
 
 
 def airflow_service(settings: Settings) -> Service:
-    from laip.orchestration.airflow_run import admin_credentials, venv_bin, airflow_env, init_airflow
+    from laip.orchestration.airflow_run import admin_credentials, airflow_env, init_airflow, venv_bin
 
     p = port("airflow")
     env = airflow_env(settings, api_port=p)
@@ -67,12 +67,17 @@ def airflow_service(settings: Settings) -> Service:
 
     af = venv_bin()
     return Service(
-        "airflow", f"http://{HOST}:{p}/", f"http://{HOST}:{p}/api/v2/monitor/health",
-        [Process("airflow-api-server", [af, "api-server", "--host", HOST, "--port", str(p)], env),
-         Process("airflow-scheduler", [af, "scheduler"], env),
-         Process("airflow-dag-processor", [af, "dag-processor"], env),
-         Process("airflow-triggerer", [af, "triggerer"], env)],
-        prepare)
+        "airflow",
+        f"http://{HOST}:{p}/",
+        f"http://{HOST}:{p}/api/v2/monitor/health",
+        [
+            Process("airflow-api-server", [af, "api-server", "--host", HOST, "--port", str(p)], env),
+            Process("airflow-scheduler", [af, "scheduler"], env),
+            Process("airflow-dag-processor", [af, "dag-processor"], env),
+            Process("airflow-triggerer", [af, "triggerer"], env),
+        ],
+        prepare,
+    )
 
 
 def mlflow_service(settings: Settings) -> Service:
@@ -81,11 +86,14 @@ def mlflow_service(settings: Settings) -> Service:
     p = port("mlflow")
     uri = settings.mlflow_tracking_uri
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    argv = [venv_bin("mlflow"), "ui", "--backend-store-uri", uri, "--host", HOST, "--port", str(p),
-            "--workers", "1"]
-    return Service("mlflow", f"http://{HOST}:{p}/", f"http://{HOST}:{p}/health",
-                   [Process("mlflow", argv, {**os.environ, "MLFLOW_TRACKING_URI": uri})],
-                   info={"compare runs": "Experiments > laip-withdrawal-risk: tick runs, then Compare"})
+    argv = [venv_bin("mlflow"), "ui", "--backend-store-uri", uri, "--host", HOST, "--port", str(p), "--workers", "1"]
+    return Service(
+        "mlflow",
+        f"http://{HOST}:{p}/",
+        f"http://{HOST}:{p}/health",
+        [Process("mlflow", argv, {**os.environ, "MLFLOW_TRACKING_URI": uri})],
+        info={"compare runs": "Experiments > laip-withdrawal-risk: tick runs, then Compare"},
+    )
 
 
 def superset_service(settings: Settings) -> Service:
@@ -94,8 +102,13 @@ def superset_service(settings: Settings) -> Service:
     p = port("superset")
     argv, env = ss.server_command(settings, host=HOST, port=p)
     url = f"http://{HOST}:{p}/"
-    return Service("superset", url, ss.health_url(HOST, p), [Process("superset", argv, env)],
-                   lambda: {k: v for k, v in ss.prepare(settings).items() if k != "log"})
+    return Service(
+        "superset",
+        url,
+        ss.health_url(HOST, p),
+        [Process("superset", argv, env)],
+        lambda: {k: v for k, v in ss.prepare(settings).items() if k != "log"},
+    )
 
 
 def api_service(settings: Settings) -> Service:
@@ -104,9 +117,13 @@ def api_service(settings: Settings) -> Service:
 
     p = port("api")
     argv = [venv_bin("laip"), "serve", "--host", HOST, "--port", str(p)]
-    return Service("api", f"http://{HOST}:{p}/docs", f"http://{HOST}:{p}/health",
-                   [Process("api", argv, {**os.environ, "LAIP_HOME": str(settings.home)})],
-                   info={"prediction log": str(settings.prediction_log_dir)})
+    return Service(
+        "api",
+        f"http://{HOST}:{p}/docs",
+        f"http://{HOST}:{p}/health",
+        [Process("api", argv, {**os.environ, "LAIP_HOME": str(settings.home)})],
+        info={"prediction log": str(settings.prediction_log_dir)},
+    )
 
 
 SERVICES: dict[str, Callable[[Settings], Service]] = {
@@ -166,18 +183,34 @@ def start(settings: Settings, service: Service, timeout_s: float = 180.0) -> dic
             log.info("%s already running (pid %s)", proc.name, already[proc.name]["pid"])
             continue
         logfile = (settings.logs_dir / f"{proc.name}.log").open("ab")
-        child = subprocess.Popen(proc.argv, env=proc.env, stdout=logfile, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.home)
+        child = subprocess.Popen(
+            proc.argv,
+            env=proc.env,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=settings.home,
+        )
         children[proc.name] = child
-        _pid_file(settings, proc.name).write_text(json.dumps(
-            {"pid": child.pid, "start_ticks": _start_ticks(child.pid), "argv": proc.argv,
-             "service": service.name, "started": time.time()}))
+        _pid_file(settings, proc.name).write_text(
+            json.dumps(
+                {
+                    "pid": child.pid,
+                    "start_ticks": _start_ticks(child.pid),
+                    "argv": proc.argv,
+                    "service": service.name,
+                    "started": time.time(),
+                }
+            )
+        )
         log.info("started %s (pid %s), log %s", proc.name, child.pid, logfile.name)
     deadline = time.monotonic() + timeout_s
     while not _healthy(service.health_url):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{service.name} did not answer {service.health_url} within {timeout_s:.0f} s; "
-                               f"see {settings.logs_dir}")
+            raise RuntimeError(
+                f"{service.name} did not answer {service.health_url} within {timeout_s:.0f} s; see {settings.logs_dir}"
+            )
         dead = [name for name, child in children.items() if child.poll() is not None]
         if dead:
             raise RuntimeError(f"{service.name}: {', '.join(dead)} exited; see {settings.logs_dir}/{dead[0]}.log")

@@ -41,24 +41,28 @@ class SupersetError(RuntimeError):
 def venv_python() -> Path:
     python = VENV / "bin" / "python"
     if not python.is_file():
-        raise SupersetError(f"no Superset environment at {VENV}; run `make setup` (it builds .venv-superset "
-                            "from superset/requirements.lock)")
+        raise SupersetError(
+            f"no Superset environment at {VENV}; run `make setup` (it builds .venv-superset "
+            "from superset/requirements.lock)"
+        )
     return python
 
 
 def superset_env(settings: Settings) -> dict[str, str]:
     """Environment for every Superset process of this LAIP_HOME (provisioning and server)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
-    env.update({
-        "LAIP_HOME": str(settings.home),
-        "LAIP_SUPERSET_HOME": str(settings.superset_home),
-        "LAIP_SERVING_WAREHOUSE": str(settings.serving_warehouse),
-        "LAIP_MIN_GROUP_SIZE": str(settings.min_group_size),
-        "SUPERSET_CONFIG_PATH": str(CONFIG),
-        "FLASK_APP": "superset.app:create_app()",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-    })
+    env.update(
+        {
+            "LAIP_HOME": str(settings.home),
+            "LAIP_SUPERSET_HOME": str(settings.superset_home),
+            "LAIP_SERVING_WAREHOUSE": str(settings.serving_warehouse),
+            "LAIP_MIN_GROUP_SIZE": str(settings.min_group_size),
+            "SUPERSET_CONFIG_PATH": str(CONFIG),
+            "FLASK_APP": "superset.app:create_app()",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
     return env
 
 
@@ -79,16 +83,22 @@ def admin_credentials(settings: Settings) -> tuple[str, str, Path]:
     return user or stored["username"], password or stored["password"], path
 
 
-def run_provision(settings: Settings, *args: str, extra_env: dict[str, str] | None = None,
-                  timeout: float = 900) -> str:
+def run_provision(settings: Settings, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 900) -> str:
     """Run ``superset/provision.py ARGS`` in the Superset environment; return its stdout."""
     env = superset_env(settings)
     env.update(extra_env or {})
-    proc = subprocess.run([str(venv_python()), str(PROVISION), *args], env=env, cwd=str(REPO_ROOT),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [str(venv_python()), str(PROVISION), *args],
+        env=env,
+        cwd=str(REPO_ROOT),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if proc.returncode:
-        raise SupersetError(f"provision.py {' '.join(args)} failed ({proc.returncode}):\n"
-                            f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+        raise SupersetError(
+            f"provision.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc.stdout
 
 
@@ -100,8 +110,9 @@ def prepare(settings: Settings) -> dict[str, str]:
     venv_python()
     settings.superset_home.mkdir(parents=True, exist_ok=True)
     user, password, path = admin_credentials(settings)
-    output = run_provision(settings, "setup",
-                           extra_env={"SUPERSET_ADMIN_USER": user, "SUPERSET_ADMIN_PASSWORD": password})
+    output = run_provision(
+        settings, "setup", extra_env={"SUPERSET_ADMIN_USER": user, "SUPERSET_ADMIN_PASSWORD": password}
+    )
     return {
         "username": user,
         "password": password,
@@ -112,15 +123,36 @@ def prepare(settings: Settings) -> dict[str, str]:
     }
 
 
-def server_command(settings: Settings, host: str = "127.0.0.1", port: int = 8088,
-                   workers: int = 2, threads: int = 4) -> tuple[list[str], dict[str, str]]:
+def server_command(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8088, workers: int = 2, threads: int = 4
+) -> tuple[list[str], dict[str, str]]:
     """argv and environment of the Superset web server (gunicorn, threaded workers), listening on ``host``."""
     gunicorn = VENV / "bin" / "gunicorn"
     venv_python()
-    argv = [str(gunicorn), "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "gthread",
-            "--threads", str(threads), "--timeout", "120", "--graceful-timeout", "10",
-            "--limit-request-line", "0", "--limit-request-field_size", "0",
-            "--access-logfile", "-", "--error-logfile", "-", "superset.app:create_app()"]
+    argv = [
+        str(gunicorn),
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "120",
+        "--graceful-timeout",
+        "10",
+        "--limit-request-line",
+        "0",
+        "--limit-request-field_size",
+        "0",
+        "--access-logfile",
+        "-",
+        "--error-logfile",
+        "-",
+        "superset.app:create_app()",
+    ]
     return argv, superset_env(settings)
 
 
@@ -149,14 +181,19 @@ class SupersetAPI:
     def __init__(self, base_url: str, username: str, password: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        status, body = self.request("POST", "/api/v1/security/login", {
-            "username": username, "password": password, "provider": "db", "refresh": False}, auth=False)
+        status, body = self.request(
+            "POST",
+            "/api/v1/security/login",
+            {"username": username, "password": password, "provider": "db", "refresh": False},
+            auth=False,
+        )
         if status != 200:
             raise SupersetError(f"login as {username} failed: {status} {body}")
         self.token = body["access_token"]
 
-    def request(self, method: str, path: str, payload: Any = None, auth: bool = True,
-                timeout: float = 120) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, payload: Any = None, auth: bool = True, timeout: float = 120
+    ) -> tuple[int, Any]:
         data = json.dumps(payload).encode() if payload is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         if data is not None:
@@ -212,9 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         missing = charts_without_query_context(settings)
         print(export(settings, args.out).strip())
         if missing:
-            print(f"warning: charts {missing} have no saved query context (the chart-data API and the tests need "
-                  "one); open them once in Explore, or run: .venv-superset/bin/python superset/browser.py "
-                  f"query-contexts --url URL --chart-ids '{json.dumps(missing)}', then export again")
+            print(
+                f"warning: charts {missing} have no saved query context (the chart-data API and the tests need "
+                "one); open them once in Explore, or run: .venv-superset/bin/python superset/browser.py "
+                f"query-contexts --url URL --chart-ids '{json.dumps(missing)}', then export again"
+            )
         return 0
     info = prepare(settings)
     print(info.pop("log"))
@@ -222,8 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(info, indent=2))
         return 0
     argv_, env = server_command(settings, args.host, args.port, workers=args.workers)
-    print(f"Superset: http://{args.host}:{args.port}{info['dashboard_path']}  user {info['username']}  "
-          f"password {info['password']}", flush=True)
+    print(
+        f"Superset: http://{args.host}:{args.port}{info['dashboard_path']}  user {info['username']}  "
+        f"password {info['password']}",
+        flush=True,
+    )
     os.execve(argv_[0], argv_, env)
     return 0  # not reached
 

@@ -14,7 +14,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -48,11 +48,16 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 def dbt_args_tail(settings: Settings, *extra: str, target_path: Path | None = None) -> list[str]:
     """Flags every dbt call of the platform gets: project, profile, target/log dirs under LAIP_HOME, vars."""
     return [
-        "--project-dir", str(settings.dbt_project_dir),
-        "--profiles-dir", str(settings.dbt_project_dir),
-        "--target-path", str(target_path or settings.dbt_target_dir),
-        "--log-path", str(settings.dbt_log_dir),
-        "--vars", json.dumps(settings.dbt_vars()),
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_project_dir),
+        "--target-path",
+        str(target_path or settings.dbt_target_dir),
+        "--log-path",
+        str(settings.dbt_log_dir),
+        "--vars",
+        json.dumps(settings.dbt_vars()),
         *extra,
     ]
 
@@ -68,8 +73,11 @@ def run_dbt(settings: Settings, command: str, *extra: str, target_path: Path | N
     start = time.perf_counter()
     results_file = (target_path or settings.dbt_target_dir) / "run_results.json"
     results_file.unlink(missing_ok=True)
-    proc = subprocess.run([dbt_executable(), *command.split(), *dbt_args_tail(settings, *extra, target_path=target_path)],
-                          env={**os.environ, **dbt_env(settings)}, check=False)
+    proc = subprocess.run(
+        [dbt_executable(), *command.split(), *dbt_args_tail(settings, *extra, target_path=target_path)],
+        env={**os.environ, **dbt_env(settings)},
+        check=False,
+    )
     counts: Counter[str] = Counter()
     failures: list[str] = []
     if results_file.is_file():
@@ -77,7 +85,9 @@ def run_dbt(settings: Settings, command: str, *extra: str, target_path: Path | N
             kind = r["unique_id"].split(".")[0]
             counts[f"{kind}:{r['status']}"] += 1
             if r["status"] in {"error", "fail", "runtime error"}:
-                failures.append(f"{kind} {r['unique_id'].split('.')[-1]}: {r['status']}: {(r.get('message') or '').strip()[:300]}")
+                failures.append(
+                    f"{kind} {r['unique_id'].split('.')[-1]}: {r['status']}: {(r.get('message') or '').strip()[:300]}"
+                )
     if proc.returncode and not failures:
         failures.append(f"dbt exited with code {proc.returncode}")
     return BuildResult(proc.returncode == 0, command, time.perf_counter() - start, dict(counts), failures)
@@ -89,9 +99,16 @@ def record_build_status(warehouse: Path, result: BuildResult) -> None:
         con.execute("create schema if not exists meta")
         con.execute(f"""create table if not exists {BUILD_STATUS} (
             finished_at timestamptz, command varchar, success boolean, seconds double, counts json)""")
-        con.execute(f"insert into {BUILD_STATUS} values (?, ?, ?, ?, ?)",
-                    [datetime.now(timezone.utc), result.command, result.success, round(result.seconds, 3),
-                     json.dumps(result.counts)])
+        con.execute(
+            f"insert into {BUILD_STATUS} values (?, ?, ?, ?, ?)",
+            [
+                datetime.now(UTC),
+                result.command,
+                result.success,
+                round(result.seconds, 3),
+                json.dumps(result.counts),
+            ],
+        )
 
 
 def build(settings: Settings, *, select: str | None = None, full_refresh: bool = False) -> BuildResult:

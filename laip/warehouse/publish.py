@@ -8,15 +8,15 @@ one, and never holds a lock the pipeline needs.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from laip.warehouse.build import BUILD_STATUS
+from laip.durable import atomic_replace
 from laip.ingest.load import MANIFEST
+from laip.warehouse.build import BUILD_STATUS
 
 PUBLISHED_SCHEMAS = ("marts", "ml", "meta")
 
@@ -40,9 +40,10 @@ class PublishResult:
 def check_publishable(con: duckdb.DuckDBPyConnection) -> None:
     """Refuse unless the latest full dbt build succeeded after the latest load."""
     try:
-        loaded_at = con.execute(f"select max(loaded_at) from {MANIFEST}").fetchone()[0]
+        loaded_at = con.execute(f"select max(loaded_at) from {MANIFEST}").fetchall()[0][0]
         last = con.execute(
-            f"select success, finished_at from {BUILD_STATUS} order by finished_at desc limit 1").fetchone()
+            f"select success, finished_at from {BUILD_STATUS} order by finished_at desc limit 1"
+        ).fetchone()
     except duckdb.CatalogException as exc:
         raise PublishError("the warehouse has no dbt build yet; run `laip build` first") from exc
     if last is None or last[1] < loaded_at:
@@ -61,22 +62,21 @@ def publish(warehouse: Path, serving: Path) -> PublishResult:
     staging.unlink(missing_ok=True)
     tables: dict[str, int] = {}
     with duckdb.connect(str(staging)) as con:
-        snap = con.execute("select current_database()").fetchone()[0]
+        snap = con.execute("select current_database()").fetchall()[0][0]
         con.execute(f"attach '{warehouse}' as wh (read_only)")
         con.execute("use wh")
         check_publishable(con)
         listed = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'wh' "
-            f"and schema_name in {PUBLISHED_SCHEMAS!r} order by 1, 2").fetchall()
+            f"and schema_name in {PUBLISHED_SCHEMAS!r} order by 1, 2"
+        ).fetchall()
         con.execute(f'use "{snap}"')
         for schema in sorted({s for s, _ in listed}):
             con.execute(f"create schema {schema}")
         for schema, table in listed:
             con.execute(f'create table {schema}."{table}" as select * from wh.{schema}."{table}"')
-            tables[f"{schema}.{table}"] = con.execute(f'select count(*) from {schema}."{table}"').fetchone()[0]
+            tables[f"{schema}.{table}"] = con.execute(f'select count(*) from {schema}."{table}"').fetchall()[0][0]
         con.execute("detach wh")
         con.execute("checkpoint")
-    with staging.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(staging, serving)
+    atomic_replace(staging, serving)
     return PublishResult(serving, time.perf_counter() - start, tables)

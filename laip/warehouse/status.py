@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +22,20 @@ def _query(path: Path, sql: str) -> list[tuple] | None:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    load = _query(settings.warehouse,
-                  "select any_value(load_id), any_value(source), any_value(source_dir), max(loaded_at), "
-                  "sum(row_count) from meta.load_manifest")
-    build = _query(settings.warehouse,
-                   "select success, finished_at from meta.build_status order by finished_at desc limit 1")
+    load = _query(
+        settings.warehouse,
+        "select any_value(load_id), any_value(source), any_value(source_dir), max(loaded_at), "
+        "sum(row_count) from meta.load_manifest",
+    )
+    build = _query(
+        settings.warehouse, "select success, finished_at from meta.build_status order by finished_at desc limit 1"
+    )
     serving = settings.serving_warehouse
     return {
         "warehouse_exists": settings.warehouse.is_file(),
-        "last_load": dict(zip(("load_id", "source", "source_dir", "loaded_at", "raw_rows"), load[0])) if load else None,
-        "last_build": dict(zip(("success", "finished_at"), build[0])) if build else None,
-        "serving_published_at": (datetime.fromtimestamp(serving.stat().st_mtime, timezone.utc)
-                                 if serving.is_file() else None),
+        "last_load": dict(zip(("load_id", "source", "source_dir", "loaded_at", "raw_rows"), load[0], strict=False))
+        if load
+        else None,
+        "last_build": dict(zip(("success", "finished_at"), build[0], strict=False)) if build else None,
+        "serving_published_at": (datetime.fromtimestamp(serving.stat().st_mtime, UTC) if serving.is_file() else None),
     }

@@ -26,8 +26,12 @@ def _select_sql(name: str, frame: pd.DataFrame, schemas: Mapping[str, Mapping[st
     return "select " + ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in schema.items()) + " from _frame"
 
 
-def replace_tables(warehouse: Path, tables: Mapping[str, pd.DataFrame],
-                   schemas: Mapping[str, Mapping[str, str]], schema: str = ML_SCHEMA) -> dict[str, int]:
+def replace_tables(
+    warehouse: Path,
+    tables: Mapping[str, pd.DataFrame],
+    schemas: Mapping[str, Mapping[str, str]],
+    schema: str = ML_SCHEMA,
+) -> dict[str, int]:
     """Replace ``schema.<name>`` with each frame in one transaction; returns row counts. Nothing changes on error.
 
     Tables declared in ``schemas`` (e.g. :data:`laip.ml.tables.SCHEMAS`) get exactly their declared columns and
@@ -51,4 +55,3 @@ def replace_tables(warehouse: Path, tables: Mapping[str, pd.DataFrame],
             con.execute("rollback").fetchall()
             raise
     return counts
-

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from laip.warehouse.build import build
 from laip.config import Settings, load_settings
 from laip.ingest.load import load
+from laip.warehouse.build import build
 from laip.warehouse.publish import publish
 
 
@@ -44,15 +44,17 @@ def service_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick"}
     env.pop("LAIP_DATA_DIR", None)
     env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.run([sys.executable, "-m", "laip", "run", str(SAMPLE_DIR)], env=env,
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-m", "laip", "run", str(SAMPLE_DIR)], env=env, capture_output=True, text=True, timeout=1200
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     # API traffic for the Model Monitoring tab: a constructed prediction log, then monitor + publish again
     from predlog import write_prediction_log
 
     write_prediction_log(load_settings(home=home))
     for step in ("monitor", "publish"):
-        proc = subprocess.run([sys.executable, "-m", "laip", step], env=env, capture_output=True, text=True,
-                              timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-m", "laip", step], env=env, capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return load_settings(home=home)

@@ -22,9 +22,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from laip.ml.monitoring.prediction_log import read_prediction_log
 from laip.config import Settings, load_settings
 from laip.ml.config import load_ml_config
+from laip.ml.monitoring.prediction_log import read_prediction_log
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +46,20 @@ class Server:
         env.pop("MLFLOW_TRACKING_URI", None)
         self.log_path = home / f"api-test-{self.port}.log"
         self.log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "laip", "serve", "--port", str(self.port),
-                                      "--workers", str(workers)], env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "laip", "serve", "--port", str(self.port), "--workers", str(workers)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 180
         while True:
             try:
-                if request(self, "GET", "/health")[0] in (200, 503) and \
-                        self.log_path.read_text().count("Application startup complete") >= workers:
+                if (
+                    request(self, "GET", "/health")[0] in (200, 503)
+                    and self.log_path.read_text().count("Application startup complete") >= workers
+                ):
                     break
             except OSError:
                 pass
@@ -68,11 +74,13 @@ class Server:
         self.log.close()
 
 
-def request(server: Server, method: str, path: str, body: object = None, raw: bytes | None = None,
-            headers: dict | None = None) -> tuple[int, dict]:
+def request(
+    server: Server, method: str, path: str, body: object = None, raw: bytes | None = None, headers: dict | None = None
+) -> tuple[int, dict]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(server.url + path, data=data, method=method,
-                                 headers={"content-type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        server.url + path, data=data, method=method, headers={"content-type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -89,8 +97,11 @@ def api_home(service_sample: Settings, tmp_path_factory: pytest.TempPathFactory)
     """A copy of the sample's MLflow store and snapshot (artifacts are read from the original location)."""
     home = tmp_path_factory.mktemp("api") / "home"
     for sub in ("mlflow", "serving"):
-        shutil.copytree(service_sample.home / sub, home / sub,
-                        ignore=shutil.ignore_patterns("artifacts") if sub == "mlflow" else None)
+        shutil.copytree(
+            service_sample.home / sub,
+            home / sub,
+            ignore=shutil.ignore_patterns("artifacts") if sub == "mlflow" else None,
+        )
     return load_settings(home=home)
 
 
@@ -101,7 +112,7 @@ def server(api_home: Settings):
     srv.kill()
 
 
-FEATURES: list[str] = []    # the features the champion serves (GET /model), set by the ``records`` fixture
+FEATURES: list[str] = []  # the features the champion serves (GET /model), set by the ``records`` fixture
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +122,7 @@ def records(api_home: Settings, server: Server) -> list[dict]:
     assert set(FEATURES) <= set(load_ml_config(api_home, profile="quick").features)
     with duckdb.connect(str(api_home.serving_warehouse), read_only=True) as con:
         df = con.execute(f"""
-            select f.student_module_id, {', '.join('f.' + c for c in FEATURES)},
+            select f.student_module_id, {", ".join("f." + c for c in FEATURES)},
                    p.withdrawal_probability, p.risk_band, p.is_flagged, p.reason_1_code, p.reason_2_code,
                    p.reason_3_code
             from marts.mart_withdrawal_prediction_features f
@@ -142,7 +153,8 @@ def test_batch_equals_single_predictions(server: Server, records: list[dict]) ->
     status, body = request(server, "POST", "/predict/batch", {"records": [_input(r) for r in records]})
     assert status == 200, body
     assert [p["probability"] for p in body["predictions"]] == pytest.approx(
-        [r["withdrawal_probability"] for r in records], abs=1e-6)
+        [r["withdrawal_probability"] for r in records], abs=1e-6
+    )
 
 
 def test_invalid_input_is_422_naming_field_and_reason(server: Server, records: list[dict]) -> None:
@@ -161,8 +173,10 @@ def test_invalid_input_is_422_naming_field_and_reason(server: Server, records: l
         assert any(e["loc"][-1] == field and e["type"] == kind for e in resp["detail"]), (field, resp)
     # unknown click log (null) is fine; NaN / infinity and malformed JSON are not
     assert request(server, "POST", "/predict", {**good, "clicks_total": None})[0] == 200
-    assert request(server, "POST", "/predict", raw=json.dumps({**good, "assess_mean_score": float("nan")})
-                   .encode())[0] == 422
+    assert (
+        request(server, "POST", "/predict", raw=json.dumps({**good, "assess_mean_score": float("nan")}).encode())[0]
+        == 422
+    )
     assert request(server, "POST", "/predict", raw=b'{"code_module": "AAA",')[0] == 422
     assert request(server, "POST", "/predict/batch", {"records": []})[0] == 422
 
@@ -176,8 +190,10 @@ def test_oversized_batch_and_body_are_413(server: Server, records: list[dict], a
 
 
 def test_health_model_and_reload(server: Server, api_home: Settings) -> None:
-    assert request(server, "GET", "/health") == (200, {"status": "ok", "model_loaded": True, "model_version": 1,
-                                                      "detail": None})
+    assert request(server, "GET", "/health") == (
+        200,
+        {"status": "ok", "model_loaded": True, "model_version": 1, "detail": None},
+    )
     status, info = request(server, "GET", "/model")
     assert status == 200
     assert info["model_version"] == 1 and info["alias"] == "champion" and 0 < info["threshold"] < 1
@@ -188,13 +204,13 @@ def test_health_model_and_reload(server: Server, api_home: Settings) -> None:
     from mlflow import MlflowClient
 
     uri = api_home.mlflow_tracking_uri
-    mlflow.set_tracking_uri(uri)          # resolving the version's models:/m-... source uses the global store
+    mlflow.set_tracking_uri(uri)  # resolving the version's models:/m-... source uses the global store
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, registry_uri=uri)
     v1 = client.get_model_version_by_alias("laip-withdrawal-day30", "champion")
     v2 = client.create_model_version("laip-withdrawal-day30", v1.source, run_id=v1.run_id, tags=v1.tags)
     client.set_registered_model_alias("laip-withdrawal-day30", "champion", v2.version)
-    assert request(server, "GET", "/model")[1]["model_version"] == 1        # only an explicit reload changes it
+    assert request(server, "GET", "/model")[1]["model_version"] == 1  # only an explicit reload changes it
     status, info = request(server, "POST", "/model/reload")
     assert status == 200 and info["model_version"] == int(v2.version)
     assert request(server, "GET", "/health")[1]["model_version"] == int(v2.version)
@@ -230,8 +246,13 @@ def test_openapi_is_served_and_export_matches(server: Server, api_home: Settings
     env = {**os.environ, "LAIP_HOME": str(api_home.home), "LAIP_ML_PROFILE": "quick"}
     env.pop("MLFLOW_TRACKING_URI", None)
     out = tmp_path / "openapi.json"
-    proc = subprocess.run([sys.executable, "-m", "laip", "serve", "--export-openapi", str(out)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "laip", "serve", "--export-openapi", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(out.read_text())["paths"].keys() == spec["paths"].keys()
 
@@ -248,15 +269,22 @@ def test_fuzzing_the_openapi_spec_gives_no_5xx(server: Server) -> None:
     for result in schema.get_all_operations():
         op = result.ok()
         if op.path == "/model/reload":
-            continue                       # reloading the model is covered above; it is slow, not input-driven
+            continue  # reloading the model is covered above; it is slow, not input-driven
         modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if op.method.upper() == "POST" else [])
         for mode in modes:
+
             @given(case=op.as_strategy(generation_mode=mode))
-            @settings(max_examples=60, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+            @settings(
+                max_examples=60,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate],
+            )
             def fuzz(case) -> None:
                 response = case.call_and_validate(checks=[not_a_server_error])
-                statuses.setdefault(op.label, set()).add(response.status_code)
+                statuses.setdefault(op.label, set()).add(response.status_code)  # noqa: B023 - runs in this iteration
 
             fuzz()
     assert all(code < 500 for codes in statuses.values() for code in codes), statuses
@@ -272,7 +300,7 @@ def test_without_a_champion_health_is_503_and_nothing_is_scored(tmp_path: Path, 
         assert status == 503 and body["model_loaded"] is False and "champion" in body["detail"]
         assert request(srv, "GET", "/model")[0] == 503
         assert request(srv, "POST", "/predict", _input(records[0]))[0] == 503
-        assert request(srv, "POST", "/model/reload")[0] == 503          # reload never trains
+        assert request(srv, "POST", "/model/reload")[0] == 503  # reload never trains
         assert request(srv, "POST", "/predict/batch", {"records": []})[0] == 503
     finally:
         srv.kill()
@@ -322,26 +350,47 @@ def test_workers_share_the_port_and_stop_together(api_home: Settings, records: l
     shutil.copytree(api_home.home, home, ignore=shutil.ignore_patterns("predictions", "*.log"))
     srv = Server(home, workers=2)
     try:
-        for i in range(40):                       # a new connection each time: the kernel spreads them
+        for i in range(40):  # a new connection each time: the kernel spreads them
             assert request(srv, "POST", "/predict", _input(records[i % len(records)]))[0] == 200
         parts = list(load_settings(home=home).prediction_log_dir.glob("date=*/part-*.jsonl"))
         assert len(parts) == 2 and all(p.read_bytes().count(b"\n") > 0 for p in parts)
-        second = subprocess.run([sys.executable, "-m", "laip", "serve", "--port", str(srv.port), "--workers", "2"],
-                                env={**os.environ, "LAIP_HOME": str(home)}, capture_output=True, text=True,
-                                timeout=60)
+        second = subprocess.run(
+            [sys.executable, "-m", "laip", "serve", "--port", str(srv.port), "--workers", "2"],
+            env={**os.environ, "LAIP_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 1 and "already in use" in second.stderr
     finally:
         srv.kill()
     with pytest.raises(ProcessLookupError):
-        os.killpg(srv.proc.pid, 0)                # no worker left behind
+        os.killpg(srv.proc.pid, 0)  # no worker left behind
 
 
 def test_load_benchmark_runs_and_reports_the_goal(api_home: Settings) -> None:
     """``make bench-api`` on the sample champion, briefly (figures only mean something on the full data)."""
-    out = subprocess.run([sys.executable, "-m", "laip.bench.api", "--home", str(api_home.home), "--seconds", "1",
-                          "--rate", "50", "--concurrency", "2", "--workers", "2"],
-                         env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "laip.bench.api",
+            "--home",
+            str(api_home.home),
+            "--seconds",
+            "1",
+            "--rate",
+            "50",
+            "--concurrency",
+            "2",
+            "--workers",
+            "2",
+        ],
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "errors 0" in out.stdout and "goal p99 <= 15 ms at >= 500 req/s: not tested" in out.stdout
     assert "whole population via POST /predict/batch" in out.stdout and "(per worker: " in out.stdout

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from badinput import negative_clicks
 
 pytestmark = pytest.mark.integration
@@ -35,8 +34,9 @@ def test_validate_json_and_exit_codes(env: dict[str, str], sample_dir: Path, pla
     assert "ERROR studentVle.csv line 301, column sum_click: value must be > 0 (value '-4')" in bad.stdout
 
 
-def test_load_refuses_bad_data_and_keeps_warehouse(env: dict[str, str], home: Path, sample_dir: Path,
-                                                   plain_sample: Path) -> None:
+def test_load_refuses_bad_data_and_keeps_warehouse(
+    env: dict[str, str], home: Path, sample_dir: Path, plain_sample: Path
+) -> None:
     first = laip("load", str(sample_dir), env=env)
     assert first.returncode == 0, first.stderr
     warehouse = home / "warehouse" / "laip.duckdb"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from badinput import truncated_gzip
 from datasets import SAMPLE_DIR
-from laip.services import stack as services
-from laip.orchestration.airflow_run import AirflowApi, admin_credentials, run_dag
+
 from laip.config import Settings, load_settings
+from laip.orchestration.airflow_run import AirflowApi, admin_credentials, run_dag
+from laip.services import stack as services
 
 pytestmark = pytest.mark.integration
 
@@ -41,18 +41,32 @@ def test_dags_test_runs_the_whole_pipeline(dag_settings: Settings, first_run) ->
     # no champion yet: the monitor step decides to retrain, so the keep_champion branch is skipped
     assert states.pop("keep_champion") == "skipped", first_run.summary()
     assert all(s == "success" for s in states.values()), first_run.summary()
-    assert {"validate_raw", "load_raw", "dbt.dbt_producer_watcher", "certify_build", "monitor", "retrain_or_keep",
-            "train_model", "score", "insight_cards", "publish"} <= set(states)
+    assert {
+        "validate_raw",
+        "load_raw",
+        "dbt.dbt_producer_watcher",
+        "certify_build",
+        "monitor",
+        "retrain_or_keep",
+        "train_model",
+        "score",
+        "insight_cards",
+        "publish",
+    } <= set(states)
     with duckdb.connect(str(dag_settings.serving_warehouse), read_only=True) as con:
-        for table in ["marts.dim_student_module", "marts.mart_withdrawal_prediction_features",
-                      *(f"ml.{t}" for t in ML_TABLES)]:
+        for table in [
+            "marts.dim_student_module",
+            "marts.mart_withdrawal_prediction_features",
+            *(f"ml.{t}" for t in ML_TABLES),
+        ]:
             assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
         decision = con.execute("select decision, outcome from ml.ml_monitoring_decision").fetchall()
     assert decision == [("retrain", "retrained: champion is now version 1")]
 
 
 def test_corrupt_file_fails_at_validate_and_keeps_the_published_snapshot(
-        dag_settings: Settings, first_run, tmp_path: Path) -> None:
+    dag_settings: Settings, first_run, tmp_path: Path
+) -> None:
     assert first_run.success
     before = _digest(dag_settings.serving_warehouse)
     bad = tmp_path / "raw"

@@ -7,17 +7,22 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from laip.warehouse.build import build
 from laip.config import load_settings
 from laip.ingest.load import load
 from laip.ingest.validate import validate
+from laip.warehouse.build import build
 
 pytestmark = [pytest.mark.integration, pytest.mark.full_data]
 
 # Row counts of SOURCE.md (headers excluded).
 SOURCE_ROWS = {
-    "courses": 22, "assessments": 206, "vle": 6364, "studentInfo": 32593, "studentRegistration": 32593,
-    "studentAssessment": 173912, "studentVle": 1047523,
+    "courses": 22,
+    "assessments": 206,
+    "vle": 6364,
+    "studentInfo": 32593,
+    "studentRegistration": 32593,
+    "studentAssessment": 173912,
+    "studentVle": 1047523,
 }
 
 
@@ -36,7 +41,8 @@ def test_full_oulad_validates_loads_and_builds(full_data_dir: Path, tmp_path: Pa
     assert result.success, result.summary()
     with duckdb.connect(str(s.warehouse), read_only=True) as con:
         n_attempts = con.execute("select count(*) from marts.dim_student_module").fetchone()[0]
-        n_pop, base_rate = con.execute("select count(*), avg(withdrew_after_day_30::int) "
-                                       "from marts.mart_withdrawal_prediction_features").fetchone()
+        n_pop, base_rate = con.execute(
+            "select count(*), avg(withdrew_after_day_30::int) from marts.mart_withdrawal_prediction_features"
+        ).fetchone()
     assert n_attempts == 32593
     assert 20000 < n_pop < n_attempts and 0.1 < base_rate < 0.3

@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from laip.warehouse.build import build
 from laip.config import Settings, load_settings
-from laip.ml.features import presentation_ended_before
 from laip.ingest.load import load
+from laip.ml.features import presentation_ended_before
+from laip.warehouse.build import build
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +65,10 @@ def test_post_day30_events_change_no_feature(built_sample: Settings, tmp_path: P
     has_past = {p for p in presentations if any(presentation_ended_before(q, p) for q in presentations)}
     assert any(c.startswith("prior_") for c in cols) and "2014J" in has_past and "2013B" not in has_past
     pres_col = cols.index("code_presentation")
-    diffs = [(a[:3], c, x, y) for a, b in zip(original, rewritten) for c, x, y in zip(cols, a, b)
-             if x != y and not (c.startswith("prior_") and a[pres_col] in has_past)]
+    diffs = [
+        (a[:3], c, x, y)
+        for a, b in zip(original, rewritten, strict=False)
+        for c, x, y in zip(cols, a, b, strict=False)
+        if x != y and not (c.startswith("prior_") and a[pres_col] in has_past)
+    ]
     assert not diffs, f"{len(diffs)} feature values changed, e.g. {diffs[:5]}"

@@ -8,18 +8,18 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from mlsample import trained_copy
 
-from laip.warehouse.build import build
 from laip.config import Settings, load_settings
+from laip.ingest.load import load
+from laip.ml.config import load_ml_config
 from laip.ml.features import load_feature_data, make_splits
 from laip.ml.insights import build_insight_cards
-from laip.ingest.load import load
-from laip.ml.tables import SCHEMAS, TRAINING_TABLES
-from laip.ml.config import load_ml_config
-from laip.warehouse.publish import publish
 from laip.ml.score import score
+from laip.ml.tables import SCHEMAS, TRAINING_TABLES
 from laip.ml.train import train
-from mlsample import trained_copy
+from laip.warehouse.build import build
+from laip.warehouse.publish import publish
 
 pytestmark = pytest.mark.integration
 
@@ -69,12 +69,15 @@ def test_mlflow_run_contents_and_champion_alias(ml_sample: dict) -> None:
     assert parent.data.params["temporal.test_presentations"] == "2014J"
     inputs = parent.inputs.dataset_inputs
     assert len(inputs) == 1 and inputs[0].dataset.digest == result.data_digest
-    children = client.search_runs([parent.info.experiment_id],
-                                  f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
     assert sorted(r.data.tags["model_name"] for r in children) == sorted(MODELS)
     for run in children:
-        assert {"temporal_roc_auc", "grouped_random_roc_auc", "temporal_with_click_data_roc_auc",
-                "temporal_cv_roc_auc"} <= set(run.data.metrics)
+        assert {
+            "temporal_roc_auc",
+            "grouped_random_roc_auc",
+            "temporal_with_click_data_roc_auc",
+            "temporal_cv_roc_auc",
+        } <= set(run.data.metrics)
         arts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
         assert {"plots/roc.png", "plots/pr.png", "plots/calibration.png"} <= arts
         assert client.list_artifacts(run.info.run_id, "importance")
@@ -94,17 +97,23 @@ def test_serving_tables_match_schemas_and_carry_the_run(ml_sample: dict) -> None
     settings, result = ml_sample["settings"], ml_sample["train"]
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         for table, schema in SCHEMAS.items():
-            cols = con.execute(f"select column_name, data_type from duckdb_columns() where schema_name = 'ml' "
-                               f"and table_name = '{table}' order by column_index").fetchall()
+            cols = con.execute(
+                f"select column_name, data_type from duckdb_columns() where schema_name = 'ml' "
+                f"and table_name = '{table}' order by column_index"
+            ).fetchall()
             assert [c for c, _ in cols] == list(schema), table
-            assert [t for _, t in cols] == [t.replace("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")
-                                            for t in schema.values()], table
-            n, bad = con.execute(f"select count(*), count(*) filter (where mlflow_run_id is null "
-                                 f"or model_version != {result.model_version}) from ml.{table}").fetchall()[0]
+            assert [t for _, t in cols] == [
+                t.replace("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE") for t in schema.values()
+            ], table
+            n, bad = con.execute(
+                f"select count(*), count(*) filter (where mlflow_run_id is null "
+                f"or model_version != {result.model_version}) from ml.{table}"
+            ).fetchall()[0]
             assert n > 0 and bad == 0, table
         comp = con.execute("select model_name, split, is_selected from ml.ml_withdrawal_model_comparison").fetchall()
-        assert sorted((m, s) for m, s, _ in comp) == sorted((m, s) for m in MODELS
-                                                            for s in ("temporal", "grouped_random"))
+        assert sorted((m, s) for m, s, _ in comp) == sorted(
+            (m, s) for m in MODELS for s in ("temporal", "grouped_random")
+        )
         assert {m for m, _, sel in comp if sel} == {result.selected_model}
         assert con.execute("select min(n) from ml.ml_withdrawal_fairness").fetchall()[0][0] >= settings.min_group_size
         n_pop = con.execute("select count(*) from marts.mart_withdrawal_prediction_features").fetchall()[0][0]
@@ -113,7 +122,7 @@ def test_serving_tables_match_schemas_and_carry_the_run(ml_sample: dict) -> None
                                      ('high', 'medium', 'low')), count(*) filter (where reason_1 is null)
                               from ml.ml_withdrawal_predictions""").fetchall()[0]
         assert pred[0] == pred[1] == n_pop and 0 <= pred[2] <= pred[3] <= 1 and pred[4] == 0
-        assert pred[5] < n_pop                   # most students have at least one reason
+        assert pred[5] < n_pop  # most students have at least one reason
         assert ml_sample["score"].rows == n_pop and ml_sample["score"].model_version == result.model_version
 
 
@@ -145,19 +154,22 @@ def test_insight_cards_are_deterministic_and_governed(ml_sample: dict) -> None:
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         rows = con.execute("select topic, n, caveat, model_version from ml.insight_cards").fetchall()
     assert {t for t, *_ in rows} >= {"engagement", "rule_signals", "risk_by_module", "model_quality"}
-    assert all(n >= settings.min_group_size and "not causal" in caveat and v == ml_sample["train"].model_version
-               for _, n, caveat, v in rows)
+    assert all(
+        n >= settings.min_group_size and "not causal" in caveat and v == ml_sample["train"].model_version
+        for _, n, caveat, v in rows
+    )
 
 
-def test_failed_training_leaves_tables_and_champion_untouched(ml_sample: dict, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_training_leaves_tables_and_champion_untouched(
+    ml_sample: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import yaml
 
     from laip.ml.config import ML_CONFIG_FILE
 
     settings, result = ml_sample["settings"], ml_sample["train"]
     raw = yaml.safe_load(ML_CONFIG_FILE.read_text())
-    raw["profiles"]["quick"]["models"]["lr"]["params"] = {"C": [-1.0]}     # invalid: LogisticRegression refuses it
+    raw["profiles"]["quick"]["models"]["lr"]["params"] = {"C": [-1.0]}  # invalid: LogisticRegression refuses it
     broken = tmp_path / "config.yaml"
     broken.write_text(yaml.safe_dump(raw))
     monkeypatch.setenv("LAIP_ML_CONFIG", str(broken))
@@ -168,16 +180,16 @@ def test_failed_training_leaves_tables_and_champion_untouched(ml_sample: dict, t
             return [con.execute(f"select * from ml.{t} order by all").fetchall() for t in TRAINING_TABLES]
 
     before = snapshot()
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="C"):  # sklearn InvalidParameterError
         train(settings, models=["hgb", "lr"])
     assert snapshot() == before
-    version = _client(settings).get_model_version_by_alias(load_ml_config(settings).registered_model_name,
-                                                           "champion")
+    version = _client(settings).get_model_version_by_alias(load_ml_config(settings).registered_model_name, "champion")
     assert int(version.version) == result.model_version
 
 
-def test_post_day30_events_change_no_prediction(ml_sample: dict, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_post_day30_events_change_no_prediction(
+    ml_sample: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rewrite every event after day 30 (and the final results no feature may see), rebuild the features, score
     them with the same champion: every probability and every reason is unchanged."""
     from datasets import SAMPLE_DIR
@@ -192,8 +204,10 @@ def test_post_day30_events_change_no_prediction(ml_sample: dict, tmp_path: Path,
     monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
     monkeypatch.setenv("LAIP_ML_PROFILE", "quick")
     score(perturbed)
-    cols = ("student_module_id, withdrawal_probability, risk_band, is_flagged, reason_1_code, reason_2_code, "
-            "reason_3_code, model_version")
+    cols = (
+        "student_module_id, withdrawal_probability, risk_band, is_flagged, reason_1_code, reason_2_code, "
+        "reason_3_code, model_version"
+    )
     query = f"select {cols} from ml.ml_withdrawal_predictions order by student_module_id"
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         original = con.execute(query).fetchall()
@@ -201,5 +215,5 @@ def test_post_day30_events_change_no_prediction(ml_sample: dict, tmp_path: Path,
         rewritten = con.execute(query).fetchall()
         changed = con.execute("select count(*) from raw.student_vle where date > 30").fetchall()[0][0]
     assert changed == 0 and len(original) == len(rewritten) > 0
-    diffs = [(a, b) for a, b in zip(original, rewritten) if a != b]
+    diffs = [(a, b) for a, b in zip(original, rewritten, strict=False) if a != b]
     assert not diffs, f"{len(diffs)} predictions changed, e.g. {diffs[:3]}"

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from mlsample import trained_copy
 
-from laip.orchestration import tasks
 from laip.config import Settings, load_settings
 from laip.ml.config import load_ml_config
-from laip.ml.monitoring.monitor import API, DECISION, DRIFT, PERFORMANCE, PROFILE_ARTIFACT, SCHEMAS, monitor, monitoring_config
+from laip.ml.monitoring.config import monitoring_config
+from laip.ml.monitoring.monitor import monitor
+from laip.ml.monitoring.profile import PROFILE_ARTIFACT
+from laip.ml.monitoring.tables import API, DECISION, DRIFT, PERFORMANCE, SCHEMAS
+from laip.orchestration import tasks
 from laip.warehouse.publish import publish
-from mlsample import trained_copy
 
 pytestmark = pytest.mark.integration
 
@@ -57,9 +60,10 @@ def test_profile_is_logged_with_the_training_run(env: Settings) -> None:
     assert profile["train_presentations"] == ["2013B", "2013J"] and profile["split"] == "temporal"
     clicks = profile["features"]["clicks_total"]
     assert clicks["kind"] == "numeric" and len(clicks["shares"]) == len(clicks["edges"]) + 2
-    assert 0 < clicks["shares"][-1] < 1           # GGG has no click log: a missing bucket, not zeros
+    assert 0 < clicks["shares"][-1] < 1  # GGG has no click log: a missing bucket, not zeros
     assert profile["metrics"]["roc_auc"] == pytest.approx(
-        MlflowClient().get_run(run_id).data.metrics["selected_temporal_roc_auc"])
+        MlflowClient().get_run(run_id).data.metrics["selected_temporal_roc_auc"]
+    )
     assert set(profile["population_digests"]) == {"2013B", "2013J", "2014J"}
 
 
@@ -75,7 +79,7 @@ def test_unchanged_data_keeps_the_champion(env: Settings) -> None:
             assert [(c[0], c[1]) for c in cols] == declared, name
         perf = con.execute(f"select * from ml.{PERFORMANCE} order by population").df()
         drift = con.execute(f"select * from ml.{DRIFT}").df()
-        assert con.execute(f"select count(*) from ml.{API}").fetchone()[0] == 0      # no prediction log yet
+        assert con.execute(f"select count(*) from ml.{API}").fetchone()[0] == 0  # no prediction log yet
         row = con.execute(f"select retrain, decision, model_version from ml.{DECISION}").fetchall()
     assert row == [(False, "keep_champion", 1)]
     # the champion's held-out presentation reproduces the recorded AUC; training presentations are marked
@@ -85,19 +89,22 @@ def test_unchanged_data_keeps_the_champion(env: Settings) -> None:
     assert set(drift.population) == {"2013B", "2013J", "2014J"} and drift.seen_at_training.all()
     key = set(monitoring_config(load_ml_config(env)).key_features)
     assert set(drift[drift.is_key_feature].feature) == key
-    ks = drift[drift.kind == "numeric"].ks_pvalue      # NaN where a population has no value at all (no click log)
+    ks = drift[drift.kind == "numeric"].ks_pvalue  # NaN where a population has no value at all (no click log)
     assert drift.psi.ge(0).all() and ks.dropna().between(0, 1).all() and ks.notna().mean() > 0.8
     # laip publish ships the monitoring tables
     published = publish(env.warehouse, env.serving_warehouse)
     assert {f"ml.{t}" for t in SCHEMAS} <= set(published.tables)
 
 
-def test_shifted_key_feature_retrains_then_the_new_champion_is_kept(env: Settings, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shifted_key_feature_retrains_then_the_new_champion_is_kept(
+    env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     drifted = _copy(env, tmp_path, monkeypatch)
-    with duckdb.connect(str(drifted.warehouse)) as con:      # 2014J students now study many more credits
-        con.execute("update marts.mart_withdrawal_prediction_features "
-                    "set reg_studied_credits = reg_studied_credits + 90 where code_presentation = '2014J'")
+    with duckdb.connect(str(drifted.warehouse)) as con:  # 2014J students now study many more credits
+        con.execute(
+            "update marts.mart_withdrawal_prediction_features "
+            "set reg_studied_credits = reg_studied_credits + 90 where code_presentation = '2014J'"
+        )
     result = monitor(drifted)
     decision = result.decision
     assert decision.retrain and decision.branch == "retrain", decision.reasons
@@ -126,9 +133,21 @@ def test_model_card_and_retraining_plan_from_the_champion_run(env: Settings, tmp
     first = write_model_docs(env, Orchestration(DAG_ID, DOCUMENTED_CRON), tmp_path / "a")
     second = write_model_docs(env, Orchestration(DAG_ID, DOCUMENTED_CRON), tmp_path / "b")
     card, plan = (Path(p).read_text() for p in first)
-    assert [Path(p).read_text() for p in second] == [card, plan]       # deterministic for the same run
-    for text in ("# Model card", "Intended use", "withdrew", "day 30", "ROC AUC", "grouped_random", "temporal",
-                 "Fairness", "not causal", "click log", "champion", "version 1"):
+    assert [Path(p).read_text() for p in second] == [card, plan]  # deterministic for the same run
+    for text in (
+        "# Model card",
+        "Intended use",
+        "withdrew",
+        "day 30",
+        "ROC AUC",
+        "grouped_random",
+        "temporal",
+        "Fairness",
+        "not causal",
+        "click log",
+        "champion",
+        "version 1",
+    ):
         assert text.lower() in card.lower(), text
     for text in ("0.2", "5%", "keep_champion", "alias", "laip monitor", "retrain"):
         assert text in plan, text

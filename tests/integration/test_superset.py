@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from laip.config import REPO_ROOT, Settings
-from laip.warehouse.publish import publish
 from laip.services.superset import (
     SUPERSET_DIR,
     SupersetAPI,
@@ -33,6 +32,7 @@ from laip.services.superset import (
     venv_python,
     wait_healthy,
 )
+from laip.warehouse.publish import publish
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +45,9 @@ SCREENSHOT_DIR = Path(os.environ.get("LAIP_SCREENSHOT_DIR", REPO_ROOT / ".laip" 
 class Instance:
     settings: Settings
     url: str
-    users: dict[str, str]          # username -> password (admin included)
+    users: dict[str, str]  # username -> password (admin included)
     admin: str
-    charts: list[dict]             # id, name, dataset, student_level
+    charts: list[dict]  # id, name, dataset, student_level
 
     def api(self, user: str | None = None) -> SupersetAPI:
         user = user or self.admin
@@ -67,8 +67,12 @@ def superset(service_sample: Settings) -> Iterator[Instance]:
     info = prepare(settings)
     users = {info["username"]: info["password"]}
     passwords = {name: secrets.token_urlsafe(12) for name in ROLE_USERS}
-    run_provision(settings, "user", *[x for pair in ROLE_USERS.items() for x in pair],
-                  extra_env={"LAIP_USER_PASSWORDS": json.dumps(passwords)})
+    run_provision(
+        settings,
+        "user",
+        *[x for pair in ROLE_USERS.items() for x in pair],
+        extra_env={"LAIP_USER_PASSWORDS": json.dumps(passwords)},
+    )
     users.update(passwords)
 
     port = _free_port()
@@ -105,8 +109,14 @@ def _chart_inventory(api: SupersetAPI) -> list[dict]:
         assert status == 200, ds
         columns = {c["column_name"] for c in ds["result"]["columns"]}
         name = ds["result"]["table_name"]
-        charts.append({"id": chart["id"], "name": chart["slice_name"], "dataset": name,
-                       "student_level": name in listed or bool({"id_student", "student_module_id"} & columns)})
+        charts.append(
+            {
+                "id": chart["id"],
+                "name": chart["slice_name"],
+                "dataset": name,
+                "student_level": name in listed or bool({"id_student", "student_module_id"} & columns),
+            }
+        )
     return charts
 
 
@@ -145,8 +155,9 @@ def test_assets_import_is_idempotent_and_round_trips(superset: Instance, tmp_pat
     run_provision(superset.settings, "export", "--out", str(tmp_path / "export"))
 
     assert _dashboard_chart_ids(api) == before, "re-import changed chart ids or the dashboard's charts"
-    assert _same_tree(filecmp.dircmp(tmp_path / "export", SUPERSET_DIR / "assets")), \
+    assert _same_tree(filecmp.dircmp(tmp_path / "export", SUPERSET_DIR / "assets")), (
         "export after re-import differs from superset/assets (run `make superset-export` and review the diff)"
+    )
     for kind in ("chart", "dataset", "dashboard", "database"):
         status, body = api.get(f"/api/v1/{kind}/?q=(page_size:100)")
         assert status == 200
@@ -166,8 +177,9 @@ def test_database_is_read_only_snapshot_from_laip_home(superset: Instance) -> No
     status, db = superset.api().get(f"/api/v1/database/{body['result'][0]['id']}/connection")
     assert status == 200, db
     uri = db["result"]["sqlalchemy_uri"]
-    assert uri == (f"duckdb:///{superset.settings.serving_warehouse}"
-                   "?access_mode=read_only&enable_external_access=false")
+    assert uri == (
+        f"duckdb:///{superset.settings.serving_warehouse}?access_mode=read_only&enable_external_access=false"
+    )
     assert not db["result"]["allow_dml"] and not db["result"]["allow_file_upload"]
 
 
@@ -211,15 +223,25 @@ def test_small_groups_are_suppressed_in_aggregate_datasets(superset: Instance) -
     status, body = api.get("/api/v1/dataset/?q=(page_size:100)")
     assert status == 200
     by_name = {d["table_name"]: d["id"] for d in body["result"]}
-    counts = {"bi_final_results": "attempts", "bi_learning_funnel": "student_count",
-              "bi_engagement_outcomes": "attempts", "bi_scores_by_engagement": "attempts_scored",
-              "bi_signal_prevalence": "attempts_evaluated", "bi_risk_band_outcomes": "attempts",
-              "bi_weekly_engagement": "active_students", "bi_module_presentations": "n_students",
-              "bi_kpi_overview": "attempts"}
+    counts = {
+        "bi_final_results": "attempts",
+        "bi_learning_funnel": "student_count",
+        "bi_engagement_outcomes": "attempts",
+        "bi_scores_by_engagement": "attempts_scored",
+        "bi_signal_prevalence": "attempts_evaluated",
+        "bi_risk_band_outcomes": "attempts",
+        "bi_weekly_engagement": "active_students",
+        "bi_module_presentations": "n_students",
+        "bi_kpi_overview": "attempts",
+    }
     for dataset, column in counts.items():
-        qc = {"datasource": {"id": by_name[dataset], "type": "table"}, "force": True,
-              "queries": [{"columns": [column], "metrics": [], "row_limit": 100000}],
-              "result_format": "json", "result_type": "full"}
+        qc = {
+            "datasource": {"id": by_name[dataset], "type": "table"},
+            "force": True,
+            "queries": [{"columns": [column], "metrics": [], "row_limit": 100000}],
+            "result_format": "json",
+            "result_type": "full",
+        }
         for flt in ([], [{"col": "code_module", "op": "IN", "val": ["AAA"]}]):
             status, body = _data(api, qc, flt)
             assert status == 200, body
@@ -282,7 +304,7 @@ def test_dashboards_keep_working_while_publish_swaps_the_snapshot(superset: Inst
             start = time.monotonic()
             try:
                 status, body = api.get(f"/api/v1/chart/{chart_id}/data/?force=true")
-            except Exception as exc:  # noqa: BLE001 - any failure counts
+            except Exception as exc:
                 errors.append(f"{chart_id}: {exc!r}")
                 continue
             if status != 200 or any(r.get("error") for r in body.get("result", [])) or not _rows(body):
@@ -315,8 +337,13 @@ def test_dashboards_keep_working_while_publish_swaps_the_snapshot(superset: Inst
 def _browser(superset: Instance, *args: str, user: str | None = None, expect_errors: bool = False) -> dict:
     user = user or superset.admin
     env = {**os.environ, "SUPERSET_USER": user, "SUPERSET_PASSWORD": superset.users[user]}
-    proc = subprocess.run([str(venv_python()), str(SUPERSET_DIR / "browser.py"), *args, "--url", superset.url],
-                          env=env, capture_output=True, text=True, timeout=400)
+    proc = subprocess.run(
+        [str(venv_python()), str(SUPERSET_DIR / "browser.py"), *args, "--url", superset.url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     if not expect_errors:
@@ -337,10 +364,22 @@ def test_browser_every_tab_renders_without_errors(superset: Instance) -> None:
         assert png.is_file() and png.stat().st_size > 20_000, png
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # with the module filter set through the URL, as a shared dashboard link would
-    flt = ("(NATIVE_FILTER-module:(extraFormData:(filters:!((col:code_module,op:IN,val:!(AAA)))),"
-           "filterState:(label:AAA,validateStatus:!f,value:!(AAA)),id:NATIVE_FILTER-module,ownState:()))")
-    report = _browser(superset, "check", "--out", str(SCREENSHOT_DIR), "--prefix", "filtered-module-aaa-",
-                      "--native-filters", flt, "--max-tabs", "1")
+    flt = (
+        "(NATIVE_FILTER-module:(extraFormData:(filters:!((col:code_module,op:IN,val:!(AAA)))),"
+        "filterState:(label:AAA,validateStatus:!f,value:!(AAA)),id:NATIVE_FILTER-module,ownState:()))"
+    )
+    report = _browser(
+        superset,
+        "check",
+        "--out",
+        str(SCREENSHOT_DIR),
+        "--prefix",
+        "filtered-module-aaa-",
+        "--native-filters",
+        flt,
+        "--max-tabs",
+        "1",
+    )
     assert report["tabs"][0]["tab"] == "Overview" and report["tabs"][0]["charts"] >= 7
 
 

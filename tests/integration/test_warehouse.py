@@ -10,9 +10,16 @@ from laip.config import Settings
 pytestmark = pytest.mark.integration
 
 MARTS = (
-    "dim_module_presentation", "dim_student_module", "fct_course_engagement_daily", "fct_assessment_performance",
-    "fct_student_engagement_summary", "fct_student_assessment_summary", "mart_student_success_features",
-    "mart_withdrawal_prediction_features", "mart_learning_funnel", "fct_weekly_engagement",
+    "dim_module_presentation",
+    "dim_student_module",
+    "fct_course_engagement_daily",
+    "fct_assessment_performance",
+    "fct_student_engagement_summary",
+    "fct_student_assessment_summary",
+    "mart_student_success_features",
+    "mart_withdrawal_prediction_features",
+    "mart_learning_funnel",
+    "fct_weekly_engagement",
 )
 
 
@@ -24,15 +31,25 @@ def test_marts_exist_with_rows(built_sample: Settings) -> None:
 
 def test_click_coverage_is_detected_from_data(built_sample: Settings) -> None:
     with duckdb.connect(str(built_sample.warehouse), read_only=True) as con:
-        rows = dict(con.execute("select code_module || ' ' || code_presentation, coverage_status "
-                                "from marts.dim_module_presentation").fetchall())
-    assert rows == {"AAA 2013J": "complete", "AAA 2014J": "complete", "BBB 2013B": "complete",
-                    "BBB 2013J": "partial", "GGG 2013J": "missing", "GGG 2014J": "missing"}
+        rows = dict(
+            con.execute(
+                "select code_module || ' ' || code_presentation, coverage_status from marts.dim_module_presentation"
+            ).fetchall()
+        )
+    assert rows == {
+        "AAA 2013J": "complete",
+        "AAA 2014J": "complete",
+        "BBB 2013B": "complete",
+        "BBB 2013J": "partial",
+        "GGG 2013J": "missing",
+        "GGG 2014J": "missing",
+    }
 
 
 def test_missing_click_log_is_null_never_zero(built_sample: Settings) -> None:
     with duckdb.connect(str(built_sample.warehouse), read_only=True) as con:
-        ggg = con.execute("""select count(*), count(total_clicks), count(*) filter (where engagement_band = 'no click data')
+        ggg = con.execute("""select count(*), count(total_clicks),
+                                    count(*) filter (where engagement_band = 'no click data')
                              from marts.fct_student_engagement_summary where code_module = 'GGG'""").fetchone()
         feats = con.execute("""select count(*), count(clicks_total) filter (where not has_click_data),
                                       count(clicks_total) filter (where has_click_data)
@@ -49,8 +66,9 @@ def test_day30_population_and_target(built_sample: Settings) -> None:
         expected = con.execute("""select count(*) from raw.student_registration
                                   where (date_registration is null or date_registration <= 30)
                                     and (date_unregistration is null or date_unregistration > 30)""").fetchone()[0]
-        n, positives = con.execute("select count(*), sum(withdrew_after_day_30::int) "
-                                   "from marts.mart_withdrawal_prediction_features").fetchone()
+        n, positives = con.execute(
+            "select count(*), sum(withdrew_after_day_30::int) from marts.mart_withdrawal_prediction_features"
+        ).fetchone()
     assert bad == 0 and n == expected and 0 < positives < n
 
 

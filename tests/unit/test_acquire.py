@@ -7,14 +7,14 @@ import io
 import socket
 import threading
 import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from laip.ingest.acquire import missing_files, resolve_data_dir
 from laip.config import Settings, load_settings
+from laip.ingest.acquire import missing_files, resolve_data_dir
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def zip_server(sample_dir: Path) -> Iterator[str]:
     payload = buf.getvalue()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -53,8 +53,9 @@ def _closed_port_url() -> str:
 
 
 def _with_default_dir(settings: Settings, tmp_path: Path, urls: tuple[str, ...]) -> Settings:
-    return replace(settings, data_dir=tmp_path / "raw", data_dir_is_default=True, download_urls=urls,
-                   download_timeout_s=5)
+    return replace(
+        settings, data_dir=tmp_path / "raw", data_dir_is_default=True, download_urls=urls, download_timeout_s=5
+    )
 
 
 def test_explicit_dir_is_used_as_given(settings: Settings, tmp_path: Path) -> None:

@@ -17,25 +17,36 @@ from pydantic import ValidationError
 from laip.api.champion import FieldSpec
 from laip.api.fastpath import FLAT_FOREST_MAX_ROWS, FastDecision
 from laip.api.predlog import PredictionLog
-from laip.ml.monitoring.prediction_log import read_prediction_log
 from laip.api.schemas import api_limits, build_schemas
 from laip.config import Settings
 from laip.ml.config import load_ml_config
 from laip.ml.modeling import CalibratedModel, build_pipeline
+from laip.ml.monitoring.prediction_log import read_prediction_log
 from laip.ml.reasons import explain, reason_contributions, reference_values, top_reason_lists, top_reasons
 
 
 def _line(rid: str, i: int = 0, status: int = 200) -> dict:
-    return {"ts": "2026-11-23T10:00:00.000001+00:00", "request_id": rid, "endpoint": "/predict", "status": status,
-            "latency_ms": 1.5, "model_name": "lr", "registered_model_name": "m", "model_version": 3,
-            "record_index": i, "student_module_id": None, "inputs": {"clicks_total": None, "code_module": "AAA"},
-            "output": {"probability": 0.25, "risk_band": "medium", "is_flagged": True, "reasons": []},
-            "error": None}
+    return {
+        "ts": "2026-11-23T10:00:00.000001+00:00",
+        "request_id": rid,
+        "endpoint": "/predict",
+        "status": status,
+        "latency_ms": 1.5,
+        "model_name": "lr",
+        "registered_model_name": "m",
+        "model_version": 3,
+        "record_index": i,
+        "student_module_id": None,
+        "inputs": {"clicks_total": None, "code_module": "AAA"},
+        "output": {"probability": 0.25, "risk_band": "medium", "is_flagged": True, "reasons": []},
+        "error": None,
+    }
 
 
 def test_prediction_log_is_durable_partitioned_and_read_back(settings: Settings) -> None:
     log = PredictionLog(settings.prediction_log_dir)
     try:
+
         async def many() -> None:
             await asyncio.gather(*(log.append([_line(f"r{i}", 0), _line(f"r{i}", 1)]) for i in range(50)))
 
@@ -56,8 +67,18 @@ def test_prediction_log_is_durable_partitioned_and_read_back(settings: Settings)
         f.write(b'{"ts": "2026-11-23T10:00:01+00:00", "request_id": "torn", "st')
     df = read_prediction_log(settings)
     assert len(df) == 120 and df.attrs["skipped_lines"] == 1 and "torn" not in set(df.request_id)
-    assert {"ts", "request_id", "status", "latency_ms", "model_version", "probability", "risk_band", "reasons",
-            "clicks_total", "code_module"} <= set(df.columns)
+    assert {
+        "ts",
+        "request_id",
+        "status",
+        "latency_ms",
+        "model_version",
+        "probability",
+        "risk_band",
+        "reasons",
+        "clicks_total",
+        "code_module",
+    } <= set(df.columns)
     assert str(df.ts.dtype).startswith("datetime64") and df.status.dtype == "Int64"
     assert df.clicks_total.isna().all() and (df.code_module == "AAA").all()
 
@@ -74,10 +95,14 @@ def test_request_schema_from_config_and_field_specs(settings: Settings) -> None:
     fields["reg_registered_after_start"] = FieldSpec("reg_registered_after_start", "bool", False)
     fields["assess_due_count"] = FieldSpec("assess_due_count", "int", False)
     schemas = build_schemas(fields, config, api_limits(settings))
-    good = {f: 1 for f in config.features} | {"code_module": "AAA", "clicks_total_percentile": 0.5,
-                                              "reg_registered_after_start": True, "clicks_total": None,
-                                              "prior_module_withdrawal_rate": 0.2,
-                                              "cohort_unregistered_share_by_day_p": 0.1}
+    good = {f: 1 for f in config.features} | {
+        "code_module": "AAA",
+        "clicks_total_percentile": 0.5,
+        "reg_registered_after_start": True,
+        "clicks_total": None,
+        "prior_module_withdrawal_rate": 0.2,
+        "cohort_unregistered_share_by_day_p": 0.1,
+    }
     assert schemas.Record(**good).clicks_total is None
     assert schemas.Record(**{**good, "code_module": None}).code_module is None
 
@@ -93,10 +118,10 @@ def test_request_schema_from_config_and_field_specs(settings: Settings) -> None:
     assert error(clicks_total_percentile=1.5) == ("clicks_total_percentile", "less_than_equal")
     assert error(assess_due_count=1.5) == ("assess_due_count", "int_from_float")
     assert error(assess_mean_score=float("inf"))[0] == "assess_mean_score"
-    assert error(assess_mean_score=None) == ("assess_mean_score", "float_type")    # not nullable
+    assert error(assess_mean_score=None) == ("assess_mean_score", "float_type")  # not nullable
     assert error(surprise=1) == ("surprise", "extra_forbidden")
     with pytest.raises(ValidationError):
-        schemas.Record(**{k: v for k, v in good.items() if k != "clicks_total"})   # present even when unknown
+        schemas.Record(**{k: v for k, v in good.items() if k != "clicks_total"})  # present even when unknown
     limit = api_limits(settings).max_batch_records
     with pytest.raises(ValidationError) as exc:
         schemas.Batch(records=[good] * (limit + 1))
@@ -110,8 +135,9 @@ def test_every_numeric_feature_has_a_range(settings: Settings) -> None:
     """A feature added to ml/config.yaml gets a range in laip.yaml api.feature_bounds (a family rule at least)."""
     config = load_ml_config(settings)
     limits = api_limits(settings)
-    unbounded = [f for f in config.numeric_features if limits.bounds_of(f) == (None, None)
-                 and f != "reg_registered_after_start"]                       # boolean
+    unbounded = [
+        f for f in config.numeric_features if limits.bounds_of(f) == (None, None) and f != "reg_registered_after_start"
+    ]  # boolean
     assert unbounded == []
 
 
@@ -125,7 +151,7 @@ def _synthetic(config, n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.nd
             col = rng.normal(size=n) * 10
             col[rng.random(n) < 0.2] = np.nan
             X[f] = col
-    X["clicks_quiz"] = np.nan                          # an all-missing column, as without a click log
+    X["clicks_quiz"] = np.nan  # an all-missing column, as without a click log
     y = (rng.random(n) < 0.3).astype(int)
     return X, y
 
@@ -138,7 +164,7 @@ def test_fast_path_and_batched_explain_equal_the_pipeline(name: str) -> None:
     params = {"rf": {"n_estimators": 15, "min_samples_leaf": 5}, "hgb": {"max_iter": 20}}.get(name, {})
     model = CalibratedModel(build_pipeline(name, config, params).fit(X, y), 0.9, -0.1, 0.3, name)
     fast = FastDecision(model, config.categorical)
-    unseen = X.assign(code_module="never-seen")        # unknown categories are handled like the pipeline
+    unseen = X.assign(code_module="never-seen")  # unknown categories are handled like the pipeline
     assert fast.verify(model, X) <= 1e-9 and fast.verify(model, unseen) <= 1e-9
     ref = reference_values(X, config)
     proba, contrib = explain(model, X, config.reasons, ref)
@@ -147,7 +173,7 @@ def test_fast_path_and_batched_explain_equal_the_pipeline(name: str) -> None:
     columns = {f: X[f].to_numpy() for f in X.columns}
     fast_proba, fast_contrib = explain(model, columns, config.reasons, ref, decision=fast)
     assert np.allclose(fast_proba, proba, atol=1e-12) and np.allclose(fast_contrib, contrib, atol=1e-9)
-    if name == "hgb":                                   # a request's few rows go through the FlatForest
+    if name == "hgb":  # a request's few rows go through the FlatForest
         assert fast.forest is not None
         few = {f: v[:3] for f, v in columns.items()}
         assert len(X) * (len(config.reasons) + 1) > FLAT_FOREST_MAX_ROWS >= 3 * (len(config.reasons) + 1)
@@ -156,9 +182,10 @@ def test_fast_path_and_batched_explain_equal_the_pipeline(name: str) -> None:
     lists = top_reason_lists(contrib.to_numpy(), config.reasons)
     table = top_reasons(contrib, config.reasons)
     assert [[c for c, _, _ in row] for row in lists] == [
-        [c for c in r if pd.notna(c)] for r in table[["reason_1_code", "reason_2_code", "reason_3_code"]]
-        .itertuples(index=False)]
-    assert all("background" not in [c for c, _, _ in row] for row in lists)   # demographics never shown
+        [c for c in r if pd.notna(c)]
+        for r in table[["reason_1_code", "reason_2_code", "reason_3_code"]].itertuples(index=False)
+    ]
+    assert all("background" not in [c for c, _, _ in row] for row in lists)  # demographics never shown
 
 
 def test_make_up_knows_the_api_service(settings: Settings) -> None:
@@ -169,14 +196,17 @@ def test_make_up_knows_the_api_service(settings: Settings) -> None:
     assert svc.processes[0].argv[1:3] == ["serve", "--host"] and "127.0.0.1" in svc.processes[0].argv
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
-                    reason="needs CPU affinity and 2 CPUs")
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs CPU affinity and 2 CPUs"
+)
 def test_a_worker_pins_itself_to_one_free_cpu() -> None:
     """In a child process (pinning the test process would slow the rest of the suite): the first claim pins every
     thread to one CPU, a second claim in the same process is refused."""
-    code = ("import os, threading; from laip.api.server import pin_to_free_cpu as pin\n"
-            "t = threading.Thread(target=lambda: None); cpu = pin(); t.start(); t.join()\n"
-            "print(cpu, sorted(os.sched_getaffinity(0)), pin())")
+    code = (
+        "import os, threading; from laip.api.server import pin_to_free_cpu as pin\n"
+        "t = threading.Thread(target=lambda: None); cpu = pin(); t.start(); t.join()\n"
+        "print(cpu, sorted(os.sched_getaffinity(0)), pin())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     if out[0] == "None":
         pytest.skip("every CPU is claimed by running API workers")

@@ -44,7 +44,7 @@ def test_dockerfiles_exist_for_compose_builds() -> None:
 
 def test_no_secrets_in_the_example_env() -> None:
     for line in (REPO_ROOT / ".env.example").read_text().splitlines():
-        if line and not line.startswith("#") and "PASSWORD" in line or "SECRET" in line.split("=")[0]:
+        if (line and not line.startswith("#") and "PASSWORD" in line) or "SECRET" in line.split("=")[0]:
             assert line.split("=", 1)[1] == "", line
 
 

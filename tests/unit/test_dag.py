@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from laip.warehouse.build import parse
 from laip.config import Settings, load_settings
 from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL
 from laip.orchestration.dag_inspect import describe
+from laip.warehouse.build import parse
 
-FLOW = ["validate_raw", "load_raw", "dbt", "certify_build", "monitor", "retrain_or_keep", "train_model",
-        "keep_champion", "score", "insight_cards", "publish"]
+FLOW = [
+    "validate_raw",
+    "load_raw",
+    "dbt",
+    "certify_build",
+    "monitor",
+    "retrain_or_keep",
+    "train_model",
+    "keep_champion",
+    "score",
+    "insight_cards",
+    "publish",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +68,7 @@ def test_flow_reads_like_the_product(tasks: dict) -> None:
 def test_monitoring_branch_retrains_or_keeps_then_scores_either_way(tasks: dict) -> None:
     branch = tasks["retrain_or_keep"]
     assert "Branch" in branch["operator"]
-    for target in ("train_model", "keep_champion"):     # both read the decision; only the branch's pick runs
+    for target in ("train_model", "keep_champion"):  # both read the decision; only the branch's pick runs
         assert tasks[target]["upstream"] == ["monitor", "retrain_or_keep"]
     assert tasks["score"]["upstream"] == ["keep_champion", "train_model"]
     rule = {t: tasks[t]["trigger_rule"].lower().rsplit(".", 1)[-1] for t in ("score", "insight_cards", "publish")}
@@ -69,8 +79,13 @@ def test_monitoring_branch_retrains_or_keeps_then_scores_either_way(tasks: dict)
 def test_every_dbt_model_and_its_tests_is_a_task(dag_home: Settings, tasks: dict) -> None:
     manifest = json.loads((dag_home.dbt_manifest_dir / "manifest.json").read_text())
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    tested = {manifest["nodes"][d]["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"
-              for d in n["depends_on"]["nodes"] if d.startswith("model.")}
+    tested = {
+        manifest["nodes"][d]["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test"
+        for d in n["depends_on"]["nodes"]
+        if d.startswith("model.")
+    }
     for model in models:
         assert f"dbt.{model}.run" in tasks or f"dbt.{model}_run" in tasks, model
     for model in tested:
@@ -79,8 +94,16 @@ def test_every_dbt_model_and_its_tests_is_a_task(dag_home: Settings, tasks: dict
 
 
 def test_one_writer_at_a_time(tasks: dict) -> None:
-    writers = ["load_raw", "certify_build", "monitor", "train_model", "score", "insight_cards", "publish",
-               "dbt.dbt_producer_watcher"]
+    writers = [
+        "load_raw",
+        "certify_build",
+        "monitor",
+        "train_model",
+        "score",
+        "insight_cards",
+        "publish",
+        "dbt.dbt_producer_watcher",
+    ]
     assert all(tasks[t]["pool"] == WAREHOUSE_POOL for t in writers)
     assert tasks["validate_raw"]["retries"] == 0  # bad input is not retried
 

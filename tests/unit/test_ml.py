@@ -12,13 +12,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from laip.ml.features import (FeatureData, grouped_random_split, is_enrolled_on_day, prepare_X,
-                           presentation_ended_before, temporal_split, withdrew_after_day)
-from laip.ml.metrics import binary_metrics, calibration_table, choose_threshold, fairness_table
-from laip.ml.tables import RUN_COLUMNS, SCHEMAS
 from laip.ml.config import ML_CONFIG_FILE, MLConfig, MLConfigError, load_ml_config
+from laip.ml.features import (
+    FeatureData,
+    grouped_random_split,
+    is_enrolled_on_day,
+    prepare_X,
+    presentation_ended_before,
+    temporal_split,
+    withdrew_after_day,
+)
+from laip.ml.metrics import binary_metrics, calibration_table, choose_threshold, fairness_table
 from laip.ml.modeling import fit_model, select_model
 from laip.ml.reasons import reason_contributions, reference_values, top_reasons
+from laip.ml.tables import RUN_COLUMNS, SCHEMAS
 from laip.warehouse.tables import replace_tables
 
 
@@ -28,6 +35,7 @@ def config() -> MLConfig:
 
 
 # ---- population and target -------------------------------------------------------------------------------
+
 
 def test_population_rule_on_hand_built_cases() -> None:
     reg = pd.Series([-10, 30, 31, None, -5, -5, None])
@@ -45,14 +53,23 @@ def test_target_rule_on_hand_built_cases() -> None:
 
 # ---- splits ----------------------------------------------------------------------------------------------
 
+
 def _toy_data(config: MLConfig, n_students: int = 60) -> FeatureData:
     rng = np.random.default_rng(0)
     rows = []
     for student in range(n_students):
         for pres in rng.choice(["2013B", "2013J", "2014B", "2014J"], size=rng.integers(1, 3), replace=False):
-            rows.append({"student_module_id": f"AAA_{pres}_{student}", "code_module": "AAA",
-                         "code_presentation": pres, "id_student": student, "module_presentation_id": f"AAA_{pres}",
-                         "has_click_data": False, "withdrew_after_day_30": int(rng.random() < 0.3)})
+            rows.append(
+                {
+                    "student_module_id": f"AAA_{pres}_{student}",
+                    "code_module": "AAA",
+                    "code_presentation": pres,
+                    "id_student": student,
+                    "module_presentation_id": f"AAA_{pres}",
+                    "has_click_data": False,
+                    "withdrew_after_day_30": int(rng.random() < 0.3),
+                }
+            )
     frame = pd.DataFrame(rows)
     for f in config.features:
         if f not in frame:
@@ -70,7 +87,7 @@ def test_grouped_random_split_shares_no_student(config: MLConfig) -> None:
 
 def test_presentation_calendar_rule() -> None:
     assert presentation_ended_before("2013B", "2014B") and presentation_ended_before("2013B", "2014J")
-    assert presentation_ended_before("2013B", "2013J")              # Feb..Oct ended before day 30 of Oct..
+    assert presentation_ended_before("2013B", "2013J")  # Feb..Oct ended before day 30 of Oct..
     assert not presentation_ended_before("2013B", "2013J", prediction_day=14)
     assert presentation_ended_before("2013J", "2014J") and not presentation_ended_before("2013J", "2014B")
     assert presentation_ended_before("2013J", "2015B") and presentation_ended_before("2014B", "2014J")
@@ -82,18 +99,19 @@ def test_temporal_split_uses_only_rows_labelled_by_the_test_prediction_day(confi
     split = temporal_split(data, config)
     pres = data.frame.code_presentation.to_numpy()
     assert set(pres[split.test]) == {"2014J"} and set(pres[split.train]) == {"2013B", "2013J", "2014B"}
-    assert len(split.train) == np.isin(pres, ["2013B", "2013J", "2014B"]).sum()   # all ended by 2014J's day 30
+    assert len(split.train) == np.isin(pres, ["2013B", "2013J", "2014B"]).sum()  # all ended by 2014J's day 30
     test_students = set(data.groups[split.test])
     assert any(pres[i] == "2014B" and data.groups[i] in test_students for i in split.train)
     early = temporal_split(data, dataclasses.replace(config, prediction_day=14))
-    assert set(pres[early.train]) == {"2013B", "2013J"}                             # 2014B still running on day 14
+    assert set(pres[early.train]) == {"2013B", "2013J"}  # 2014B still running on day 14
 
 
 # ---- selection -------------------------------------------------------------------------------------------
 
+
 def test_selection_baseline_wins_a_tie_within_tolerance() -> None:
     assert select_model({"lr": 0.700, "rf": 0.704, "hgb": 0.703}, "lr", 0.005) == "lr"
-    assert select_model({"lr": 0.700, "rf": 0.700}, "lr", 0.0) == "lr"          # exact tie, zero tolerance
+    assert select_model({"lr": 0.700, "rf": 0.700}, "lr", 0.0) == "lr"  # exact tie, zero tolerance
 
 
 def test_selection_challenger_wins_beyond_tolerance_and_nan_never_wins() -> None:
@@ -105,6 +123,7 @@ def test_selection_challenger_wins_beyond_tolerance_and_nan_never_wins() -> None
 
 # ---- metrics on a toy case -------------------------------------------------------------------------------
 
+
 def test_metrics_on_a_known_toy_case() -> None:
     y = np.array([0, 0, 1, 1])
     p = np.array([0.1, 0.4, 0.35, 0.8])
@@ -114,7 +133,7 @@ def test_metrics_on_a_known_toy_case() -> None:
     assert (m["precision"], m["recall"]) == (1.0, 0.5) and m["f1"] == pytest.approx(2 / 3)
     assert m["brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
     assert (m["base_rate"], m["flag_rate"]) == (0.5, 0.25)
-    assert choose_threshold(y, p) == pytest.approx(0.35)      # F1 0.8: flags 0.8, 0.4, 0.35
+    assert choose_threshold(y, p) == pytest.approx(0.35)  # F1 0.8: flags 0.8, 0.4, 0.35
     single = binary_metrics(np.array([0, 0]), np.array([0.2, 0.3]), 0.5)
     assert math.isnan(single["roc_auc"]) and math.isnan(single["recall"])
 
@@ -126,17 +145,18 @@ def test_calibration_bins_and_fairness_suppression() -> None:
     assert cal.bin.tolist() == [1, 2, 3, 4] and cal.n.tolist() == [5, 5, 5, 5]
     groups = pd.DataFrame({"demo_gender": ["F"] * 12 + ["M"] * 8})
     fair = fairness_table(groups, y, p, 0.5, ["demo_gender"], min_group_size=10)
-    assert fair.group_value.tolist() == ["F"] and fair.n.tolist() == [12]        # M (8 students) suppressed
+    assert fair.group_value.tolist() == ["F"] and fair.n.tolist() == [12]  # M (8 students) suppressed
 
 
 # ---- reason codes ----------------------------------------------------------------------------------------
+
 
 def test_reason_codes_sum_to_the_log_odds_difference_and_name_the_driver(config: MLConfig) -> None:
     rng = np.random.default_rng(1)
     data = _toy_data(config, n_students=200)
     X = data.X.copy()
     X["assess_missed_count"] = rng.integers(0, 3, size=len(X)).astype(float)
-    X.loc[X.index % 7 == 0, "clicks_total"] = np.nan            # missing stays missing: never a reason
+    X.loc[X.index % 7 == 0, "clicks_total"] = np.nan  # missing stays missing: never a reason
     y = (rng.random(len(X)) < 0.1 + 0.35 * X.assess_missed_count.to_numpy()).astype(int)
     model = fit_model("lr", X, y, data.groups, config, grid={"C": [1.0]}, folds=2).model
     ref = reference_values(X, config)
@@ -145,21 +165,32 @@ def test_reason_codes_sum_to_the_log_odds_difference_and_name_the_driver(config:
     for f in config.features:
         typical[f] = typical[f].where(typical[f].isna(), ref[f])
     expected = model.decision_function(X) - model.decision_function(typical)
-    np.testing.assert_allclose(contrib.sum(axis=1).to_numpy(), expected, atol=1e-8)   # additive model: exact
+    np.testing.assert_allclose(contrib.sum(axis=1).to_numpy(), expected, atol=1e-8)  # additive model: exact
     top = top_reasons(contrib, config.reasons, k=3)
     worst = X.assess_missed_count == 2
     assert (top.loc[worst, "reason_1_code"] == "missed_assessment").mean() > 0.9
-    assert "background" not in set(top.filter(like="_code").stack())                  # demographics never shown
+    assert "background" not in set(top.filter(like="_code").stack())  # demographics never shown
     c1, c2 = top.reason_1_contribution, top.reason_2_contribution
     assert ((c1 >= c2) | c2.isna()).all() and (c1.dropna() > 0).all()
 
 
 # ---- tables and config -----------------------------------------------------------------------------------
 
+
 def test_serving_table_schemas() -> None:
     comparison = SCHEMAS["ml_withdrawal_model_comparison"]
-    for col in ("model_name", "split", "roc_auc", "average_precision", "precision", "recall", "f1", "brier",
-                "is_selected", "mlflow_run_id"):
+    for col in (
+        "model_name",
+        "split",
+        "roc_auc",
+        "average_precision",
+        "precision",
+        "recall",
+        "f1",
+        "brier",
+        "is_selected",
+        "mlflow_run_id",
+    ):
         assert col in comparison
     for name, schema in SCHEMAS.items():
         assert "mlflow_run_id" in schema and "model_version" in schema, name
@@ -174,13 +205,14 @@ def test_replace_tables_is_all_or_nothing(tmp_path: Path) -> None:
     wh = tmp_path / "w.duckdb"
     duckdb.connect(str(wh)).close()
     replace_tables(wh, {"a": pd.DataFrame({"x": [1, 2]}), "b": pd.DataFrame({"y": ["old"]})}, SCHEMAS)
-    bad = pd.DataFrame({"model_name": ["lr"]})          # a declared table missing its columns -> error
+    bad = pd.DataFrame({"model_name": ["lr"]})  # a declared table missing its columns -> error
     with pytest.raises(ValueError):
         replace_tables(wh, {"a": pd.DataFrame({"x": [9]}), "ml_withdrawal_roc_curve": bad}, SCHEMAS)
     with duckdb.connect(str(wh), read_only=True) as con:
         assert con.execute("select x from ml.a order by x").fetchall() == [(1,), (2,)]
-        assert con.execute("select count(*) from duckdb_tables() where table_name = 'ml_withdrawal_roc_curve'"
-                           ).fetchall() == [(0,)]
+        assert con.execute(
+            "select count(*) from duckdb_tables() where table_name = 'ml_withdrawal_roc_curve'"
+        ).fetchall() == [(0,)]
 
 
 def test_config_profile_and_validation(tmp_path: Path, config: MLConfig) -> None:
@@ -190,7 +222,7 @@ def test_config_profile_and_validation(tmp_path: Path, config: MLConfig) -> None
     assert sorted(f for r in full.reasons for f in r.features) == sorted(full.features)
     assert full.baseline == "lr" and full.temporal_test == ("2014J",)
     raw = yaml.safe_load(ML_CONFIG_FILE.read_text())
-    raw["features"]["families"]["reg"].append("assess_mean_score")      # listed twice
+    raw["features"]["families"]["reg"].append("assess_mean_score")  # listed twice
     broken = tmp_path / "config.yaml"
     broken.write_text(yaml.safe_dump(raw))
     with pytest.raises(MLConfigError, match="more than one family"):

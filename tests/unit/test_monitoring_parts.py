@@ -12,22 +12,13 @@ import pytest
 from scipy.stats import ks_2samp
 
 from laip.ml.config import MLConfig, MLConfigError, load_ml_config
-from laip.ml.monitoring.monitor import (
-    MonitoringConfig,
-    api_health,
-    api_inputs,
-    bucket_shares,
-    categorical_profile,
-    decide,
-    drift_table,
-    feature_drift,
-    monitoring_config,
-    numeric_profile,
-    performance_table,
-    psi,
-    read_prediction_log,
-    relative_auc_drop,
-)
+from laip.ml.monitoring.api_health import api_health, api_inputs
+from laip.ml.monitoring.config import MonitoringConfig, monitoring_config
+from laip.ml.monitoring.decision import decide
+from laip.ml.monitoring.drift import drift_table, feature_drift, psi
+from laip.ml.monitoring.performance import performance_table, relative_auc_drop
+from laip.ml.monitoring.prediction_log import read_prediction_log
+from laip.ml.monitoring.profile import bucket_shares, categorical_profile, numeric_profile
 
 MCFG = MonitoringConfig(key_features=("x",), min_rows=50, min_positives=5)
 
@@ -39,24 +30,27 @@ def config() -> MLConfig:
 
 # ---- PSI and KS on hand-built distributions ----------------------------------------------------------------
 
+
 def test_psi_matches_the_formula_and_floors_empty_buckets() -> None:
     assert psi([0.5, 0.5], [0.5, 0.5]) == 0.0
     expected = (0.7 - 0.5) * math.log(0.7 / 0.5) + (0.3 - 0.5) * math.log(0.3 / 0.5)
     assert psi([0.5, 0.5], [0.7, 0.3]) == pytest.approx(expected)
     # an empty bucket is floored at epsilon instead of giving an infinite PSI
     assert psi([0.5, 0.5, 0.0], [0.4, 0.4, 0.2], epsilon=1e-4) == pytest.approx(
-        2 * (-0.1 * math.log(0.8)) + (0.2 - 1e-4) * math.log(0.2 / 1e-4))
+        2 * (-0.1 * math.log(0.8)) + (0.2 - 1e-4) * math.log(0.2 / 1e-4)
+    )
 
 
 def test_numeric_profile_has_quantile_bins_open_ends_and_a_missing_bucket() -> None:
-    values = np.r_[np.arange(1, 101, dtype=float), [np.nan] * 25]     # 1..100 and 20 % missing
+    values = np.r_[np.arange(1, 101, dtype=float), [np.nan] * 25]  # 1..100 and 20 % missing
     prof = numeric_profile(values, bins=10)
     assert prof["edges"] == pytest.approx([10.9, 20.8, 30.7, 40.6, 50.5, 60.4, 70.3, 80.2, 90.1])
     assert len(prof["shares"]) == 11 and prof["shares"][-1] == pytest.approx(0.2)
     assert sum(prof["shares"]) == pytest.approx(1.0) and prof["shares"][0] == pytest.approx(0.08)
     # values outside the training range fall into the open first and last bins
     assert bucket_shares(np.array([-1e9, 1e9, np.nan]), prof["edges"]) == pytest.approx(
-        [1 / 3] + [0.0] * 8 + [1 / 3, 1 / 3])
+        [1 / 3] + [0.0] * 8 + [1 / 3, 1 / 3]
+    )
     assert prof["ks_values"] == list(range(1, 101)) and set(prof["ks_counts"]) == {1}
 
 
@@ -81,10 +75,10 @@ def test_same_distribution_has_no_drift_and_a_shift_drifts() -> None:
 
 def test_missingness_change_alone_is_drift() -> None:
     ref = np.r_[np.arange(100, dtype=float), [np.nan] * 10]
-    cur = np.r_[np.arange(100, dtype=float), [np.nan] * 100]      # click log missing for many more students
+    cur = np.r_[np.arange(100, dtype=float), [np.nan] * 100]  # click log missing for many more students
     out = feature_drift(numeric_profile(ref), cur, 1e-4)
     assert out["missing_share"] == pytest.approx(0.5) and out["psi"] > 0.2
-    assert out["ks_stat"] == pytest.approx(0.0)                    # the present values did not move
+    assert out["ks_stat"] == pytest.approx(0.0)  # the present values did not move
 
 
 def test_categorical_psi_counts_unseen_categories() -> None:
@@ -96,6 +90,7 @@ def test_categorical_psi_counts_unseen_categories() -> None:
 
 
 # ---- tables and the decision ------------------------------------------------------------------------------
+
 
 def _drift(config: MLConfig, shift: float, seen: list[str]) -> pd.DataFrame:
     rng = np.random.default_rng(1)
@@ -123,8 +118,9 @@ def test_key_feature_drift_triggers_only_in_new_or_changed_data(config: MLConfig
     assert known.drifted.any() and not known.triggers_retrain.any()
     # a drifting feature that is not a key feature is reported but does not trigger
     other = MonitoringConfig(key_features=("assess_mean_score",))
-    assert not decide(shifted.assign(is_key_feature=False, triggers_retrain=False), no_perf, other,
-                      has_champion=True).retrain
+    assert not decide(
+        shifted.assign(is_key_feature=False, triggers_retrain=False), no_perf, other, has_champion=True
+    ).retrain
 
 
 def _perf(auc_target: float, champion_auc: float = 0.8, seen: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -142,8 +138,9 @@ def _perf(auc_target: float, champion_auc: float = 0.8, seen: tuple[str, ...] = 
     return performance_table(y, proba, pd.Series(["2015B"] * 200), champion_auc, mcfg, (), seen)
 
 
-@pytest.mark.parametrize(("auc", "retrain"), [(0.76, True), (0.7601, False), (0.7599, True), (0.80, False),
-                                               (0.85, False), (0.50, True)])
+@pytest.mark.parametrize(
+    ("auc", "retrain"), [(0.76, True), (0.7601, False), (0.7599, True), (0.80, False), (0.85, False), (0.50, True)]
+)
 def test_auc_drop_at_and_around_five_percent(auc: float, retrain: bool) -> None:
     perf = _perf(auc)
     assert perf.auc.iloc[0] == pytest.approx(auc)
@@ -157,8 +154,9 @@ def test_auc_drop_at_and_around_five_percent(auc: float, retrain: bool) -> None:
 
 
 def _drift_empty() -> pd.DataFrame:
-    return pd.DataFrame(columns=["feature", "population", "psi", "is_key_feature", "seen_at_training",
-                                 "triggers_retrain"])
+    return pd.DataFrame(
+        columns=["feature", "population", "psi", "is_key_feature", "seen_at_training", "triggers_retrain"]
+    )
 
 
 def test_relative_drop_of_exactly_five_percent() -> None:
@@ -172,9 +170,9 @@ def test_relative_drop_of_exactly_five_percent() -> None:
 def test_modes_and_missing_champion() -> None:
     mcfg = MonitoringConfig(key_features=())
     empty, calm = _drift_empty(), _perf(0.8)
-    assert decide(empty, calm, mcfg, has_champion=False).retrain                   # nothing to keep
+    assert decide(empty, calm, mcfg, has_champion=False).retrain  # nothing to keep
     assert decide(empty, calm, mcfg, has_champion=True, mode="always").retrain
-    assert decide(empty, calm, mcfg, has_champion=False, mode="never").retrain     # nothing could score otherwise
+    assert decide(empty, calm, mcfg, has_champion=False, mode="never").retrain  # nothing could score otherwise
     kept = decide(empty, _perf(0.5), mcfg, has_champion=True, mode="never")
     assert not kept.retrain and kept.n_triggers == 1 and "suppressed" in kept.reasons[0]
     with pytest.raises(ValueError):
@@ -193,6 +191,7 @@ def test_monitoring_config_is_read_and_checked(config: MLConfig) -> None:
 
 # ---- the prediction log --------------------------------------------------------------------------------------
 
+
 def _write_log(root: Path) -> None:
     day = root / "date=2026-11-20"
     day.mkdir(parents=True)
@@ -200,14 +199,38 @@ def _write_log(root: Path) -> None:
     for i in range(20):
         status = 200 if i < 18 else (422 if i == 18 else 500)
         ok = status == 200
-        lines.append(json.dumps({
-            "ts": f"2026-11-20T10:{i:02d}:00+00:00", "request_id": f"r{i}", "endpoint": "/predict", "status": status,
-            "latency_ms": float(i + 1), "model_name": "lr", "registered_model_name": "m", "model_version": "1",
-            "inputs": {"reg_studied_credits": 60 + i, "clicks_total": None, "code_module": "AAA"} if ok else None,
-            "output": {"probability": 0.1} if ok else None, **({} if ok else {"error": "bad"})}))
+        lines.append(
+            json.dumps(
+                {
+                    "ts": f"2026-11-20T10:{i:02d}:00+00:00",
+                    "request_id": f"r{i}",
+                    "endpoint": "/predict",
+                    "status": status,
+                    "latency_ms": float(i + 1),
+                    "model_name": "lr",
+                    "registered_model_name": "m",
+                    "model_version": "1",
+                    "inputs": {"reg_studied_credits": 60 + i, "clicks_total": None, "code_module": "AAA"}
+                    if ok
+                    else None,
+                    "output": {"probability": 0.1} if ok else None,
+                    **({} if ok else {"error": "bad"}),
+                }
+            )
+        )
     # a second record of a batch request, an hour later, and a torn last line
-    lines.append(json.dumps({"ts": "2026-11-20T11:00:00Z", "request_id": "r0", "endpoint": "/predict/batch",
-                             "status": 200, "latency_ms": 1.0, "inputs": {"reg_studied_credits": 90}}))
+    lines.append(
+        json.dumps(
+            {
+                "ts": "2026-11-20T11:00:00Z",
+                "request_id": "r0",
+                "endpoint": "/predict/batch",
+                "status": 200,
+                "latency_ms": 1.0,
+                "inputs": {"reg_studied_credits": 90},
+            }
+        )
+    )
     (day / "part-0001.jsonl").write_text("\n".join(lines) + '\n{"ts": "2026-11-20T12:00:00Z", "request_id": "to')
 
 
@@ -215,29 +238,29 @@ def test_prediction_log_reading_health_and_inputs(tmp_path: Path, config: MLConf
     assert read_prediction_log(tmp_path / "missing").empty and api_health(read_prediction_log(tmp_path)).empty
     _write_log(tmp_path)
     log = read_prediction_log(tmp_path)
-    assert len(log) == 21                                        # the torn line is skipped
+    assert len(log) == 21  # the torn line is skipped
     health = api_health(log)
     day = health[health.period_type == "day"].iloc[0]
     assert (day.requests, day.records, day.errors, day.client_errors, day.server_errors) == (20, 21, 2, 1, 1)
     assert day.error_rate == pytest.approx(0.1) and day.latency_p50_ms == pytest.approx(10.5)
     assert day.latency_p95_ms == pytest.approx(np.quantile(np.arange(1, 21), 0.95))
-    assert sorted(health[health.period_type == "hour"].requests) == [20]    # r0 counted once, in its first hour
+    assert sorted(health[health.period_type == "hour"].requests) == [20]  # r0 counted once, in its first hour
     X = api_inputs(log, config)
     assert len(X) == 19 and list(X.columns) == config.features
-    assert X.clicks_total.isna().all() and X.reg_studied_credits.max() == 90    # NULL clicks stay unknown
+    assert X.clicks_total.isna().all() and X.reg_studied_credits.max() == 90  # NULL clicks stay unknown
 
 
 def test_population_digests_see_changed_rows_but_not_float_noise() -> None:
-    from laip.ml.monitoring.monitor import population_digests
+    from laip.ml.monitoring.profile import population_digests
 
     X = pd.DataFrame({"a": [1.0, 2.5, np.nan, 4.0], "c": ["x", "y", "unknown", "x"]})
     y, pops = np.array([0, 1, 0, 1]), pd.Series(["2014J", "2014J", "2015B", "2015B"])
     base = population_digests(X, y, pops)
     assert set(base) == {"2014J", "2015B"} and base == population_digests(X, y, pops)
-    assert population_digests(X.assign(a=X.a + 1e-12), y, pops) == base           # float noise of a rebuild
+    assert population_digests(X.assign(a=X.a + 1e-12), y, pops) == base  # float noise of a rebuild
     shifted = population_digests(X.assign(a=[1.0, 2.5, np.nan, 9.0]), y, pops)
     assert shifted["2014J"] == base["2014J"] and shifted["2015B"] != base["2015B"]
-    assert population_digests(X, np.array([0, 1, 1, 1]), pops)["2015B"] != base["2015B"]   # labels count too
+    assert population_digests(X, np.array([0, 1, 1, 1]), pops)["2015B"] != base["2015B"]  # labels count too
 
 
 def test_changed_feature_set_always_retrains() -> None:

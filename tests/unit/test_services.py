@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
-from laip.services import stack as services
 from laip.config import Settings
+from laip.services import stack as services
 
 
 def _free_port() -> int:
@@ -20,9 +20,12 @@ def _free_port() -> int:
 def test_start_waits_for_health_and_down_stops_only_its_pids(settings: Settings) -> None:
     port = _free_port()
     svc = services.Service(
-        "web", f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/",
+        "web",
+        f"http://127.0.0.1:{port}/",
+        f"http://127.0.0.1:{port}/",
         [services.Process("web", [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], {})],
-        prepare=lambda: {"password": "printed"})
+        prepare=lambda: {"password": "printed"},
+    )
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         info = services.start(settings, svc, timeout_s=30)
@@ -46,7 +49,8 @@ def test_stale_pid_file_is_not_killed(settings: Settings) -> None:
     try:
         # A pid file whose pid now belongs to another program (pid reuse) is ignored and cleaned up.
         (run / "ghost.json").write_text(
-            f'{{"pid": {other.pid}, "start_ticks": 1, "argv": ["/nonexistent/gunicorn"], "service": "x"}}')
+            f'{{"pid": {other.pid}, "start_ticks": 1, "argv": ["/nonexistent/gunicorn"], "service": "x"}}'
+        )
         assert services.down(settings) == []
         assert other.poll() is None and not (run / "ghost.json").exists()
     finally:

@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from laip.services import superset as ss
 from laip.config import load_settings
+from laip.services import superset as ss
 
 ASSETS = ss.SUPERSET_DIR / "assets"
 
 
 def _load(kind: str) -> dict[str, dict]:
-    return {p.relative_to(ASSETS).as_posix(): yaml.safe_load(p.read_text())
-            for p in sorted((ASSETS / kind).rglob("*.yaml"))}
+    return {
+        p.relative_to(ASSETS).as_posix(): yaml.safe_load(p.read_text()) for p in sorted((ASSETS / kind).rglob("*.yaml"))
+    }
 
 
 def test_bundle_references_are_consistent() -> None:
@@ -34,8 +35,13 @@ def test_bundle_references_are_consistent() -> None:
     in_layout = {n["meta"]["uuid"] for n in dash["position"].values() if isinstance(n, dict) and n["type"] == "CHART"}
     assert in_layout == {c["uuid"] for c in charts.values()}, "every chart is on the dashboard, and only those"
     tabs = [dash["position"][t]["meta"]["text"] for t in dash["position"]["TABS-main"]["children"]]
-    assert tabs == ["Overview", "Engagement & Assessment", "Student Success Signals", "ML Withdrawal Risk",
-                    "Model Monitoring"]
+    assert tabs == [
+        "Overview",
+        "Engagement & Assessment",
+        "Student Success Signals",
+        "ML Withdrawal Risk",
+        "Model Monitoring",
+    ]
     for flt in dash["metadata"]["native_filter_configuration"]:
         assert flt["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}
         assert flt["targets"][0]["datasetUuid"] in ds_uuids
@@ -43,8 +49,9 @@ def test_bundle_references_are_consistent() -> None:
 
 def test_database_is_read_only_with_a_placeholder_path() -> None:
     (db,) = _load("databases").values()
-    assert db["sqlalchemy_uri"] == ("duckdb:///${LAIP_SERVING_WAREHOUSE}"
-                                    "?access_mode=read_only&enable_external_access=false")
+    assert db["sqlalchemy_uri"] == (
+        "duckdb:///${LAIP_SERVING_WAREHOUSE}?access_mode=read_only&enable_external_access=false"
+    )
     assert not db["allow_dml"] and not db["allow_ctas"] and not db["allow_cvas"]
     text = "\n".join(p.read_text() for p in ASSETS.rglob("*.yaml"))
     for leak in ("/tmp/", "/work/", "/home/", "password", "secret"):
@@ -127,7 +134,10 @@ def test_connection_mutator_forces_read_only(tmp_path: Path, monkeypatch: pytest
     uri, params = config.DB_CONNECTION_MUTATOR(
         make_url("duckdb:////x/laip.duckdb?access_mode=read_write"),
         {"connect_args": {"config": {"custom_user_agent": "dashboard", "access_mode": "read_write"}}},
-        "admin", None, None)
+        "admin",
+        None,
+        None,
+    )
     assert uri.query == {"access_mode": "read_only", "enable_external_access": "false"}
     assert params["connect_args"]["config"] == {"custom_user_agent": "laip-superset"}
     other, _ = config.DB_CONNECTION_MUTATOR(make_url("postgresql://h/db"), {}, "admin", None, None)

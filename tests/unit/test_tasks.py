@@ -6,10 +6,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from badinput import orphan_foreign_key
-from laip.orchestration import tasks
+
 from laip.config import Settings
+from laip.orchestration import tasks
 
 
 def test_validate_raw_fails_clearly_on_bad_input(settings: Settings, plain_sample: Path) -> None:
@@ -19,8 +19,9 @@ def test_validate_raw_fails_clearly_on_bad_input(settings: Settings, plain_sampl
     assert "studentVle.csv" in str(exc.value) and "id_site" in str(exc.value) and "201" in str(exc.value)
 
 
-def test_load_then_certify_makes_the_warehouse_publishable_only_after_a_build(settings: Settings,
-                                                                               sample_dir: Path) -> None:
+def test_load_then_certify_makes_the_warehouse_publishable_only_after_a_build(
+    settings: Settings, sample_dir: Path
+) -> None:
     summary = tasks.validate_raw(settings, sample_dir)
     assert summary["rows"]["studentVle"] == 447_314 and summary["warnings"] > 0  # click-coverage warnings
     assert tasks.load_raw(settings, sample_dir)["changed"]

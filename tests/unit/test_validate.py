@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from badinput import CASES, Case
+
 from laip.ingest.validate import validate, write_report
 
 

@@ -34,8 +34,19 @@ import pandas as pd
 
 from laip.config import Settings
 
-META_COLUMNS = ["ts", "request_id", "endpoint", "status", "latency_ms", "model_name", "registered_model_name",
-                "model_version", "record_index", "student_module_id", "error"]
+META_COLUMNS = [
+    "ts",
+    "request_id",
+    "endpoint",
+    "status",
+    "latency_ms",
+    "model_name",
+    "registered_model_name",
+    "model_version",
+    "record_index",
+    "student_module_id",
+    "error",
+]
 OUTPUT_COLUMNS = ["probability", "risk_band", "is_flagged", "reasons"]
 
 
@@ -57,7 +68,7 @@ def read_lines(directory: Path) -> tuple[list[dict[str, Any]], int]:
         with path.open("rb") as f:
             for raw in f:
                 if not raw.endswith(b"\n"):
-                    skipped += 1          # torn last line of a crashed writer
+                    skipped += 1  # torn last line of a crashed writer
                     continue
                 try:
                     row = json.loads(raw)
@@ -78,8 +89,9 @@ def read_prediction_log(source: Settings | Path, *, features: bool = True) -> pd
     malformed lines are skipped (``df.attrs["skipped_lines"]`` counts them)."""
     rows, skipped = read_lines(source.prediction_log_dir if isinstance(source, Settings) else Path(source))
     meta = pd.DataFrame([{c: r.get(c) for c in META_COLUMNS} for r in rows], columns=META_COLUMNS)
-    out = pd.DataFrame([{c: (r.get("output") or {}).get(c) for c in OUTPUT_COLUMNS} for r in rows],
-                       columns=OUTPUT_COLUMNS)
+    out = pd.DataFrame(
+        [{c: (r.get("output") or {}).get(c) for c in OUTPUT_COLUMNS} for r in rows], columns=OUTPUT_COLUMNS
+    )
     parts = [meta, out]
     if features:
         parts.append(pd.DataFrame([r.get("inputs") or {} for r in rows], index=meta.index))

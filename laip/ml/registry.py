@@ -1,0 +1,115 @@
+"""The registered champion: one object for everyone who reads it (score, monitoring, the model card, the API).
+
+``find_champion`` resolves ``models:/<registered name>@<alias>`` once; the :class:`ChampionVersion` it returns
+names that exact version, its model run and its training (parent) run, and loads, reads metrics and datasets from
+them, so a reader never mixes two versions when the alias moves in between.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from laip.config import Settings
+from laip.ml.config import MLConfig
+from laip.ml.tracking import allow_model_loading, setup_tracking
+
+
+class NoChampion(LookupError):
+    """No version carries the champion alias (yet)."""
+
+
+@dataclass(frozen=True)
+class ChampionVersion:
+    registered_model_name: str
+    alias: str
+    version: int
+    run_id: str  # the model's own (nested) run
+    training_run_id: str  # the training (parent) run that selected it
+    tags: dict[str, str] = field(default_factory=dict)  # the version's tags
+    tracking_uri: str = ""
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.registered_model_name}/{self.version}"
+
+    @property
+    def model_name(self) -> str:
+        """The algorithm (lr / rf / hgb)."""
+        return self.tags.get("model_name", "")
+
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def load(self) -> Any:
+        """The fitted model of this version (MLflow's sklearn flavour)."""
+        import mlflow
+
+        with allow_model_loading():
+            return mlflow.sklearn.load_model(self.model_uri)
+
+    def model_metrics(self) -> dict[str, float]:
+        """Metrics of the model run, sorted by name."""
+        return {k: float(v) for k, v in sorted(self.client().get_run(self.run_id).data.metrics.items())}
+
+    def recorded_auc(self, split: str) -> float:
+        """The held-out ROC AUC recorded for this version on ``split`` (NaN when none was recorded)."""
+        metrics = self.client().get_run(self.training_run_id).data.metrics
+        auc = metrics.get(f"selected_{split}_roc_auc")
+        if auc is None:
+            tag = self.tags.get(f"{split}_roc_auc")
+            auc = float(tag) if tag else math.nan
+        return float(auc)
+
+    def training_datasets(self) -> list[dict[str, Any]]:
+        """The dataset inputs of the training run (name, digest, source, context)."""
+        parent = self.client().get_run(self.training_run_id)
+        return [
+            {
+                "name": d.dataset.name,
+                "digest": d.dataset.digest,
+                "source": d.dataset.source,
+                "context": next((t.value for t in d.tags if t.key == "mlflow.data.context"), None),
+            }
+            for d in parent.inputs.dataset_inputs
+        ]
+
+
+def find_champion(settings: Settings, config: MLConfig) -> ChampionVersion | None:
+    """The version that carries the champion alias now, or None when there is none."""
+    try:
+        return get_champion(settings, config)
+    except NoChampion:
+        return None
+
+
+def get_champion(settings: Settings, config: MLConfig) -> ChampionVersion:
+    """The version that carries the champion alias now; raises :class:`NoChampion` naming the model."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    setup_tracking(settings, config)
+    uri = settings.mlflow_tracking_uri
+    try:
+        version = MlflowClient(uri, registry_uri=uri).get_model_version_by_alias(
+            config.registered_model_name, config.alias
+        )
+    except MlflowException as exc:
+        raise NoChampion(
+            f"no champion models:/{config.registered_model_name}@{config.alias}: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
+    tags = dict(version.tags)
+    run_id = str(version.run_id)
+    return ChampionVersion(
+        config.registered_model_name,
+        config.alias,
+        int(version.version),
+        run_id,
+        tags.get("training_run_id") or run_id,
+        tags,
+        uri,
+    )
