@@ -13,9 +13,9 @@
 * **monitor** compares the current data with the champion's training reference (PSI, KS), its ROC AUC by
   presentation with the recorded one, and the API's latency and errors (`ml.ml_monitoring_*`), then decides.
 * **retrain_or_keep** branches: **train_model** (train, register, move the `champion` alias) when there is no
-  champion, a labelled presentation's AUC fell >= 5 % (relative) below the recorded AUC or a key feature's
-  PSI > 0.2, in data new or changed since the champion's training (thresholds: `ml/config.yaml` `monitoring:`,
-  plan: `docs/retraining_plan.md`), otherwise **keep_champion** (logs why).
+  champion, a labelled presentation's AUC fell below the recorded AUC by the configured relative drop, or a key
+  feature's PSI exceeds its threshold, in data new or changed since the champion's training (thresholds:
+  `ml/config.yaml` `monitoring:`, plan: `docs/retraining_plan.md`), otherwise **keep_champion** (logs why).
 * **score / insight_cards** (after either branch): serving tables with the champion, insight cards.
 * **publish** swaps in the read-only snapshot that Superset and the API read.
 
@@ -35,6 +35,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 from cosmos import DbtTaskGroup
 
 from laip.config import load_settings
+from laip.ml.monitoring.config import RETRAIN_MODES
 from laip.orchestration import tasks
 from laip.orchestration.dag_config import (
     DAG_ID,
@@ -70,7 +71,7 @@ with DAG(
         "retrain": Param(
             "auto",
             type="string",
-            enum=["auto", "always", "never"],
+            enum=list(RETRAIN_MODES),
             description="auto: retrain when monitoring triggers; always; never",
         ),
     },
@@ -78,11 +79,11 @@ with DAG(
 
     @task(retries=0)
     def validate_raw() -> dict:
-        return tasks.validate_raw(settings, _params()["data_dir"] or None)
+        return tasks.report(tasks.validate_raw(settings, _params()["data_dir"] or None))
 
     @task(pool=WAREHOUSE_POOL)
     def load_raw() -> dict:
-        return tasks.load_raw(settings, _params()["data_dir"] or None)
+        return tasks.report(tasks.load_raw(settings, _params()["data_dir"] or None))
 
     dbt = DbtTaskGroup(group_id="dbt", **cosmos_configs(settings))
     run_watchers_after_producer(dag, "dbt")
@@ -93,7 +94,7 @@ with DAG(
 
     @task(pool=WAREHOUSE_POOL)
     def monitor() -> dict:
-        return tasks.monitor(settings, _params()["retrain"])
+        return tasks.report(tasks.monitor(settings, _params()["retrain"]))
 
     @task.branch
     def retrain_or_keep(decision: dict) -> str:
@@ -109,15 +110,15 @@ with DAG(
 
     @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed_min_one_success")
     def score() -> dict:
-        return tasks.score(settings)
+        return tasks.report(tasks.score(settings))
 
     @task(pool=WAREHOUSE_POOL)
     def insight_cards() -> dict:
-        return tasks.insight_cards(settings)
+        return tasks.report(tasks.insight_cards(settings))
 
     @task(pool=WAREHOUSE_POOL)
     def publish() -> dict:
-        return tasks.publish(settings)
+        return tasks.report(tasks.publish(settings))
 
     decision = monitor()
     validate_raw() >> load_raw() >> dbt >> certify_build() >> decision

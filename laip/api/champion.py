@@ -3,10 +3,10 @@
 Loaded with :meth:`laip.ml.registry.ChampionVersion.load` (never trains). The reason reference values are
 computed exactly as ``laip score`` does (:func:`laip.ml.reasons.reference_values` over the whole day-30 feature
 mart), read from the published serving snapshot (else the working warehouse). Allowed categories are the ones the
-champion's encoder was fitted on; integer / boolean / nullable kinds of the numeric features come from the mart's column types.
-Requests are scored through :mod:`laip.api.fastpath` once it reproduced the pipeline on rows of the mart. The
-served features are those of ``ml/config.yaml`` the champion was fitted on (a retrained champion with added
-features brings them into the request schema on reload).
+champion's encoder was fitted on; integer / boolean / nullable kinds of the numeric features come from the mart's
+column types. Requests are scored through :mod:`laip.api.fastpath` once it reproduced the pipeline on rows of the
+mart. The served features are those of ``ml/config.yaml`` the champion was fitted on (a retrained champion with
+added features brings them into the request schema on reload).
 """
 
 from __future__ import annotations

@@ -15,13 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from laip.durable import atomic_replace
 from laip.ingest.acquire import find_file
+from laip.ingest.report import Report, ValidationError, passed_report_for, write_report
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
-from laip.ingest.validate import Report, ValidationError, passed_report_for, validate, write_report
+from laip.ingest.validate import validate
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,15 @@ class LoadResult:
         lines = [f"Loaded {len(self.rows)} raw tables into {self.warehouse} in {self.seconds:.1f} s"]
         lines += [f"  raw.{t:<22} {n:>12,} rows" for t, n in self.rows.items()]
         return "\n".join(lines)
+
+    def as_xcom(self) -> dict[str, Any]:
+        """What the Airflow task keeps (JSON)."""
+        return {
+            "warehouse": str(self.warehouse),
+            "changed": self.changed,
+            "rows": self.rows,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:

@@ -12,222 +12,15 @@ seconds.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
-import json
-import re
 import time
-import zlib
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
-from laip.durable import atomic_write_text
 from laip.ingest.acquire import find_file
+from laip.ingest.file_checks import check_header, csv_error_finding, read_header
+from laip.ingest.report import FileInfo, Finding, Report
 from laip.ingest.schema import BY_TABLE, TABLES, Column, TableSpec
-
-REPORT_NAME = "validation_report.json"
-
-
-@dataclass
-class Finding:
-    """One validation finding. ``row`` is the 1-based line in the file (header = 1)."""
-
-    severity: str  # "error" or "warning"
-    file: str
-    rule: str
-    message: str
-    column: str | None = None
-    row: int | None = None
-    value: str | None = None
-    total: int = 1  # rows breaking this rule in this file/column (examples are capped)
-
-    def render(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f" line {self.row}"
-        if self.column:
-            where += f", column {self.column}"
-        value = f" (value {self.value!r})" if self.value is not None else ""
-        total = f" [{self.total} rows in total]" if self.total > 1 and self.severity == "error" else ""
-        return f"{self.severity.upper()} {where}: {self.message}{value}{total}"
-
-
-@dataclass
-class FileInfo:
-    stem: str
-    path: str
-    size_bytes: int
-    mtime_ns: int
-    rows: int | None = None
-
-
-@dataclass
-class Report:
-    data_dir: str
-    ok: bool = True
-    files: list[FileInfo] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    missing_values: dict[str, dict[str, int]] = field(default_factory=dict)
-    click_coverage: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
-
-    def to_json(self) -> str:
-        body = asdict(self)
-        body["error_count"] = sum(f.total for f in self.errors)
-        body["warning_count"] = len(self.warnings)
-        return json.dumps(body, indent=2, sort_keys=False, default=str)
-
-    def summary(self) -> str:
-        lines = [
-            f"Validation of {self.data_dir}: {'PASSED' if self.ok else 'FAILED'} in {self.seconds:.1f} s",
-        ]
-        for f in self.files:
-            rows = f"{f.rows:,} rows" if f.rows is not None else "not read"
-            lines.append(f"  {Path(f.path).name:<28} {rows}")
-        for col_counts in self.missing_values.items():
-            name, counts = col_counts
-            for column, n in counts.items():
-                lines.append(f"  note: {name}.{column}: {n:,} missing values (read as NULL)")
-        lines.extend("  " + f.render() for f in self.findings)
-        return "\n".join(lines)
-
-    def fingerprint(self) -> dict[str, list[int]]:
-        return {f.path: [f.size_bytes, f.mtime_ns] for f in self.files}
-
-
-class ValidationError(Exception):
-    """Raised by :func:`require_valid` when the raw data has errors; carries the report."""
-
-    def __init__(self, report: Report):
-        self.report = report
-        first = report.errors[0].render() if report.errors else "unknown error"
-        n = sum(f.total for f in report.errors)
-        super().__init__(f"raw data failed validation with {n} error(s); first: {first}")
-
-
-# --------------------------------------------------------------------------------------------------
-# reading
-
-
-def _open_text_probe(path: Path) -> io.BufferedReader | gzip.GzipFile:
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
-
-
-def _read_header(path: Path) -> list[str] | Finding:
-    """The header fields of ``path`` or a Finding saying why it cannot be read."""
-    name = path.name
-    if path.stat().st_size == 0:
-        return Finding("error", name, "empty_file", "file is empty (0 bytes, no header)", row=1)
-    try:
-        with _open_text_probe(path) as fh:
-            first = fh.readline()
-    except (OSError, EOFError, zlib.error) as exc:
-        return Finding("error", name, "unreadable", f"cannot read file: {exc}", row=1)
-    if not first.strip():
-        return Finding("error", name, "empty_file", "file has no header line", row=1)
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return Finding("error", name, "encoding", f"header is not UTF-8 ({exc.reason})", row=1)
-    return next(csv.reader([text.rstrip("\r\n")]))
-
-
-def _check_header(spec: TableSpec, path: Path, header: list[str]) -> list[Finding]:
-    name, expected = path.name, spec.column_names
-    out = [
-        Finding("error", name, "missing_column", "required column is missing from the header", column=c, row=1)
-        for c in expected
-        if c not in header
-    ]
-    out += [
-        Finding("error", name, "extra_column", "unexpected column in the header", column=c, row=1)
-        for c in header
-        if c not in expected
-    ]
-    if not out and header != expected:
-        out.append(
-            Finding(
-                "error",
-                name,
-                "column_order",
-                f"columns out of order; expected {', '.join(expected)}",
-                row=1,
-                value=",".join(header),
-            )
-        )
-    return out
-
-
-def _locate_stream_error(path: Path) -> Finding:
-    """Find where a file stops being readable (truncated/corrupt gzip or bad bytes), by line number."""
-    name, line = path.name, 0
-    try:
-        with _open_text_probe(path) as fh:
-            for raw in fh:
-                line += 1
-                try:
-                    raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    return Finding(
-                        "error",
-                        name,
-                        "encoding",
-                        f"bytes are not UTF-8 ({exc.reason})",
-                        row=line,
-                        value=raw[max(exc.start - 10, 0) : exc.end + 10].decode("latin-1"),
-                    )
-    except (EOFError, OSError, zlib.error) as exc:
-        kind = "truncated" if isinstance(exc, EOFError) else "corrupt"
-        return Finding(
-            "error",
-            name,
-            "unreadable",
-            f"compressed stream is {kind} ({exc}); data ends after line {line}",
-            row=line + 1,
-        )
-    return Finding("error", name, "unreadable", "file could not be parsed as CSV")
-
-
-_LINE = re.compile(r"Line: (\d+)")
-_ORIGINAL = re.compile(r"Original Line:\s*\n?(.*)")
-
-
-def _csv_error_finding(path: Path, exc: duckdb.Error) -> Finding:
-    text = str(exc)
-    m = _LINE.search(text)
-    if m is None:
-        return _locate_stream_error(path)
-    detail = next(
-        (
-            ln.strip()
-            for ln in text.splitlines()
-            if ln.strip()
-            and not ln.startswith(("CSV Error", "Original Line", "Invalid Input", "Possible", "*", "  "))
-            and not ln.strip().startswith('"')
-        ),
-        "row cannot be parsed",
-    )
-    if "unicode" in text.lower():
-        return _locate_stream_error(path)
-    original = _ORIGINAL.search(text)
-    value = original.group(1).strip()[:200] if original else None
-    return Finding("error", path.name, "malformed_row", detail, row=int(m.group(1)), value=value)
-
-
-# --------------------------------------------------------------------------------------------------
-# rules
 
 
 def _value_rules(col: Column) -> list[tuple[str, str, str]]:
@@ -293,11 +86,11 @@ class _Validator:
         stat = path.stat()
         info = FileInfo(spec.file_stem, str(path), stat.st_size, stat.st_mtime_ns)
         self.report.files.append(info)
-        header = _read_header(path)
+        header = read_header(path)
         if isinstance(header, Finding):
             self.add(header)
             return
-        header_errors = _check_header(spec, path, header)
+        header_errors = check_header(spec, path, header)
         if header_errors:
             self.report.findings.extend(header_errors)
             return
@@ -309,7 +102,7 @@ class _Validator:
                 [str(path)],
             )
         except duckdb.Error as exc:
-            self.add(_csv_error_finding(path, exc))
+            self.add(csv_error_finding(path, exc))
             return
         info.rows = self.con.execute(f"select count(*) from v_{spec.table}").fetchall()[0][0]
         if info.rows == 0:
@@ -499,29 +292,3 @@ def validate(data_dir: Path, *, max_examples: int = 5, tolerance_days: int = 7) 
     report.ok = not report.errors
     report.seconds = round(time.perf_counter() - start, 3)
     return report
-
-
-def write_report(report: Report, reports_dir: Path) -> Path:
-    return atomic_write_text(reports_dir / REPORT_NAME, report.to_json())
-
-
-def current_files_fingerprint(data_dir: Path) -> dict[str, list[int]]:
-    out = {}
-    for spec in TABLES:
-        path = find_file(data_dir, spec.file_stem)
-        if path is not None:
-            st = path.stat()
-            out[str(path)] = [st.st_size, st.st_mtime_ns]
-    return out
-
-
-def passed_report_for(data_dir: Path, reports_dir: Path) -> dict[str, Any] | None:
-    """The saved report if it passed for exactly the files now in ``data_dir`` (same size and mtime)."""
-    path = reports_dir / REPORT_NAME
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text())
-    files = {f["path"]: [f["size_bytes"], f["mtime_ns"]] for f in saved.get("files", [])}
-    if saved.get("ok") and saved.get("data_dir") == str(data_dir) and files == current_files_fingerprint(data_dir):
-        return saved
-    return None

@@ -50,6 +50,10 @@ class InsightResult:
             f"for model version {self.model_version} to ml.insight_cards and {self.path}"
         )
 
+    def as_xcom(self) -> dict[str, Any]:
+        """What the Airflow task keeps (JSON)."""
+        return {"summary": self.summary()}
+
 
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"

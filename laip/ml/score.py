@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,10 @@ class ScoreResult:
             f"  risk bands: {bands}; flagged at the model threshold: {self.flagged:,}\n"
             f"  wrote ml.{PREDICTIONS}"
         )
+
+    def as_xcom(self) -> dict[str, Any]:
+        """What the Airflow task keeps (JSON)."""
+        return {"summary": self.summary()}
 
 
 def risk_band(proba: np.ndarray, config: MLConfig) -> np.ndarray:

@@ -6,6 +6,16 @@ per-presentation tables carry ``code_module`` and ``code_presentation`` for dash
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from laip.ml.config import MLConfig
+from laip.ml.evaluate import Evaluation
+from laip.ml.metrics import METRICS
+
 RUN_COLUMNS: dict[str, str] = {
     "is_selected": "BOOLEAN",  # row belongs to the model selected (and registered) by this training
     "mlflow_run_id": "VARCHAR",  # nested run of the model
@@ -148,3 +158,99 @@ SCHEMAS: dict[str, dict[str, str]] = {
 }
 
 TRAINING_TABLES = tuple(t for t in SCHEMAS if t not in ("ml_withdrawal_predictions", "insight_cards"))
+
+
+def run_columns(
+    frame: pd.DataFrame,
+    name: str,
+    selected: str,
+    run_ids: dict[str, str],
+    parent: str,
+    config: MLConfig,
+    version: int,
+    trained_at: datetime,
+) -> pd.DataFrame:
+    return frame.assign(
+        model_name=name,
+        is_selected=name == selected,
+        mlflow_run_id=run_ids[name],
+        mlflow_parent_run_id=parent,
+        registered_model_name=config.registered_model_name,
+        model_version=version,
+        trained_at=trained_at,
+    )
+
+
+def build_tables(
+    evals: dict[str, list[Evaluation]],
+    importances: dict[str, pd.DataFrame],
+    selected: str,
+    run_ids: dict[str, str],
+    parent: str,
+    config: MLConfig,
+    version: int,
+    trained_at: datetime,
+) -> dict[str, pd.DataFrame]:
+    """The model-evaluation serving tables (see :mod:`laip.ml.tables`)."""
+    parts: dict[str, list[pd.DataFrame]] = {
+        k: [] for k in ("comparison", "metrics", "importance", "roc", "pr", "calibration", "fairness")
+    }
+    for name, model_evals in evals.items():
+
+        def tag(frame: pd.DataFrame, name: str = name) -> pd.DataFrame:
+            return run_columns(frame, name, selected, run_ids, parent, config, version, trained_at)
+
+        for ev in model_evals:
+            s = ev.split.name
+            m = ev.metrics
+            parts["comparison"].append(
+                tag(
+                    pd.DataFrame(
+                        [
+                            {
+                                "split": s,
+                                "model_label": config.model_labels.get(name, name),
+                                **{k: m[k] for k in METRICS},
+                                "threshold": ev.outcome.threshold,
+                                "n_train": len(ev.split.train),
+                                "n_test": int(m["n"]),
+                                "n_test_positive": int(m["n_positive"]),
+                                "cv_roc_auc": ev.outcome.cv_roc_auc,
+                                "best_params": json.dumps(ev.outcome.best_params, sort_keys=True),
+                            }
+                        ]
+                    )
+                )
+            )
+            long = [
+                {
+                    "split": s,
+                    "subset": sub["subset"],
+                    "code_module": sub.get("code_module"),
+                    "code_presentation": sub.get("code_presentation"),
+                    "metric": metric,
+                    "value": sub[metric],
+                    "n": int(sub["n"]),
+                    "n_positive": int(sub["n_positive"]),
+                }
+                for sub in ev.subsets
+                for metric in METRICS
+            ]
+            parts["metrics"].append(tag(pd.DataFrame(long)))
+            for key, frame in (("roc", ev.roc), ("pr", ev.pr)):
+                parts[key].append(tag(frame.assign(split=s, point=np.arange(len(frame)))))
+            parts["calibration"].append(tag(ev.calibration.assign(split=s)))
+            parts["fairness"].append(
+                tag(ev.fairness.assign(split=s, attribute_label=ev.fairness.attribute.map(config.label)))
+            )
+        parts["importance"].append(tag(importances[name].assign(split=evals[name][0].split.name)))
+    names = {
+        "comparison": "ml_withdrawal_model_comparison",
+        "metrics": "ml_withdrawal_metrics",
+        "importance": "ml_withdrawal_feature_importance",
+        "roc": "ml_withdrawal_roc_curve",
+        "pr": "ml_withdrawal_pr_curve",
+        "calibration": "ml_withdrawal_calibration",
+        "fairness": "ml_withdrawal_fairness",
+    }
+    return {names[k]: pd.concat(v, ignore_index=True) for k, v in parts.items()}

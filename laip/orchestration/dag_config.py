@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from laip.config import Settings
+from laip.ml.config import MODEL_NAMES
 from laip.warehouse.build import dbt_env, dbt_executable
 
 DAG_ID = "laip_pipeline"
@@ -23,7 +24,7 @@ WAREHOUSE_POOL_DESCRIPTION = "One writer at a time for the DuckDB warehouse (Duc
 # Off by default (ops trigger runs); the documented schedule for a nightly refresh.
 DOCUMENTED_CRON = "0 3 * * *"
 TAGS = ["laip", "oulad", "elt", "ml"]
-DEFAULT_MODELS = ["lr", "rf", "hgb"]
+DEFAULT_MODELS = list(MODEL_NAMES)
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "laip",

@@ -1,19 +1,33 @@
-"""The pipeline's steps as plain functions: what each Airflow task (and ``laip run``) calls.
+"""The pipeline's steps as plain functions: what each Airflow task, ``laip run`` and the step commands call.
 
-Every function takes the resolved :class:`~laip.config.Settings`, logs its progress, raises on failure
-and returns a small JSON-serialisable summary (Airflow keeps it as the task's XCom). Each one is
-idempotent: running it again on the same inputs gives the same warehouse.
+Every step takes the resolved :class:`~laip.config.Settings`, raises :class:`StepFailed` for a failure a retry cannot
+fix, and returns its result object: ``result.summary()`` for people, ``result.as_xcom()`` for what the Airflow task
+keeps (:func:`report` logs the one and returns the other). Each step is idempotent: running it again on the same
+inputs gives the same warehouse.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from laip.config import Settings
+
+if TYPE_CHECKING:
+    from laip.ingest.acquire import DataSource
+    from laip.ingest.load import LoadResult
+    from laip.ingest.report import ValidationResult
+    from laip.ml.insights import InsightResult
+    from laip.ml.monitoring.monitor import MonitorResult
+    from laip.ml.score import ScoreResult
+    from laip.ml.train import TrainResult
+    from laip.warehouse.build import BuildResult
+    from laip.warehouse.publish import PublishResult
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +36,20 @@ class StepFailed(RuntimeError):
     """A step failed for a reason a retry cannot fix (bad input, failing data test)."""
 
 
-def data_source(settings: Settings, data_dir: str | Path | None):
+class StepResult(Protocol):
+    def summary(self) -> str: ...
+
+    def as_xcom(self) -> dict[str, Any]: ...
+
+
+def report(result: StepResult) -> dict[str, Any]:
+    """Log the step's summary and return what the Airflow task keeps."""
+    for line in result.summary().splitlines():
+        log.info(line)
+    return result.as_xcom()
+
+
+def data_source(settings: Settings, data_dir: str | Path | None) -> DataSource:
     """Where the raw files come from (``data_dir``, LAIP_DATA_DIR, a download, or the bundled sample), logged."""
     from laip.ingest.acquire import resolve_data_dir
 
@@ -31,43 +58,34 @@ def data_source(settings: Settings, data_dir: str | Path | None):
     return source
 
 
-def run_validation(settings: Settings, data_dir: str | Path | None = None):
-    """Validate the raw OULAD files and write the report: (data source, report, report path)."""
-    from laip.ingest.validate import validate, write_report
+def validate_raw(
+    settings: Settings, data_dir: str | Path | None = None, *, require_valid: bool = True
+) -> ValidationResult:
+    """Validate the raw OULAD files and write the report; with ``require_valid``, raise :class:`StepFailed` naming
+    every problem (file, column, row) when they are invalid."""
+    from laip.ingest.report import ValidationResult, write_report
+    from laip.ingest.validate import validate
 
     source = data_source(settings, data_dir)
-    report = validate(
+    checked = validate(
         source.path,
         max_examples=settings.max_examples_per_rule,
         tolerance_days=settings.click_log_complete_tolerance_days,
     )
-    return source, report, write_report(report, settings.reports_dir)
-
-
-def validate_raw(settings: Settings, data_dir: str | Path | None = None) -> dict[str, Any]:
-    """Validate the raw OULAD files; raise :class:`StepFailed` naming every problem (file, column, row)."""
-    source, report, path = run_validation(settings, data_dir)
-    for line in report.summary().splitlines():
-        log.info(line)
-    if not report.ok:
+    result = ValidationResult(source, checked, write_report(checked, settings.reports_dir))
+    if require_valid and not checked.ok:
         raise StepFailed(
-            f"raw data in {source.path} is invalid ({len(report.errors)} problems, report: {path}):\n"
-            + report.summary()
+            f"raw data in {source.path} is invalid ({len(checked.errors)} problems, report: "
+            f"{result.path}):\n" + checked.summary()
         )
-    return {
-        "data_dir": str(source.path),
-        "source": source.kind,
-        "report": str(path),
-        "rows": {f.stem: f.rows for f in report.files},
-        "warnings": len(report.warnings),
-    }
+    return result
 
 
-def run_load(settings: Settings, data_dir: str | Path | None = None, *, force: bool = False):
+def load_raw(settings: Settings, data_dir: str | Path | None = None, *, force: bool = False) -> LoadResult:
     """Load the (validated) raw files into the warehouse atomically (a no-op when they are unchanged, unless
     ``force``); raises :class:`StepFailed` with the validation report when they are invalid (warehouse unchanged)."""
     from laip.ingest.load import load
-    from laip.ingest.validate import ValidationError
+    from laip.ingest.report import ValidationError
 
     source = data_source(settings, data_dir)
     try:
@@ -84,29 +102,14 @@ def run_load(settings: Settings, data_dir: str | Path | None = None, *, force: b
         raise StepFailed(f"load refused, {settings.warehouse} is unchanged:\n{exc.report.summary()}") from exc
 
 
-def load_raw(settings: Settings, data_dir: str | Path | None = None) -> dict[str, Any]:
-    """Load the (validated) raw files into the warehouse atomically; a no-op when the files are unchanged."""
-    result = run_load(settings, data_dir)
-    for line in result.summary().splitlines():
-        log.info(line)
-    return {
-        "warehouse": str(result.warehouse),
-        "changed": result.changed,
-        "rows": result.rows,
-        "seconds": round(result.seconds, 2),
-    }
-
-
-def build_warehouse(settings: Settings, *, full_refresh: bool = False) -> dict[str, Any]:
+def build_warehouse(settings: Settings, *, full_refresh: bool = False) -> BuildResult:
     """``dbt build`` of the whole project (models and their tests) in one dbt process."""
     from laip.warehouse.build import build
 
     result = build(settings, full_refresh=full_refresh)
-    for line in result.summary().splitlines():
-        log.info(line)
     if not result.success:
         raise StepFailed(result.summary())
-    return {"counts": result.counts, "seconds": round(result.seconds, 2)}
+    return result
 
 
 def certify_build(settings: Settings, command: str = "dbt build (airflow/cosmos)") -> dict[str, Any]:
@@ -122,37 +125,28 @@ def certify_build(settings: Settings, command: str = "dbt build (airflow/cosmos)
     return {"command": command}
 
 
-def train_model(settings: Settings, models: Sequence[str] | None = None) -> dict[str, Any]:
+def train_model(settings: Settings, models: Sequence[str] | None = None) -> TrainResult:
     """Train the baseline and challengers, log them to MLflow, register the champion."""
     from laip.ml.train import train
 
-    result = train(settings, models=list(models) if models else None)
-    for line in result.summary().splitlines():
-        log.info(line)
-    return json.loads(json.dumps(getattr(result, "as_dict", lambda: {"summary": result.summary()})(), default=str))
+    return train(settings, models=list(models) if models else None)
 
 
-def score(settings: Settings) -> dict[str, Any]:
+def score(settings: Settings) -> ScoreResult:
     """Score the day-30 population with ``models:/…@champion`` into the ML serving tables."""
-    from laip.ml.score import score as run_score
+    from laip.ml.score import score as score_population
 
-    result = run_score(settings)
-    for line in result.summary().splitlines():
-        log.info(line)
-    return {"summary": result.summary()}
+    return score_population(settings)
 
 
-def insight_cards(settings: Settings) -> dict[str, Any]:
+def insight_cards(settings: Settings) -> InsightResult:
     """Write the governed insight cards (small groups suppressed, caveats attached)."""
     from laip.ml.insights import build_insight_cards
 
-    result = build_insight_cards(settings)
-    for line in result.summary().splitlines():
-        log.info(line)
-    return {"summary": result.summary()}
+    return build_insight_cards(settings)
 
 
-def run_publish(settings: Settings):
+def publish(settings: Settings) -> PublishResult:
     """Swap in a new read-only serving snapshot; raises :class:`StepFailed` when the warehouse is not publishable."""
     from laip.warehouse.publish import PublishError
     from laip.warehouse.publish import publish as publish_snapshot
@@ -163,26 +157,15 @@ def run_publish(settings: Settings):
         raise StepFailed(f"publish refused: {exc}") from exc
 
 
-def publish(settings: Settings) -> dict[str, Any]:
-    """Swap in a new read-only serving snapshot for dashboards and the API."""
-    result = run_publish(settings)
-    for line in result.summary().splitlines():
-        log.info(line)
-    return {"serving": str(result.path), "tables": result.tables, "seconds": round(result.seconds, 2)}
+# --- monitoring and the retraining trigger (laip.ml.monitoring) ---
 
 
-# --- monitoring and the retraining trigger (laip.ml.monitoring.monitor) ---
-
-
-def monitor(settings: Settings, retrain: str = "auto") -> dict[str, Any]:
+def monitor(settings: Settings, retrain: str = "auto") -> MonitorResult:
     """Drift, performance decay and API health against the champion, written to the ``ml_monitoring_*`` tables;
-    returns the retraining decision (``retrain``: auto = the configured rule, always, never)."""
+    the result carries the retraining decision (``retrain``: auto = the configured rule, always, never)."""
     from laip.ml.monitoring.monitor import monitor as run_monitor
 
-    result = run_monitor(settings, retrain or "auto")
-    for line in result.summary().splitlines():
-        log.info(line)
-    return result.decision.as_dict()
+    return run_monitor(settings, retrain or "auto")
 
 
 def branch_after_monitor(decision: dict[str, Any]) -> str:
@@ -193,14 +176,12 @@ def branch_after_monitor(decision: dict[str, Any]) -> str:
 def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] | None = None) -> dict[str, Any]:
     """Train and register a new champion, then refresh the monitoring tables against it (the decision row keeps
     why it was retrained)."""
-    from dataclasses import fields
-
     from laip.ml.monitoring.decision import Decision
     from laip.ml.monitoring.monitor import monitor as run_monitor
 
     for reason in decision.get("reasons", []):
         log.info("retraining: %s", reason)
-    summary = train_model(settings, models)
+    summary = report(train_model(settings, models))
     version = summary.get("model_version")
     kept = Decision(**{f.name: decision[f.name] for f in fields(Decision) if f.name in decision})
     run_monitor(
@@ -226,3 +207,41 @@ def train_or_keep(settings: Settings, decision: dict[str, Any], models: Sequence
     if branch_after_monitor(decision) == "train_model":
         return retrain(settings, decision, models)
     return keep_champion(settings, decision)
+
+
+# --- the whole pipeline without Airflow (laip run) ---
+
+
+def run_all(settings: Settings, data_dir: str | Path | None = None, retrain: str = "auto") -> int:
+    """The DAG's steps in this process, in the DAG's order; prints the timings. Exit code 1 at the first failed
+    step (the published snapshot is then unchanged)."""
+    decision: dict[str, Any] = {}
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("validate", lambda: report(validate_raw(settings, data_dir))),
+        ("load", lambda: report(load_raw(settings, data_dir))),
+        ("build", lambda: report(build_warehouse(settings))),
+        ("monitor", lambda: decision.update(report(monitor(settings, retrain)))),
+        ("train", lambda: train_or_keep(settings, decision)),
+        ("score", lambda: report(score(settings))),
+        ("insights", lambda: report(insight_cards(settings))),
+        ("publish", lambda: report(publish(settings))),
+    ]
+    timings = []
+    for name, step in steps:
+        start = time.perf_counter()
+        try:
+            step()
+        except StepFailed as exc:
+            print(str(exc), file=sys.stderr)
+            print(
+                f"Step {name} failed; the published snapshot {settings.serving_warehouse} is unchanged.",
+                file=sys.stderr,
+            )
+            return 1
+        timings.append((name, time.perf_counter() - start))
+    print("\n".join(f"  {n:<10} {s:7.1f} s" for n, s in timings))
+    print(
+        f"Done in {sum(s for _, s in timings):.1f} s. Serving snapshot (dashboards, API): "
+        f"{settings.serving_warehouse}\nWarehouse: {settings.warehouse}\nMLflow: {settings.mlflow_tracking_uri}"
+    )
+    return 0

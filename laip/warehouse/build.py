@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -38,6 +39,10 @@ class BuildResult:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
         head = f"dbt {self.command}: {'OK' if self.success else 'FAILED'} in {self.seconds:.1f} s ({parts})"
         return "\n".join([head, *("  " + f for f in self.failures)])
+
+    def as_xcom(self) -> dict[str, Any]:
+        """What the Airflow task keeps (JSON)."""
+        return {"counts": self.counts, "seconds": round(self.seconds, 2)}
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:

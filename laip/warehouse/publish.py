@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -35,6 +36,10 @@ class PublishResult:
         lines = [f"Published {len(self.tables)} tables to {self.path} in {self.seconds:.1f} s"]
         lines += [f"  {t:<48} {n:>10,} rows" for t, n in self.tables.items()]
         return "\n".join(lines)
+
+    def as_xcom(self) -> dict[str, Any]:
+        """What the Airflow task keeps (JSON)."""
+        return {"serving": str(self.path), "tables": self.tables, "seconds": round(self.seconds, 2)}
 
 
 def check_publishable(con: duckdb.DuckDBPyConnection) -> None:

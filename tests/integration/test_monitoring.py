@@ -113,9 +113,9 @@ def test_shifted_key_feature_retrains_then_the_new_champion_is_kept(
     assert drift.loc[("reg_studied_credits", "2014J")].psi > 0.2
     assert drift.loc[("reg_studied_credits", "2014J")].ks_pvalue < 1e-6
     assert not drift.loc[("reg_studied_credits", "2013J")].triggers_retrain
-    assert tasks.branch_after_monitor(decision.as_dict()) == "train_model"
+    assert tasks.branch_after_monitor(decision.as_xcom()) == "train_model"
     # the retrain branch of the DAG: train + register, then the monitoring tables describe the new champion
-    out = tasks.train_or_keep(drifted, decision.as_dict(), ["lr"])
+    out = tasks.train_or_keep(drifted, decision.as_xcom(), ["lr"])
     assert out["model_version"] == 2
     with duckdb.connect(str(drifted.warehouse), read_only=True) as con:
         row = con.execute(f"select retrain, model_version, new_model_version, outcome from ml.{DECISION}").fetchone()

@@ -11,7 +11,7 @@ import pytest
 
 from laip.config import Settings
 from laip.ingest.load import load, sha256_file
-from laip.ingest.validate import ValidationError
+from laip.ingest.report import ValidationError
 
 
 def _digest(path: Path) -> str:

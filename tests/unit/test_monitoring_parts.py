@@ -177,7 +177,7 @@ def test_modes_and_missing_champion() -> None:
     assert not kept.retrain and kept.n_triggers == 1 and "suppressed" in kept.reasons[0]
     with pytest.raises(ValueError):
         decide(empty, calm, mcfg, has_champion=True, mode="sometimes")
-    assert json.loads(json.dumps(kept.as_dict()))["branch"] == "keep_champion"
+    assert json.loads(json.dumps(kept.as_xcom()))["branch"] == "keep_champion"
 
 
 def test_monitoring_config_is_read_and_checked(config: MLConfig) -> None:

@@ -22,10 +22,10 @@ def test_validate_raw_fails_clearly_on_bad_input(settings: Settings, plain_sampl
 def test_load_then_certify_makes_the_warehouse_publishable_only_after_a_build(
     settings: Settings, sample_dir: Path
 ) -> None:
-    summary = tasks.validate_raw(settings, sample_dir)
-    assert summary["rows"]["studentVle"] == 447_314 and summary["warnings"] > 0  # click-coverage warnings
-    assert tasks.load_raw(settings, sample_dir)["changed"]
-    assert tasks.load_raw(settings, sample_dir)["changed"] is False  # idempotent
+    xcom = tasks.report(tasks.validate_raw(settings, sample_dir))
+    assert xcom["rows"]["studentVle"] == 447_314 and xcom["warnings"] > 0  # click-coverage warnings
+    assert tasks.load_raw(settings, sample_dir).changed
+    assert tasks.load_raw(settings, sample_dir).as_xcom()["changed"] is False  # idempotent
     with pytest.raises(tasks.StepFailed, match="no dbt build"):
         tasks.publish(settings)
     tasks.certify_build(settings)

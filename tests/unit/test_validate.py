@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from badinput import CASES, Case
 
-from laip.ingest.validate import validate, write_report
+from laip.ingest.report import write_report
+from laip.ingest.validate import validate
 
 
 def test_sample_passes_with_coverage_warnings(sample_dir: Path) -> None:

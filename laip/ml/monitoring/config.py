@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from laip.ml.config import MLConfig, MLConfigError
 
+# DAG param `retrain`, `laip run --retrain`: auto = the configured rule, always, never
+RETRAIN_MODES = ("auto", "always", "never")
+
 
 @dataclass(frozen=True)
 class MonitoringConfig:

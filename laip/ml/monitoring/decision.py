@@ -7,9 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from laip.ml.monitoring.config import MonitoringConfig
-
-RETRAIN_MODES = ("auto", "always", "never")
+from laip.ml.monitoring.config import RETRAIN_MODES, MonitoringConfig
 
 
 @dataclass
@@ -31,7 +29,8 @@ class Decision:
     def branch(self) -> str:
         return "retrain" if self.retrain else "keep_champion"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_xcom(self) -> dict[str, Any]:
+        """JSON: what the Airflow task keeps and the branch reads."""
         return {**asdict(self), "branch": self.branch}
 
     def summary(self) -> str:

@@ -72,6 +72,10 @@ class MonitorResult:
         lines.append(f"  wrote {', '.join(f'ml.{t} ({n:,})' for t, n in self.counts.items())} in {self.seconds:.1f} s")
         return "\n".join(lines)
 
+    def as_xcom(self) -> dict[str, Any]:
+        """What the Airflow task keeps (JSON): the decision the branch reads."""
+        return self.decision.as_xcom()
+
 
 def _feature_change(trained_features: Any, config: MLConfig) -> str | None:
     """Why the champion cannot score the current feature mart (its features differ from the configured ones)."""

@@ -1,0 +1,198 @@
+"""The API's routes: the two prediction routes (rebuilt when the champion's schema changes) and the service routes
+(health, model, reload).
+
+No ``from __future__ import annotations`` here: FastAPI must see the generated request models of the route closures.
+"""
+
+import asyncio
+import logging
+import time
+from typing import Any, cast
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from laip.api import champion as champion_mod
+from laip.api.predlog import now_iso
+from laip.api.schemas import BatchPrediction, ErrorBody, Health, ModelInfo, Prediction, Schemas, build_schemas
+from laip.api.state import ERRORS, PREDICT_PATHS, ApiState
+from laip.api.state import unavailable as unavailable_response
+
+log = logging.getLogger(__name__)
+
+
+def _model_info(state: ApiState) -> dict[str, Any]:
+    ch = state.champion
+    assert ch is not None
+    cfg, meta = ch.config, ch.metadata
+    return {
+        "registered_model_name": cfg.registered_model_name,
+        "alias": cfg.alias,
+        "model_version": ch.model_version,
+        "model_name": ch.model_name,
+        "run_id": ch.version.run_id,
+        "training_run_id": meta.get("training_run_id"),
+        "data_digest": meta.get("data_digest"),
+        "datasets": meta.get("datasets", []),
+        "metrics": meta.get("metrics", {}),
+        "threshold": ch.threshold,
+        "risk_bands": {"high": cfg.risk_high, "medium": cfg.risk_medium},
+        "features": cfg.features,
+        "loaded_at": ch.loaded_at.isoformat(),
+    }
+
+
+def _record_lines(
+    ch: champion_mod.Champion, request: Request, records: list[dict], outputs: list[dict], smids: list
+) -> list[dict]:
+    ts, latency = now_iso(), round((time.perf_counter() - request.state.start) * 1000, 3)
+    base = {
+        "ts": ts,
+        "request_id": request.state.request_id,
+        "endpoint": request.url.path,
+        "status": 200,
+        "latency_ms": latency,
+        "model_name": ch.model_name,
+        "registered_model_name": ch.config.registered_model_name,
+        "model_version": ch.model_version,
+    }
+    return [
+        {**base, "record_index": i, "student_module_id": smid, "inputs": rec, "output": out, "error": None}
+        for i, (rec, out, smid) in enumerate(zip(records, outputs, smids, strict=False))
+    ]
+
+
+def install_prediction_routes(app: FastAPI, state: ApiState, schemas: Schemas) -> None:
+    """(Re)declare the two prediction routes for ``schemas`` and invalidate the cached OpenAPI document."""
+    Record, Batch = schemas.Record, schemas.Batch
+
+    async def score(request: Request, records: list[dict]) -> JSONResponse:
+        ch = state.champion
+        if ch is None:
+            return unavailable_response(state, request)
+        smids = [r.pop("student_module_id", None) for r in records]
+        outputs = await state.batcher.predict(
+            ch, records, lambda outs: _record_lines(ch, request, records, outs, smids)
+        )  # logged durably
+        ref = {
+            "request_id": request.state.request_id,
+            "model_name": ch.model_name,
+            "registered_model_name": ch.config.registered_model_name,
+            "model_version": ch.model_version,
+            "threshold": ch.threshold,
+        }
+        if request.url.path == "/predict":
+            return JSONResponse({**ref, **outputs[0]})
+        return JSONResponse({**ref, "predictions": outputs})
+
+    # Record and Batch are pydantic models built at run time from the champion's features: a static checker cannot
+    # know them, hence the two ignores; FastAPI validates requests with them and documents response_model.
+    async def predict(request: Request, record: Record) -> JSONResponse:  # type: ignore[valid-type]
+        """Withdrawal risk of one student-module attempt at course day 30."""
+        return await score(request, [cast(BaseModel, record).model_dump()])
+
+    async def predict_batch(request: Request, batch: Batch) -> JSONResponse:  # type: ignore[valid-type]
+        """Withdrawal risk of several attempts (at most api.max_batch_records; 413 above)."""
+        return await score(request, [r.model_dump() for r in cast(Any, batch).records])
+
+    router = APIRouter()
+    router.add_api_route(
+        "/predict",
+        predict,
+        methods=["POST"],
+        response_model=Prediction,
+        responses=ERRORS,
+        tags=["predict"],
+        summary="Score one record",
+    )
+    router.add_api_route(
+        "/predict/batch",
+        predict_batch,
+        methods=["POST"],
+        response_model=BatchPrediction,
+        responses=ERRORS,
+        tags=["predict"],
+        summary="Score a batch of records",
+    )
+    # one assignment: a request arriving during a reload sees either the old or the new routes
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in PREDICT_PATHS] + router.routes
+    app.openapi_schema = None
+    state.schemas = schemas
+
+
+def install_unavailable_routes(app: FastAPI, state: ApiState) -> None:
+    """Without a champion there is no schema to validate against (its features and categories define it): the
+    prediction routes answer 503 until a reload finds one."""
+
+    async def unavailable(request: Request) -> JSONResponse:
+        return unavailable_response(state, request)
+
+    router = APIRouter()
+    for path in PREDICT_PATHS:
+        router.add_api_route(
+            path,
+            unavailable,
+            methods=["POST"],
+            responses={503: ERRORS[503]},
+            tags=["predict"],
+            summary="No champion loaded yet (503)",
+        )
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in PREDICT_PATHS] + router.routes
+    app.openapi_schema = None
+
+
+def load_into(app: FastAPI, state: ApiState) -> bool:
+    """Load the champion into ``state`` (keeps the previous one on failure); rebuild routes if the schema changed."""
+    try:
+        ch = champion_mod.load(state.settings)
+    except champion_mod.ChampionUnavailable as exc:
+        state.load_error = str(exc)
+        log.warning("%s", exc)
+        if state.schemas is None:
+            install_unavailable_routes(app, state)
+        return False
+    if state.schemas is None or state.schemas.fields != ch.fields:
+        install_prediction_routes(app, state, build_schemas(ch.fields, ch.config, state.limits))
+    state.champion, state.load_error = ch, None
+    log.info("serving %s version %s (%s)", ch.config.registered_model_name, ch.model_version, ch.model_name)
+    return True
+
+
+def install_service_routes(app: FastAPI, state: ApiState) -> None:
+    """GET /health, GET /model, POST /model/reload."""
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}}, tags=["service"])
+    async def health() -> JSONResponse:
+        ch = state.champion
+        if ch is None:
+            return JSONResponse(
+                {"status": "unavailable", "model_loaded": False, "model_version": None, "detail": state.load_error},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok", "model_loaded": True, "model_version": ch.model_version, "detail": None})
+
+    @app.get("/model", response_model=ModelInfo, responses={503: {"model": ErrorBody}}, tags=["service"])
+    async def model(request: Request) -> JSONResponse:
+        if state.champion is None:
+            return unavailable_response(state, request)
+        return JSONResponse(jsonable_encoder(_model_info(state)))
+
+    @app.post("/model/reload", response_model=ModelInfo, responses={503: {"model": ErrorBody}}, tags=["service"])
+    async def reload(request: Request) -> JSONResponse:
+        """Load models:/<name>@champion again (after a new training run); never trains."""
+        async with state.reload_lock:
+            ok = await asyncio.to_thread(load_into, app, state)
+        if not ok and state.champion is None:
+            return unavailable_response(state, request)
+        if not ok and state.champion is not None:
+            return JSONResponse(
+                {
+                    "detail": f"reload failed, still serving version "
+                    f"{state.champion.model_version}: {state.load_error}",
+                    "request_id": request.state.request_id,
+                },
+                status_code=503,
+            )
+        return JSONResponse(jsonable_encoder(_model_info(state)))

@@ -1,0 +1,63 @@
+"""What the API serves (the champion, its request schemas, the prediction log, the limits) and the answers every
+part of the app shares: the log line of a rejected request and the 503 without a champion."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from laip.api import champion as champion_mod
+from laip.api.batcher import Batcher
+from laip.api.predlog import PredictionLog, now_iso
+from laip.api.schemas import ApiLimits, ErrorBody, Schemas, api_limits
+from laip.config import Settings
+
+PREDICT_PATHS = ("/predict", "/predict/batch")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": "Body or batch too large"},
+    422: {"description": "Invalid input: the field and the reason"},
+    503: {"model": ErrorBody, "description": "No champion model loaded"},
+}
+
+
+class ApiState:
+    """What the app serves: the champion (or None), the request schemas built for it, the log, the limits."""
+
+    def __init__(self, settings: Settings, predlog: PredictionLog):
+        self.settings = settings
+        self.limits: ApiLimits = api_limits(settings)
+        self.predlog = predlog
+        self.champion: champion_mod.Champion | None = None
+        self.load_error: str | None = None
+        self.schemas: Schemas | None = None
+        self.reload_lock = asyncio.Lock()
+        self.batcher = Batcher(predlog.submit, max_records=max(2000, self.limits.max_batch_records))
+
+
+def rejection(request_id: str, endpoint: str, status: int, error: str, start: float) -> dict[str, Any]:
+    return {
+        "ts": now_iso(),
+        "request_id": request_id,
+        "endpoint": endpoint,
+        "status": status,
+        "latency_ms": round((time.perf_counter() - start) * 1000, 3),
+        "model_name": None,
+        "registered_model_name": None,
+        "model_version": None,
+        "record_index": None,
+        "student_module_id": None,
+        "inputs": None,
+        "output": None,
+        "error": error[:1000],
+    }
+
+
+def unavailable(state: ApiState, request: Request) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"no champion model loaded: {state.load_error}", "request_id": request.state.request_id},
+        status_code=503,
+    )

@@ -1,0 +1,145 @@
+"""``laip``: one sub-command per pipeline step. The Makefile, the README and the Airflow DAG all call these.
+
+laip validate [DATA_DIR] [--json]   check the raw files; JSON report under $LAIP_HOME/reports
+laip load [DATA_DIR] [--force]      validate (if needed) and load raw tables atomically
+laip build [--select S]             dbt build (models + tests) on the warehouse
+laip docs                           dbt docs generate
+laip train [--models lr,rf,hgb]     train, track in MLflow, register the champion
+laip score                          score the day-30 population into the ML serving tables
+laip insights                       governed insight cards
+laip publish                        swap in a read-only serving snapshot for dashboards
+laip monitor                        drift, performance decay, API health, retraining decision
+laip model-card [--out DIR]         model card + retraining plan from the champion's MLflow run
+laip run [DATA_DIR] [--retrain M]   all of the above in order, directly (no Airflow); retrain auto|always|never
+laip dag [DATA_DIR]                 all of the above through the Airflow DAG (what `make run` does)
+laip parse                          dbt manifest for the DAG
+laip serve [--port 8000]            the prediction API (uvicorn); --export-openapi FILE writes its spec
+laip up | down                      start / stop the local UIs (Airflow, MLflow, Superset) and the API
+laip info [--json]                  where everything is
+laip make-sample SRC DEST           write the deterministic real-data sample
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from laip.cli import commands
+from laip.config import load_settings
+from laip.ml.monitoring.config import RETRAIN_MODES
+
+log = logging.getLogger("laip")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="laip", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="validate the raw OULAD files")
+    p.add_argument("data_dir", nargs="?", help="raw data directory (default: LAIP_DATA_DIR or data/raw)")
+    p.add_argument("--json", action="store_true", help="print the machine-readable report")
+    p.set_defaults(func=commands.cmd_validate)
+
+    p = sub.add_parser("load", help="validate and load raw files into the warehouse (atomic)")
+    p.add_argument("data_dir", nargs="?")
+    p.add_argument("--force", action="store_true", help="reload even if the files are unchanged")
+    p.set_defaults(func=commands.cmd_load)
+
+    p = sub.add_parser("build", help="dbt build: staging, intermediate, marts and all tests")
+    p.add_argument("--select", help="dbt selection (a partial build does not certify publishing)")
+    p.add_argument("--full-refresh", action="store_true")
+    p.set_defaults(func=commands.cmd_build)
+
+    p = sub.add_parser("docs", help="dbt docs generate")
+    p.set_defaults(func=commands.cmd_docs)
+
+    p = sub.add_parser("publish", help="swap in a read-only serving snapshot for dashboards")
+    p.set_defaults(func=commands.cmd_publish)
+
+    p = sub.add_parser("train", help="train baseline and challengers, log to MLflow, register the champion")
+    p.add_argument("--models", help="comma-separated subset of lr,rf,hgb")
+    p.set_defaults(func=commands.cmd_train)
+
+    p = sub.add_parser("score", help="score the day-30 population with the champion into the serving tables")
+    p.set_defaults(func=commands.cmd_score)
+
+    p = sub.add_parser("insights", help="write the governed insight cards")
+    p.set_defaults(func=commands.cmd_insights)
+
+    p = sub.add_parser("run", help="every step directly, without Airflow (validate ... publish)")
+    p.add_argument("data_dir", nargs="?")
+    p.add_argument(
+        "--retrain",
+        choices=RETRAIN_MODES,
+        default="auto",
+        help="auto: retrain only when monitoring triggers (default); always; never",
+    )
+    p.set_defaults(func=commands.cmd_run)
+
+    p = sub.add_parser("monitor", help="drift, performance decay, API health and the retraining decision")
+    p.add_argument("--retrain", choices=RETRAIN_MODES, default="auto", help="mode recorded in the decision")
+    p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    p.set_defaults(func=commands.cmd_monitor)
+
+    p = sub.add_parser("model-card", help="docs/model_card.md and docs/retraining_plan.md from the champion's run")
+    p.add_argument("--out", help="output directory (default: docs/ of the repository)")
+    p.add_argument("--no-log", action="store_true", help="do not log the card to the champion's training run")
+    p.set_defaults(func=commands.cmd_model_card)
+
+    p = sub.add_parser("dag", help="the whole pipeline through the Airflow DAG (airflow dags test)")
+    p.add_argument("data_dir", nargs="?")
+    p.add_argument("--full-refresh", action="store_true")
+    p.add_argument("--models", help="comma-separated subset of lr,rf,hgb")
+    p.add_argument("--retrain", choices=RETRAIN_MODES, help="DAG param retrain (default auto)")
+    p.set_defaults(func=commands.cmd_dag)
+
+    p = sub.add_parser("parse", help="dbt parse: the manifest the Airflow DAG renders from")
+    p.set_defaults(func=commands.cmd_parse)
+
+    p = sub.add_parser("up", help="start Airflow, MLflow, Superset and the API on 127.0.0.1 in the background")
+    p.add_argument("--services", help="comma-separated subset of airflow,mlflow,superset,api")
+    p.set_defaults(func=commands.cmd_up)
+
+    p = sub.add_parser("down", help="stop the services `up` started")
+    p.add_argument("--services", help="comma-separated subset")
+    p.set_defaults(func=commands.cmd_down)
+
+    p = sub.add_parser("serve", help="the prediction API (champion from MLflow) on 127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=None, help="default: LAIP_API_PORT or 8000")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (one port, spread by the kernel)")
+    p.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the port with other `laip serve` processes (SO_REUSEPORT; what --workers N uses)",
+    )
+    p.add_argument("--export-openapi", metavar="FILE", help="write the OpenAPI document (e.g. docs/openapi.json)")
+    p.set_defaults(func=commands.cmd_serve)
+
+    p = sub.add_parser("info", help="where everything is")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=commands.cmd_info)
+
+    p = sub.add_parser("make-sample", help="write the deterministic real-data sample from full OULAD files")
+    p.add_argument("src")
+    p.add_argument("dest")
+    p.set_defaults(func=commands.cmd_make_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return args.func(load_settings(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""The ``laip`` sub-commands: each parses nothing, calls the step it names and turns the result into output and an
+exit code (the parser is in :mod:`laip.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from laip.config import Settings
+
+
+def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.orchestration import tasks
+
+    result = tasks.validate_raw(settings, args.data_dir, require_valid=False)
+    if args.json:
+        print(result.report.to_json())
+    else:
+        print(result.summary())
+        print(f"Report: {result.path}")
+    return 0 if result.report.ok else 1
+
+
+def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.orchestration import tasks
+
+    return _step(tasks.load_raw, settings, args.data_dir, force=args.force)
+
+
+def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.warehouse.build import build
+
+    result = build(settings, select=args.select, full_refresh=args.full_refresh)
+    print(result.summary())
+    return 0 if result.success else 1
+
+
+def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.warehouse.build import docs
+
+    result = docs(settings)
+    print(result.summary())
+    print(f"Docs site: {settings.dbt_target_dir / 'index.html'}")
+    return 0 if result.success else 1
+
+
+def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.orchestration import tasks
+
+    return _step(tasks.publish, settings)
+
+
+def _step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+    """Run one step of :mod:`laip.orchestration.tasks` and print its result's summary; a
+    :class:`~laip.orchestration.tasks.StepFailed` becomes a clear message and exit code 1."""
+    from laip.orchestration.tasks import StepFailed
+
+    try:
+        result = fn(*args, **kwargs)
+    except StepFailed as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0
+
+
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.orchestration import tasks
+
+    return _step(tasks.train_model, settings, args.models.split(",") if args.models else None)
+
+
+def cmd_score(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.orchestration import tasks
+
+    return _step(tasks.score, settings)
+
+
+def cmd_insights(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.orchestration import tasks
+
+    return _step(tasks.insight_cards, settings)
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """The DAG's steps run directly in this process, in the DAG's order (no Airflow)."""
+    from laip.orchestration import tasks
+
+    return tasks.run_all(settings, args.data_dir, args.retrain)
+
+
+def cmd_monitor(settings: Settings, args: argparse.Namespace) -> int:
+    """Drift, performance decay, API health and the retraining decision (tables only: nothing is retrained)."""
+    from laip.ml.monitoring.monitor import monitor
+
+    result = monitor(settings, args.retrain)
+    print(json.dumps(result.decision.as_xcom(), indent=2) if args.json else result.summary())
+    return 0
+
+
+def cmd_model_card(settings: Settings, args: argparse.Namespace) -> int:
+    """docs/model_card.md and docs/retraining_plan.md from the champion's MLflow run."""
+    from laip.ml.model_card import ModelCardError, Orchestration, write_model_docs
+    from laip.orchestration.dag_config import DAG_ID, DOCUMENTED_CRON
+
+    try:
+        paths = write_model_docs(
+            settings,
+            Orchestration(DAG_ID, DOCUMENTED_CRON),
+            Path(args.out) if args.out else None,
+            log_to_run=not args.no_log,
+        )
+    except ModelCardError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print("\n".join(f"Wrote {p}" for p in paths))
+    return 0
+
+
+def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
+    """The whole pipeline through the Airflow DAG (``airflow dags test``): what ops schedule."""
+    from laip.orchestration.airflow_run import run_dag
+    from laip.orchestration.tasks import data_source
+
+    conf: dict = {"full_refresh": args.full_refresh}
+    # Resolve the data once here (download or sample fallback) so the user sees which data the run uses.
+    conf["data_dir"] = str(data_source(settings, args.data_dir).path)
+    if args.models:
+        conf["models"] = args.models.split(",")
+    if getattr(args, "retrain", None):
+        conf["retrain"] = args.retrain
+    result = run_dag(settings, conf, echo=args.verbose)
+    print(result.summary())
+    if result.success:
+        print(
+            f"\nServing snapshot (Superset, API): {settings.serving_warehouse}\n"
+            f"MLflow runs: {settings.mlflow_tracking_uri}\n"
+            "Next: `make up` for the Airflow, MLflow and Superset UIs."
+        )
+    else:
+        failed = [t.task_id for t in result.tasks if t.state == "failed"]
+        print(
+            f"\nFailed at: {', '.join(failed) or 'start-up'}; the published snapshot is unchanged. "
+            f"Details: {result.log_file}",
+            file=sys.stderr,
+        )
+    return 0 if result.success else 1
+
+
+def cmd_parse(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.warehouse.build import parse
+
+    print(f"dbt manifest: {parse(settings)}")
+    return 0
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.services import stack as services
+
+    if not settings.serving_warehouse.is_file():
+        print("No published warehouse yet: running the pipeline first (make run).", file=sys.stderr)
+        code = cmd_dag(settings, argparse.Namespace(data_dir=None, full_refresh=False, models=None, verbose=False))
+        if code:
+            return code
+    names = args.services.split(",") if args.services else None
+    try:
+        started = services.up(settings, names)
+    except RuntimeError as exc:
+        print(f"make up failed: {exc}", file=sys.stderr)
+        return 1
+    for name, info in started.items():
+        print(f"{name:<9} {info.pop('url')}")
+        for key, value in info.items():
+            print(f"          {key}: {value}")
+    print("Stop them with `make down`.")
+    return 0
+
+
+def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.services import stack as services
+
+    stopped = services.down(settings, args.services.split(",") if args.services else None)
+    print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.api.server import export_openapi, serve
+
+    if args.export_openapi:
+        print(f"OpenAPI: {export_openapi(settings, Path(args.export_openapi))}")
+        return 0
+    from laip.services.stack import port
+
+    return serve(settings, args.host, args.port or port("api"), args.workers, args.reuse_port)
+
+
+def cmd_info(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.warehouse.status import status
+
+    info = {**settings.as_dict(), "status": status(settings)}
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        for key, value in info.items():
+            print(f"{key:<22} {value}")
+    return 0
+
+
+def cmd_make_sample(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.ingest.sample import make_sample
+
+    for line in make_sample(Path(args.src), Path(args.dest)):
+        print(line)
+    return 0
