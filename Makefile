@@ -2,6 +2,7 @@
 #   make run    set up (if needed) and run the whole pipeline through the Airflow DAG on the available data
 #   make up     start Airflow, MLflow, Superset and the API on 127.0.0.1 in the background (make down stops them)
 #   make test   set up (if needed) and run the fast and the integration test tiers
+#   make lint   ruff (lint + format), mypy on laip/, sqlfluff on dbt/ (zero findings; CI runs it before the tests)
 #   make bench  print speed figures (BENCH_DATA=dir; default: the full real OULAD beside the repo)
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -14,7 +15,7 @@ SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup setup-tools run run-direct up down test test-unit test-integration bench bench-api docs lock clean
+.PHONY: setup setup-tools run run-direct up down test test-unit test-integration lint format bench bench-api docs lock clean
 .PHONY: setup-superset lock-superset superset-export superset-screenshots bench-superset
 
 setup: $(STAMP) $(SUPERSET_STAMP)
@@ -63,6 +64,19 @@ setup-tools:
 test: setup setup-tools
 	$(BIN)/pytest -m "not integration" -q
 	$(BIN)/pytest -m integration -q
+
+# Linters, pinned in requirements.lock and configured in pyproject.toml / .sqlfluff (.pre-commit-config.yaml runs
+# the same). `make format` applies ruff's fixes and formatting.
+PY_SOURCES := laip tests dags superset
+lint: setup
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/mypy
+	$(BIN)/sqlfluff lint dbt
+
+format: setup
+	$(BIN)/ruff check --fix $(PY_SOURCES)
+	$(BIN)/ruff format $(PY_SOURCES)
 
 test-unit: setup
 	$(BIN)/pytest -m "not integration" -q

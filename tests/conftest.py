@@ -1,4 +1,8 @@
-"""Shared fixtures: isolated LAIP_HOME per test, the committed real-data sample, the full OULAD when present."""
+"""Shared fixtures: isolated LAIP_HOME per test, the committed real-data sample, the full OULAD when present.
+
+Tiers are folders: every test under ``tests/integration/`` is marked ``integration`` here (``make test`` runs
+``-m "not integration"`` first, then ``-m integration``); everything else is the fast tier.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from datasets import FULL_DATA_DIR, SAMPLE_DIR
+from support.data import FULL_DATA_DIR, SAMPLE_DIR
 
 from laip.config import Settings, load_settings
 from laip.ml.tracking import environment_kept
+
+INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_DIR in Path(item.fspath).resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,11 @@
     {{ return(['forumng', 'homepage', 'oucontent', 'subpage', 'quiz', 'resource', 'url']) }}
 {%- endmacro %}
 
+{#- The same types as a SQL list: ('forumng', 'homepage', ...). -#}
+{% macro main_activity_types_sql() -%}
+    ('{{ main_activity_types() | join("', '") }}')
+{%- endmacro %}
+
 {#- Stable text key of a module-presentation, e.g. 'AAA_2013J'. -#}
 {% macro module_presentation_id(code_module='code_module', code_presentation='code_presentation') -%}
     ({{ code_module }} || '_' || {{ code_presentation }})

@@ -10,7 +10,10 @@ with features as (
 
 clicks as (
 
-    select student_module_id, sum(clicks) as clicks_total, count(distinct click_day) as active_days
+    select
+        student_module_id,
+        sum(clicks) as clicks_total,
+        count(distinct click_day) as active_days
     from {{ ref('stg_oulad__student_vle') }}
     where click_day <= {{ p }}
     group by student_module_id
@@ -22,9 +25,9 @@ submissions as (
     select
         {{ student_module_id('a.code_module', 'a.code_presentation', 's.id_student') }} as student_module_id,
         count(*) filter (where not s.is_banked) as submitted,
-        avg(s.score)                            as mean_score
+        avg(s.score) as mean_score
     from {{ ref('stg_oulad__student_assessment') }} as s
-    join {{ ref('stg_oulad__assessments') }} as a using (id_assessment)
+    inner join {{ ref('stg_oulad__assessments') }} as a on s.id_assessment = a.id_assessment
     where s.submitted_day <= {{ p }}
     group by all
 
@@ -32,10 +35,15 @@ submissions as (
 
 select features.student_module_id
 from features
-left join clicks using (student_module_id)
-left join submissions using (student_module_id)
-where (features.has_click_data and (
+left join clicks on features.student_module_id = clicks.student_module_id
+left join submissions on features.student_module_id = submissions.student_module_id
+where
+    (
+        features.has_click_data
+        and (
             features.clicks_total != coalesce(clicks.clicks_total, 0)
-         or features.clicks_active_days != coalesce(clicks.active_days, 0)))
-   or features.assess_submitted_count != coalesce(submissions.submitted, 0)
-   or abs(coalesce(features.assess_mean_score, -1) - coalesce(round(submissions.mean_score, 2), -1)) > 0.001
+            or features.clicks_active_days != coalesce(clicks.active_days, 0)
+        )
+    )
+    or features.assess_submitted_count != coalesce(submissions.submitted, 0)
+    or abs(coalesce(features.assess_mean_score, -1) - coalesce(round(submissions.mean_score, 2), -1)) > 0.001

@@ -17,21 +17,27 @@ features as (
 
 wrongly_included as (
 
-    select attempts.student_module_id, 'unregistered on or before day P or registered after P' as problem
+    select
+        attempts.student_module_id,
+        'unregistered on or before day P or registered after P' as problem
     from features
-    join attempts using (student_module_id)
-    where attempts.unregistration_day <= {{ p }}
-       or attempts.registration_day > {{ p }}
+    inner join attempts on features.student_module_id = attempts.student_module_id
+    where
+        attempts.unregistration_day <= {{ p }}
+        or attempts.registration_day > {{ p }}
 
 ),
 
 wrongly_excluded as (
 
-    select attempts.student_module_id, 'enrolled on day P but missing' as problem
+    select
+        attempts.student_module_id,
+        'enrolled on day P but missing' as problem
     from attempts
-    anti join features using (student_module_id)
-    where (attempts.registration_day is null or attempts.registration_day <= {{ p }})
-      and (attempts.unregistration_day is null or attempts.unregistration_day > {{ p }})
+    anti join features on attempts.student_module_id = features.student_module_id
+    where
+        (attempts.registration_day is null or attempts.registration_day <= {{ p }})
+        and (attempts.unregistration_day is null or attempts.unregistration_day > {{ p }})
 
 )
 

@@ -15,7 +15,7 @@ with attempts as (
         id_student,
         code_module,
         cast(left(code_presentation, 4) as integer) as yr,
-        right(code_presentation, 1)                 as sem
+        right(code_presentation, 1) as sem
     from {{ ref('int_student_attempts_joined') }}
 
 ),
@@ -27,13 +27,14 @@ expected as (
         count(e.student_module_id) as prior_attempts_ended
     from attempts as a
     left join attempts as e
-        on e.id_student = a.id_student
-       and (
-            (e.sem = 'B' and e.yr < a.yr)
-         or (e.sem = 'B' and a.sem = 'J' and e.yr = a.yr and {{ p }} >= 30)
-         or (e.sem = 'J' and a.sem = 'J' and e.yr < a.yr)
-         or (e.sem = 'J' and a.sem = 'B' and e.yr < a.yr - 1)
-       )
+        on
+            a.id_student = e.id_student
+            and (
+                (e.sem = 'B' and a.yr > e.yr)
+                or (e.sem = 'B' and a.sem = 'J' and a.yr = e.yr and {{ p }} >= 30)
+                or (e.sem = 'J' and a.sem = 'J' and a.yr > e.yr)
+                or (e.sem = 'J' and a.sem = 'B' and e.yr < a.yr - 1)
+            )
     group by a.student_module_id
 
 ),
@@ -45,22 +46,38 @@ module_expected as (
         count(e.module_presentation_id) as prior_module_presentations_ended
     from {{ ref('stg_oulad__courses') }} as c
     left join {{ ref('stg_oulad__courses') }} as e
-        on e.code_module = c.code_module
-       and (
-            (e.presentation_semester = 'B' and e.presentation_year < c.presentation_year)
-         or (e.presentation_semester = 'B' and c.presentation_semester = 'J'
-             and e.presentation_year = c.presentation_year and {{ p }} >= 30)
-         or (e.presentation_semester = 'J' and c.presentation_semester = 'J' and e.presentation_year < c.presentation_year)
-         or (e.presentation_semester = 'J' and c.presentation_semester = 'B' and e.presentation_year < c.presentation_year - 1)
-       )
+        on
+            c.code_module = e.code_module
+            and (
+                (e.presentation_semester = 'B' and c.presentation_year > e.presentation_year)
+                or (
+                    e.presentation_semester = 'B' and c.presentation_semester = 'J'
+                    and c.presentation_year = e.presentation_year and {{ p }} >= 30
+                )
+                or (
+                    e.presentation_semester = 'J'
+                    and c.presentation_semester = 'J'
+                    and c.presentation_year > e.presentation_year
+                )
+                or (
+                    e.presentation_semester = 'J'
+                    and c.presentation_semester = 'B'
+                    and e.presentation_year < c.presentation_year - 1
+                )
+            )
     group by c.module_presentation_id
 
 )
 
-select f.student_module_id, f.prior_attempts_ended, expected.prior_attempts_ended as expected_prior_attempts_ended,
-       f.prior_module_presentations_ended, module_expected.prior_module_presentations_ended as expected_module_presentations
+select
+    f.student_module_id,
+    f.prior_attempts_ended,
+    expected.prior_attempts_ended as expected_prior_attempts_ended,
+    f.prior_module_presentations_ended,
+    module_expected.prior_module_presentations_ended as expected_module_presentations
 from {{ ref('mart_withdrawal_prediction_features') }} as f
-join expected using (student_module_id)
-join module_expected using (module_presentation_id)
-where f.prior_attempts_ended != expected.prior_attempts_ended
-   or f.prior_module_presentations_ended != module_expected.prior_module_presentations_ended
+inner join expected on f.student_module_id = expected.student_module_id
+inner join module_expected on f.module_presentation_id = module_expected.module_presentation_id
+where
+    f.prior_attempts_ended != expected.prior_attempts_ended
+    or f.prior_module_presentations_ended != module_expected.prior_module_presentations_ended

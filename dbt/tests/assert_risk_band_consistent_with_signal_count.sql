@@ -5,6 +5,12 @@
     'signal_missed_assessments', 'signal_late_submissions', 'signal_low_scores',
     'signal_late_registration'
 ] %}
+{% set count_terms = [] %}
+{% set evaluated_terms = [] %}
+{% for s in signals %}
+{% do count_terms.append('(case when ' ~ s ~ ' then 1 else 0 end)') %}
+{% do evaluated_terms.append('(case when ' ~ s ~ ' is not null then 1 else 0 end)') %}
+{% endfor %}
 
 with recomputed as (
 
@@ -13,8 +19,8 @@ with recomputed as (
         risk_signal_count,
         signals_evaluated,
         risk_band,
-        {% for s in signals %}(case when {{ s }} then 1 else 0 end){% if not loop.last %} + {% endif %}{% endfor %} as expected_count,
-        {% for s in signals %}(case when {{ s }} is not null then 1 else 0 end){% if not loop.last %} + {% endif %}{% endfor %} as expected_evaluated
+        {{ count_terms | join(' + ') }} as expected_count,
+        {{ evaluated_terms | join(' + ') }} as expected_evaluated
     from {{ ref('mart_student_success_features') }}
 
 ),
@@ -34,6 +40,7 @@ checked as (
 
 select *
 from checked
-where risk_signal_count != expected_count
-   or signals_evaluated != expected_evaluated
-   or risk_band != expected_band
+where
+    risk_signal_count != expected_count
+    or signals_evaluated != expected_evaluated
+    or risk_band != expected_band

@@ -3,8 +3,9 @@
 A model call has a fixed cost (~ms) that dwarfs the per-row cost, so under concurrency the requests waiting in
 one worker are scored together in a worker thread (the event loop keeps parsing and validating new requests
 meanwhile). A record's result does not depend on the batch it is in (every row is scored independently). The same
-thread hands the batch's prediction-log lines to the log writer (``log``, :meth:`PredictionLog.submit`), which
-releases the requests once the lines are durable; the next batch is scored meanwhile.
+thread hands the batch's prediction-log lines to the log writer (``log``,
+:meth:`laip.api.predlog.PredictionLog.submit`), which releases the requests once the lines are durable; the next
+batch is scored meanwhile.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ class Batcher:
 
     async def predict(self, champion: Any, records: list[dict], log_lines: LogLines) -> list[dict]:
         """``champion.predict(records)``, possibly batched with other requests of this process; the lines
-        ``log_lines`` makes of the outputs are durably logged (``log``, :meth:`PredictionLog.submit`) before this
-        returns."""
+        ``log_lines`` makes of the outputs are durably logged (``log``,
+        :meth:`laip.api.predlog.PredictionLog.submit`) before this returns."""
         future = asyncio.get_running_loop().create_future()
         self._pending.append((champion, records, log_lines, future))
         if not self._running:

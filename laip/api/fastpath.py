@@ -4,8 +4,8 @@
 ``ColumnTransformer`` bookkeeping. :class:`FastDecision` calls the same fitted steps (a private copy) on the
 column blocks directly (common fitted transformers re-expressed in numpy: ordinal / one-hot encoders, imputer,
 scaler, variance threshold; any other transformer through its own ``transform``), then the same calibration.
-A fitted HistGradientBoosting is also evaluated as one :class:`FlatForest` for the few rows of a request
-(sklearn loops over its trees in Python: ~1.4 ms per call whatever the rows). It is only used after
+A fitted HistGradientBoosting is also evaluated as one :class:`~laip.api.flat_forest.FlatForest` for the few rows
+of a request (sklearn loops over its trees in Python: ~1.4 ms per call whatever the rows). It is only used after
 :meth:`FastDecision.verify` showed it gives the pipeline's log-odds on real rows; any unsupported pipeline shape or
 mismatch falls back to the pipeline.
 """
@@ -198,7 +198,7 @@ class FastDecision:
 
     def verify(self, model: Any, X: pd.DataFrame, tol: float = 1e-9) -> float:
         """Largest |difference| to the pipeline's log-odds on ``X`` (for a HistGradientBoosting also of the
-        :class:`FlatForest` to sklearn's raw scores); raises ValueError above ``tol``."""
+        :class:`~laip.api.flat_forest.FlatForest` to sklearn's raw scores); raises ValueError above ``tol``."""
         expected = model.decision_function(X)
         matrix = self._matrix({f: X[f].to_numpy() for f in X.columns})
         got = self._log_odds(matrix)

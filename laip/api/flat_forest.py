@@ -17,7 +17,7 @@ class FlatForest:
     one depth level at a time for all (row, tree) pairs. The comparisons are those of sklearn's
     ``_predict_from_raw_data`` (NaN -> missing side; categorical: negative -> missing side, in the left bitset ->
     left, a known category -> right, unknown -> missing side) and the sum runs in sklearn's order (baseline, then
-    tree by tree), so :meth:`raw_predict` equals ``clf._raw_predict`` exactly."""
+    tree by tree), so :meth:`FlatForest.raw_predict` equals ``clf._raw_predict`` exactly."""
 
     def __init__(self, clf: Any):
         if getattr(clf, "n_trees_per_iteration_", None) != 1:

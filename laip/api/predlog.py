@@ -7,8 +7,8 @@ Durability: a line is written, flushed and ``fsync``ed before the request it bel
 writer thread takes every pending line at once, writes and fsyncs them, and only then releases the requests waiting
 on them (group commit: one fsync per batch of concurrent requests). Predictions are queued by the scoring thread
 right after their batch is scored (:meth:`PredictionLog.submit`), so the next batch is scored while this one is
-fsync'ed. After a crash the last line of a file may be torn; :func:`read_prediction_log` skips lines that are not
-complete JSON objects.
+fsync'ed. After a crash the last line of a file may be torn;
+:func:`~laip.ml.monitoring.prediction_log.read_prediction_log` skips lines that are not complete JSON objects.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 class PredictionLog:
     """Group-commit writer of one process: ``await log.append(lines)`` returns once the lines are fsync'ed;
-    :meth:`submit` queues lines from any thread with a callback."""
+    :meth:`PredictionLog.submit` queues lines from any thread with a callback."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)

@@ -25,7 +25,6 @@ import argparse
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,16 +35,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from laip.bench.http_load import closed_loop, http_request, open_loop, sequential
+from laip.bench.http_load import closed_loop, free_port, http_request, open_loop, sequential
 from laip.config import Settings, load_settings
 
 GOAL_P99_MS, GOAL_RPS = 15.0, 500  # the latency goal: single-record /predict on 2 cores
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def population(settings: Settings, features: list[str]) -> list[dict]:
@@ -114,7 +107,7 @@ def run(settings: Settings, workers: int, concurrency: int, seconds: float, rate
     from laip.api.schemas import api_limits
 
     home = scratch_home(settings)
-    port = _free_port()
+    port = free_port()
     proc = start_server(home, port, workers)
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/model", timeout=30) as resp:

@@ -17,12 +17,12 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
+from laip.bench.http_load import free_port
 from laip.config import REPO_ROOT, load_settings
 from laip.services.superset import (
     SUPERSET_DIR,
@@ -38,12 +38,6 @@ from laip.services.superset import (
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "laip", "run", args.data_dir], env=env, check=True)
     size_mb = settings.serving_warehouse.stat().st_size / 1e6
     info = prepare(settings)
-    port = _free_port()
+    port = free_port()
     argv_, env = server_command(settings, port=port)
     log = (settings.home / "superset-bench-server.log").open("w")
     proc = subprocess.Popen(argv_, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -24,7 +24,7 @@ def run_pipeline(home: Path, data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def built_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    from datasets import SAMPLE_DIR
+    from support.data import SAMPLE_DIR
 
     return run_pipeline(tmp_path_factory.mktemp("built") / "home", SAMPLE_DIR)
 
@@ -38,7 +38,7 @@ def service_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     import subprocess
     import sys
 
-    from datasets import SAMPLE_DIR
+    from support.data import SAMPLE_DIR
 
     home = tmp_path_factory.mktemp("services") / "home"
     env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick"}
@@ -49,7 +49,7 @@ def service_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     # API traffic for the Model Monitoring tab: a constructed prediction log, then monitor + publish again
-    from predlog import write_prediction_log
+    from support.prediction_log import write_prediction_log
 
     write_prediction_log(load_settings(home=home))
     for step in ("monitor", "publish"):

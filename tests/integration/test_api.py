@@ -9,7 +9,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,17 +21,10 @@ import duckdb
 import pandas as pd
 import pytest
 
+from laip.bench.http_load import free_port
 from laip.config import Settings, load_settings
 from laip.ml.config import load_ml_config
 from laip.ml.monitoring.prediction_log import read_prediction_log
-
-pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -40,7 +32,7 @@ class Server:
 
     def __init__(self, home: Path, workers: int = 1, port: int | None = None):
         self.home = home
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick", "OMP_NUM_THREADS": "1"}
         env.pop("MLFLOW_TRACKING_URI", None)

@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from badinput import negative_clicks
-
-pytestmark = pytest.mark.integration
+from support.bad_input import negative_clicks
 
 
 def laip(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from badinput import truncated_gzip
-from datasets import SAMPLE_DIR
+from support.bad_input import truncated_gzip
+from support.data import SAMPLE_DIR
 
 from laip.config import Settings, load_settings
 from laip.orchestration.airflow_run import AirflowApi, admin_credentials, run_dag
 from laip.services import stack as services
-
-pytestmark = pytest.mark.integration
 
 ML_TABLES = ["ml_withdrawal_predictions", "ml_withdrawal_model_comparison", "ml_withdrawal_metrics"]
 

@@ -12,7 +12,7 @@ from laip.ingest.load import load
 from laip.ingest.validate import validate
 from laip.warehouse.build import build
 
-pytestmark = [pytest.mark.integration, pytest.mark.full_data]
+pytestmark = pytest.mark.full_data
 
 # Row counts of SOURCE.md (headers excluded).
 SOURCE_ROWS = {

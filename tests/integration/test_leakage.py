@@ -14,14 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from laip.config import Settings, load_settings
 from laip.ingest.load import load
 from laip.ml.features import presentation_ended_before
 from laip.warehouse.build import build
-
-pytestmark = pytest.mark.integration
 
 MART = "marts.mart_withdrawal_prediction_features"
 KEY = "code_module, code_presentation, id_student"
@@ -46,7 +43,7 @@ def _features(warehouse: Path) -> tuple[list[str], list[tuple]]:
 
 
 def test_post_day30_events_change_no_feature(built_sample: Settings, tmp_path: Path) -> None:
-    from datasets import SAMPLE_DIR
+    from support.data import SAMPLE_DIR
 
     perturbed = load_settings(home=tmp_path / "perturbed")
     load(SAMPLE_DIR, perturbed.warehouse, perturbed.reports_dir)

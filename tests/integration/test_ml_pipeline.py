@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from mlsample import trained_copy
+from support.trained import trained_copy
 
 from laip.config import Settings, load_settings
 from laip.ingest.load import load
@@ -20,8 +20,6 @@ from laip.ml.tables import SCHEMAS, TRAINING_TABLES
 from laip.ml.train import train
 from laip.warehouse.build import build
 from laip.warehouse.publish import publish
-
-pytestmark = pytest.mark.integration
 
 MODELS = ("lr", "rf", "hgb")
 
@@ -192,7 +190,7 @@ def test_post_day30_events_change_no_prediction(
 ) -> None:
     """Rewrite every event after day 30 (and the final results no feature may see), rebuild the features, score
     them with the same champion: every probability and every reason is unchanged."""
-    from datasets import SAMPLE_DIR
+    from support.data import SAMPLE_DIR
 
     settings = ml_sample["settings"]
     perturbed = load_settings(home=tmp_path / "perturbed")

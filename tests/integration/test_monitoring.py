@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from mlsample import trained_copy
+from support.trained import trained_copy
 
 from laip.config import Settings, load_settings
 from laip.ml.config import load_ml_config
@@ -19,8 +19,6 @@ from laip.ml.monitoring.profile import PROFILE_ARTIFACT
 from laip.ml.monitoring.tables import API, DECISION, DRIFT, PERFORMANCE, SCHEMAS
 from laip.orchestration import tasks
 from laip.warehouse.publish import publish
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")

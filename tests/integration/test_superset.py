@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from laip.bench.http_load import free_port
 from laip.config import REPO_ROOT, Settings
 from laip.services.superset import (
     SUPERSET_DIR,
@@ -33,8 +33,6 @@ from laip.services.superset import (
     wait_healthy,
 )
 from laip.warehouse.publish import publish
-
-pytestmark = pytest.mark.integration
 
 DASHBOARD = "learning-analytics"
 ROLE_USERS = {"viewer": "analytics viewer", "interventionist": "intervention"}
@@ -54,12 +52,6 @@ class Instance:
         return SupersetAPI(self.url, user, self.users[user])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def superset(service_sample: Settings) -> Iterator[Instance]:
     venv_python()  # a clear error when `make setup` has not built .venv-superset
@@ -75,7 +67,7 @@ def superset(service_sample: Settings) -> Iterator[Instance]:
     )
     users.update(passwords)
 
-    port = _free_port()
+    port = free_port()
     argv, env = server_command(settings, port=port)
     log = (settings.home / "superset-server.log").open("w")
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import duckdb
-import pytest
 
 from laip.config import Settings
-
-pytestmark = pytest.mark.integration
 
 MARTS = (
     "dim_module_presentation",

@@ -6,8 +6,9 @@
 with submissions as (
 
     select * from {{ ref('int_assessment_submissions_joined') }}
-    where submitted_day <= {{ p }}
-      and not is_banked
+    where
+        submitted_day <= {{ p }}
+        and not is_banked
 
 ),
 
@@ -20,10 +21,10 @@ compared as (
         id_assessment,
         submitted_day,
         score,
-        avg(score) over cohort                                           as cohort_mean_score,
-        stddev_samp(score) over cohort                                   as cohort_sd_score,
-        median(submitted_day) over cohort                                as cohort_median_submitted_day,
-        count(*) over cohort                                             as cohort_submissions
+        avg(score) over cohort as cohort_mean_score,
+        stddev_samp(score) over cohort as cohort_sd_score,
+        median(submitted_day) over cohort as cohort_median_submitted_day,
+        count(*) over cohort as cohort_submissions
     from submissions
     window cohort as (partition by id_assessment)
 
@@ -31,6 +32,6 @@ compared as (
 
 select
     *,
-    round((score - cohort_mean_score) / nullif(cohort_sd_score, 0), 4)   as score_z,
-    submitted_day - cohort_median_submitted_day                          as days_after_cohort_median
+    round((score - cohort_mean_score) / nullif(cohort_sd_score, 0), 4) as score_z,
+    submitted_day - cohort_median_submitted_day as days_after_cohort_median
 from compared

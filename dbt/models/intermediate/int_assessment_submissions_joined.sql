@@ -15,7 +15,9 @@ assessments as (
 
 courses as (
 
-    select module_presentation_id, module_presentation_length
+    select
+        module_presentation_id,
+        module_presentation_length
     from {{ ref('stg_oulad__courses') }}
 
 ),
@@ -24,7 +26,8 @@ joined as (
 
     select
         submissions.assessment_submission_id,
-        {{ student_module_id('assessments.code_module', 'assessments.code_presentation', 'submissions.id_student') }} as student_module_id,
+        {{ student_module_id('assessments.code_module', 'assessments.code_presentation', 'submissions.id_student') }}
+            as student_module_id,
         assessments.module_presentation_id,
         assessments.code_module,
         assessments.code_presentation,
@@ -47,10 +50,10 @@ joined as (
 
 select
     *,
-    not is_exam                                                    as is_coursework,
+    not is_exam as is_coursework,
     -- Timeliness is not defined for banked results (carried over from an earlier presentation).
     case when not is_banked then effective_due_day - submitted_day end as days_early,
     case when not is_banked then submitted_day > effective_due_day end as is_late,
     -- OU pass mark: 40.
-    case when score is not null then score >= 40 end               as is_pass
+    case when score is not null then score >= 40 end as is_pass
 from joined

@@ -1,12 +1,12 @@
 {{ config(materialized='table') }}
 -- Click-log coverage measured per module-presentation from the data itself.
 -- The OULAD copy used in development has clicks for only some presentations (and one of them
--- only up to a day before its end), so click measures must know which days the log covers:
+-- only up to a day before its end), so click measures must know which days the log covers.
+-- The rule (macros/click_coverage.sql, var click_log_complete_tolerance_days):
 --   * missing  : the presentation has no click at all        -> click measures are unknown (NULL)
 --   * complete : last click day >= module length - tolerance  -> covered through the module end
 --   * partial  : clicks stop earlier                           -> covered through the last click day
 -- The official full dataset is complete everywhere and lands in 'complete' without special handling.
-{% set tolerance = var('click_log_complete_tolerance_days') %}
 
 with courses as (
 
@@ -22,7 +22,9 @@ clicks as (
 
 attempts as (
 
-    select module_presentation_id, count(*) as n_attempts
+    select
+        module_presentation_id,
+        count(*) as n_attempts
     from {{ ref('stg_oulad__student_info') }}
     group by module_presentation_id
 
@@ -32,10 +34,10 @@ clicks_per_presentation as (
 
     select
         module_presentation_id,
-        count(*)                            as click_log_records,
-        count(distinct student_module_id)   as n_students_with_clicks,
-        min(click_day)                      as first_click_day,
-        max(click_day)                      as last_click_day
+        count(*) as click_log_records,
+        count(distinct student_module_id) as n_students_with_clicks,
+        min(click_day) as first_click_day,
+        max(click_day) as last_click_day
     from clicks
     group by module_presentation_id
 
@@ -48,14 +50,14 @@ measured as (
         courses.code_module,
         courses.code_presentation,
         courses.module_presentation_length,
-        coalesce(cpp.click_log_records, 0)                     as click_log_records,
-        coalesce(cpp.click_log_records, 0) > 0                 as has_click_log,
+        coalesce(cpp.click_log_records, 0) as click_log_records,
+        coalesce(cpp.click_log_records, 0) > 0 as has_click_log,
         cpp.first_click_day,
         cpp.last_click_day,
         -- NULL (unknown), not 0, when there is no log.
         cpp.n_students_with_clicks,
-        coalesce(attempts.n_attempts, 0)                       as n_attempts,
-        round(cpp.n_students_with_clicks / nullif(attempts.n_attempts, 0), 4) as share_attempts_with_clicks
+        coalesce(attempts.n_attempts, 0) as n_attempts,
+        {{ safe_ratio('cpp.n_students_with_clicks', 'attempts.n_attempts', 4) }} as share_attempts_with_clicks
     from courses
     left join clicks_per_presentation as cpp
         on courses.module_presentation_id = cpp.module_presentation_id
@@ -68,11 +70,7 @@ classified as (
 
     select
         *,
-        case
-            when not has_click_log then 'missing'
-            when last_click_day >= module_presentation_length - {{ tolerance }} then 'complete'
-            else 'partial'
-        end as coverage_status
+        {{ click_coverage_status() }} as coverage_status
     from measured
 
 )
@@ -80,9 +78,5 @@ classified as (
 select
     *,
     -- Last course day whose clicks are in the log (NULL when there is no log).
-    case coverage_status
-        when 'missing' then null
-        when 'complete' then greatest(last_click_day, module_presentation_length)
-        else last_click_day
-    end as click_data_through_day
+    {{ click_data_through_day() }} as click_data_through_day
 from classified

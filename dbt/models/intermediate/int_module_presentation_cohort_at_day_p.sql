@@ -17,9 +17,9 @@ registered as (
 
     select
         module_presentation_id,
-        count(*)                                                        as n_registered,
-        count(*) filter (where unregistration_day <= {{ p }})          as n_unregistered,
-        median(registration_day)                                        as median_registration_day
+        count(*) as n_registered,
+        count(*) filter (where unregistration_day <= {{ p }}) as n_unregistered,
+        median(registration_day) as median_registration_day
     from attempts
     where registration_day is null or registration_day <= {{ p }}
     group by module_presentation_id
@@ -28,10 +28,10 @@ registered as (
 
 select
     courses.module_presentation_id,
-    coalesce(registered.n_registered, 0)                                as cohort_registered_by_day_p,
-    coalesce(registered.n_unregistered, 0)                              as cohort_unregistered_by_day_p,
-    round(registered.n_unregistered / nullif(registered.n_registered, 0), 4)
-                                                                        as cohort_unregistered_share_by_day_p,
-    registered.median_registration_day                                  as cohort_median_registration_day
+    coalesce(registered.n_registered, 0) as cohort_registered_by_day_p,
+    coalesce(registered.n_unregistered, 0) as cohort_unregistered_by_day_p,
+    {{ safe_ratio('registered.n_unregistered', 'registered.n_registered', 4) }}
+        as cohort_unregistered_share_by_day_p,
+    registered.median_registration_day as cohort_median_registration_day
 from courses
 left join registered on courses.module_presentation_id = registered.module_presentation_id

@@ -20,7 +20,7 @@ day_p_population as (
 
     select
         attempts.module_presentation_id,
-        cast({{ withdrew_after_day(p) }} as integer)                   as withdrew_after_day_p
+        cast({{ withdrew_after_day(p) }} as integer) as withdrew_after_day_p
     from attempts
     where {{ is_enrolled_on_day(p) }}
 
@@ -30,8 +30,8 @@ per_presentation as (
 
     select
         module_presentation_id,
-        count(*)                                                       as n_enrolled_on_day_p,
-        sum(withdrew_after_day_p)                                      as n_withdrew_after_day_p
+        count(*) as n_enrolled_on_day_p,
+        sum(withdrew_after_day_p) as n_withdrew_after_day_p
     from day_p_population
     group by module_presentation_id
 
@@ -39,14 +39,15 @@ per_presentation as (
 
 select
     current_presentation.module_presentation_id,
-    count(earlier.module_presentation_id)                              as prior_module_presentations_ended,
-    coalesce(sum(per_presentation.n_enrolled_on_day_p), 0)            as prior_module_enrolled_on_day_p,
-    round(sum(per_presentation.n_withdrew_after_day_p)
-          / nullif(sum(per_presentation.n_enrolled_on_day_p), 0), 4)  as prior_module_withdrawal_rate
+    count(earlier.module_presentation_id) as prior_module_presentations_ended,
+    coalesce(sum(per_presentation.n_enrolled_on_day_p), 0) as prior_module_enrolled_on_day_p,
+    {{ safe_ratio('sum(per_presentation.n_withdrew_after_day_p)', 'sum(per_presentation.n_enrolled_on_day_p)', 4) }}
+        as prior_module_withdrawal_rate
 from calendar as current_presentation
 left join calendar as earlier
-    on earlier.code_module = current_presentation.code_module
-   and earlier.latest_end_date < current_presentation.earliest_day_p_date
+    on
+        current_presentation.code_module = earlier.code_module
+        and current_presentation.earliest_day_p_date > earlier.latest_end_date
 left join per_presentation
-    on per_presentation.module_presentation_id = earlier.module_presentation_id
+    on earlier.module_presentation_id = per_presentation.module_presentation_id
 group by current_presentation.module_presentation_id

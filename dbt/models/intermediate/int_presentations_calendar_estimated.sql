@@ -29,14 +29,14 @@ dated as (
         presentation_year,
         presentation_semester,
         module_presentation_length,
-        make_date(presentation_year, presentation_start_month, 1)                 as earliest_start_date,
+        make_date(presentation_year, presentation_start_month, 1) as earliest_start_date,
         last_day(make_date(presentation_year, presentation_start_month, 1))
-            + module_presentation_length                                          as latest_end_date
+        + module_presentation_length as latest_end_date
     from courses
 
 )
 
 select
     *,
-    earliest_start_date + {{ p }}                                                  as earliest_day_p_date
+    earliest_start_date + {{ p }} as earliest_day_p_date
 from dated

@@ -10,7 +10,10 @@ with clicks as (
 
 sites as (
 
-    select id_site, activity_type from {{ ref('stg_oulad__vle') }}
+    select
+        id_site,
+        activity_type
+    from {{ ref('stg_oulad__vle') }}
 
 ),
 
@@ -31,15 +34,15 @@ select
     code_presentation,
     id_student,
     click_day,
-    {{ course_week('click_day') }}                               as course_week,
-    cast(sum(clicks) as bigint)                                  as total_clicks,
-    count(distinct id_site)                                      as n_sites,
+    {{ course_week('click_day') }} as course_week,
+    cast(sum(clicks) as bigint) as total_clicks,
+    count(distinct id_site) as n_sites,
     {%- for t in main_activity_types() %}
     cast(coalesce(sum(clicks) filter (where activity_type = '{{ t }}'), 0) as bigint) as clicks_{{ t }},
     {%- endfor %}
     cast(coalesce(sum(clicks) filter (
         where activity_type is null
-           or activity_type not in ({% for t in main_activity_types() %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
-    ), 0) as bigint)                                             as clicks_other
+        or activity_type not in {{ main_activity_types_sql() }}
+    ), 0) as bigint) as clicks_other
 from joined
 group by all

@@ -15,13 +15,13 @@ select
     code_presentation,
     id_student,
     course_week,
-    min(click_day)                                  as first_active_day,
-    max(click_day)                                  as last_active_day,
-    count(*)                                        as active_days,
-    cast(sum(total_clicks) as bigint)               as total_clicks,
+    min(click_day) as first_active_day,
+    max(click_day) as last_active_day,
+    count(*) as active_days,
+    cast(sum(total_clicks) as bigint) as total_clicks,
     {%- for t in main_activity_types() %}
-    cast(sum(clicks_{{ t }}) as bigint)             as clicks_{{ t }},
+    cast(sum(clicks_{{ t }}) as bigint) as clicks_{{ t }},
     {%- endfor %}
-    cast(sum(clicks_other) as bigint)               as clicks_other
+    cast(sum(clicks_other) as bigint) as clicks_other
 from daily
 group by all

@@ -32,10 +32,10 @@ schedule as (
         assessments.id_assessment,
         assessments.assessment_type,
         assessments.is_exam,
-        not assessments.is_exam                                                  as is_coursework,
+        not assessments.is_exam as is_coursework,
         assessments.weight,
         assessments.due_day,
-        coalesce(assessments.due_day, attempts.module_presentation_length)      as effective_due_day
+        coalesce(assessments.due_day, attempts.module_presentation_length) as effective_due_day
     from attempts
     inner join assessments on attempts.module_presentation_id = assessments.module_presentation_id
 
@@ -46,8 +46,8 @@ ordered as (
     select
         *,
         -- Position of the coursework assessment in the presentation's schedule (1 = first due).
-        case when is_coursework then
-            row_number() over (
+        case
+            when is_coursework then row_number() over (
                 partition by student_module_id, is_coursework
                 order by effective_due_day, id_assessment
             )
@@ -68,10 +68,12 @@ select
     ordered.due_day,
     ordered.effective_due_day,
     ordered.coursework_seq,
-    coalesce(ordered.coursework_seq = 1, false)                                   as is_first_coursework,
-    (ordered.unregistration_day is null
-        or ordered.unregistration_day > ordered.effective_due_day)               as is_expected,
-    submissions.assessment_submission_id is not null                             as is_submitted,
+    coalesce(ordered.coursework_seq = 1, false) as is_first_coursework,
+    (
+        ordered.unregistration_day is null
+        or ordered.unregistration_day > ordered.effective_due_day
+    ) as is_expected,
+    submissions.assessment_submission_id is not null as is_submitted,
     submissions.submitted_day,
     submissions.is_banked,
     submissions.score,
@@ -80,5 +82,6 @@ select
     submissions.is_pass
 from ordered
 left join submissions
-    on ordered.student_module_id = submissions.student_module_id
-   and ordered.id_assessment = submissions.id_assessment
+    on
+        ordered.student_module_id = submissions.student_module_id
+        and ordered.id_assessment = submissions.id_assessment

@@ -32,15 +32,16 @@ dated_attempts as (
 
 select
     current_attempt.student_module_id,
-    count(earlier.student_module_id)                                                  as prior_attempts_ended,
+    count(earlier.student_module_id) as prior_attempts_ended,
     count(earlier.student_module_id) filter (where earlier.code_module = current_attempt.code_module)
-                                                                                      as prior_same_module_attempts_ended,
+        as prior_same_module_attempts_ended,
     count(earlier.student_module_id) filter (where earlier.final_result = 'Withdrawn') as prior_withdrawn_count,
-    count(earlier.student_module_id) filter (where earlier.final_result = 'Fail')      as prior_failed_count,
+    count(earlier.student_module_id) filter (where earlier.final_result = 'Fail') as prior_failed_count,
     count(earlier.student_module_id) filter (where earlier.final_result in ('Pass', 'Distinction'))
-                                                                                      as prior_passed_count
+        as prior_passed_count
 from dated_attempts as current_attempt
 left join dated_attempts as earlier
-    on earlier.id_student = current_attempt.id_student
-   and earlier.latest_end_date < current_attempt.earliest_day_p_date
+    on
+        current_attempt.id_student = earlier.id_student
+        and current_attempt.earliest_day_p_date > earlier.latest_end_date
 group by current_attempt.student_module_id

@@ -46,9 +46,9 @@ select
     registration.registration_day,
     registration.unregistration_day,
     info.final_result,
-    info.final_result = 'Withdrawn'                          as is_withdrawn,
+    info.final_result = 'Withdrawn' as is_withdrawn,
     coverage.has_click_log,
-    coverage.coverage_status                                 as click_coverage_status,
+    coverage.coverage_status as click_coverage_status,
     coverage.click_data_through_day
 from info
 left join registration on info.student_module_id = registration.student_module_id

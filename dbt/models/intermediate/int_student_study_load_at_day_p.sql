@@ -12,14 +12,16 @@ with attempts as (
 
 select
     current_attempt.student_module_id,
-    count(other.student_module_id)                                                     as load_other_modules_registered,
-    count(other.student_module_id) filter (where other.unregistration_day is null
-                                              or other.unregistration_day > {{ p }})  as load_other_modules_enrolled,
+    count(other.student_module_id) as load_other_modules_registered,
+    count(other.student_module_id) filter (
+        where other.unregistration_day is null or other.unregistration_day > {{ p }}
+    ) as load_other_modules_enrolled,
     count(other.student_module_id) filter (where other.unregistration_day <= {{ p }}) as load_other_modules_unregistered
 from attempts as current_attempt
 left join attempts as other
-    on other.id_student = current_attempt.id_student
-   and other.code_presentation = current_attempt.code_presentation
-   and other.student_module_id != current_attempt.student_module_id
-   and (other.registration_day is null or other.registration_day <= {{ p }})
+    on
+        current_attempt.id_student = other.id_student
+        and current_attempt.code_presentation = other.code_presentation
+        and current_attempt.student_module_id != other.student_module_id
+        and (other.registration_day is null or other.registration_day <= {{ p }})
 group by current_attempt.student_module_id

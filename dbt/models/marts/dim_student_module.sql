@@ -28,11 +28,11 @@ select
     final_result,
     is_withdrawn,
     -- Day the student withdrew; NULL when not withdrawn or when the source has no unregistration day.
-    case when is_withdrawn then unregistration_day end                     as withdrawal_day,
-    final_result in ('Pass', 'Distinction', 'Fail')                         as is_completed,
-    final_result in ('Pass', 'Distinction')                                 as is_passed,
+    case when is_withdrawn then unregistration_day end as withdrawal_day,
+    final_result in ('Pass', 'Distinction', 'Fail') as is_completed,
+    final_result in ('Pass', 'Distinction') as is_passed,
     -- Click measures exist for this attempt only when its presentation has a click log.
-    has_click_log                                                           as has_click_data,
+    has_click_log as has_click_data,
     click_coverage_status,
     click_data_through_day
 from attempts

@@ -20,18 +20,10 @@ per_attempt as (
 
     select
         student_module_id,
-        cast(sum(total_clicks) as bigint)                                       as total_clicks,
-        count(*)                                                                as active_days,
-        count(distinct course_week)                                             as active_weeks,
-        min(click_day)                                                          as first_active_day,
-        max(click_day)                                                          as last_active_day,
-        cast(sum(total_clicks) filter (where click_day < 0) as bigint)          as clicks_before_start,
+        {{ student_click_sums() }},
+        count(distinct course_week) as active_weeks,
         -- First 4 weeks = course days 0..27.
-        cast(sum(total_clicks) filter (where click_day between 0 and 27) as bigint) as clicks_first_4_weeks,
-        {%- for t in main_activity_types() %}
-        cast(sum(clicks_{{ t }}) as bigint)                                     as clicks_{{ t }},
-        {%- endfor %}
-        cast(sum(clicks_other) as bigint)                                       as clicks_other
+        {{ sum_clicks_where('click_day between 0 and 27') }} as clicks_first_4_weeks
     from daily
     group by student_module_id
 
@@ -45,25 +37,27 @@ measures as (
         attempts.code_module,
         attempts.code_presentation,
         attempts.id_student,
-        attempts.has_click_log                                                  as has_click_data,
+        attempts.has_click_log as has_click_data,
         attempts.click_coverage_status,
         attempts.click_data_through_day,
-        attempts.click_coverage_status = 'complete'                             as click_measures_complete,
+        attempts.click_coverage_status = 'complete' as click_measures_complete,
         -- "when has_click_log" leaves every measure NULL (unknown) where there is no log;
         -- coalesce(.., 0) turns "no row" into a genuine 0 where the log exists.
-        case when attempts.has_click_log then coalesce(p.total_clicks, 0) end   as total_clicks,
-        case when attempts.has_click_log then coalesce(p.active_days, 0) end    as active_days,
-        case when attempts.has_click_log then coalesce(p.active_weeks, 0) end   as active_weeks,
-        case when attempts.has_click_log then p.first_active_day end            as first_active_day,
-        case when attempts.has_click_log then p.last_active_day end             as last_active_day,
+        case when attempts.has_click_log then coalesce(p.total_clicks, 0) end as total_clicks,
+        case when attempts.has_click_log then coalesce(p.active_days, 0) end as active_days,
+        case when attempts.has_click_log then coalesce(p.active_weeks, 0) end as active_weeks,
+        case when attempts.has_click_log then p.first_active_day end as first_active_day,
+        case when attempts.has_click_log then p.last_active_day end as last_active_day,
         case when attempts.has_click_log then coalesce(p.clicks_before_start, 0) end as clicks_before_start,
         -- Needs the log to cover day 27.
-        case when attempts.has_click_log and attempts.click_data_through_day >= 27
-             then coalesce(p.clicks_first_4_weeks, 0) end                      as clicks_first_4_weeks,
+        case
+            when {{ click_log_covers_day(27, 'attempts.has_click_log', 'attempts.click_data_through_day') }}
+                then coalesce(p.clicks_first_4_weeks, 0)
+        end as clicks_first_4_weeks,
         {%- for t in main_activity_types() %}
         case when attempts.has_click_log then coalesce(p.clicks_{{ t }}, 0) end as clicks_{{ t }},
         {%- endfor %}
-        case when attempts.has_click_log then coalesce(p.clicks_other, 0) end   as clicks_other
+        case when attempts.has_click_log then coalesce(p.clicks_other, 0) end as clicks_other
     from attempts
     left join per_attempt as p on attempts.student_module_id = p.student_module_id
 
@@ -74,8 +68,8 @@ ranked as (
     select
         *,
         -- Within-presentation rank of total clicks, 0 (fewest) .. 1 (most); ties share the lowest rank.
-        case when has_click_data then
-            percent_rank() over (
+        case
+            when has_click_data then percent_rank() over (
                 partition by module_presentation_id, has_click_data
                 order by total_clicks
             )
@@ -86,12 +80,12 @@ ranked as (
 
 select
     *,
-    round(total_clicks / nullif(active_days, 0), 2)                           as clicks_per_active_day,
+    {{ safe_ratio('total_clicks', 'active_days', 2) }} as clicks_per_active_day,
     -- Tertiles of total clicks within the presentation.
     case
         when not has_click_data then 'no click data'
         when engagement_percentile < 1.0 / 3 then 'low'
         when engagement_percentile < 2.0 / 3 then 'medium'
         else 'high'
-    end                                                                         as engagement_band
+    end as engagement_band
 from ranked

@@ -3,17 +3,9 @@
 -- the week's 7 days are covered (the first and last week of a log can be partial). Presentations
 -- without a click log have no rows: their engagement is unknown, not zero.
 
-with coverage as (
+with enrolment_days as (
 
-    select * from {{ ref('int_click_coverage_measured') }}
-    where has_click_log
-
-),
-
-attempts as (
-
-    select module_presentation_id, student_module_id, registration_day, unregistration_day
-    from {{ ref('int_student_attempts_joined') }}
+    select * from {{ ref('int_enrolments_joined_to_days') }}
 
 ),
 
@@ -23,46 +15,18 @@ weekly_activity as (
 
 ),
 
+-- Every week of the log starts inside int_enrolments_joined_to_days's range of days, so the
+-- enrolment of its first day (registered on or before it, not unregistered on or before it) is known.
 weeks as (
 
     select
         module_presentation_id,
         code_module,
         code_presentation,
-        first_click_day,
-        click_data_through_day,
-        unnest(generate_series(
-            {{ course_week('first_click_day') }},
-            {{ course_week('click_data_through_day') }}
-        )) as course_week
-    from coverage
-
-),
-
-weeks_with_days as (
-
-    select
-        *,
-        (course_week - 1) * 7                                   as week_start_day,
-        (course_week - 1) * 7 + 6                               as week_end_day,
-        least((course_week - 1) * 7 + 6, click_data_through_day)
-            - greatest((course_week - 1) * 7, first_click_day) + 1 as days_covered
-    from weeks
-
-),
-
--- Enrolled at the start of the week: registered on or before its first day (unknown registration
--- day counts as registered) and not unregistered on or before that day.
-enrolled as (
-
-    select
-        weeks_with_days.module_presentation_id,
-        weeks_with_days.course_week,
-        count(attempts.student_module_id) as enrolled_students
-    from weeks_with_days
-    left join attempts
-        on attempts.module_presentation_id = weeks_with_days.module_presentation_id
-       and {{ is_enrolled_on_day('weeks_with_days.week_start_day', 'attempts.registration_day', 'attempts.unregistration_day') }}
+        cast(course_week as bigint) as course_week,
+        count(*) filter (where is_covered_by_click_log) as days_covered,
+        arg_min(enrolled_students, course_day) as enrolled_students
+    from enrolment_days
     group by all
 
 ),
@@ -72,43 +36,61 @@ activity as (
     select
         module_presentation_id,
         course_week,
-        count(*)                                        as active_students,
-        cast(sum(active_days) as bigint)                as student_active_days,
-        cast(sum(total_clicks) as bigint)               as total_clicks,
+        count(*) as active_students,
+        cast(sum(active_days) as bigint) as student_active_days,
+        cast(sum(total_clicks) as bigint) as total_clicks,
         {%- for t in main_activity_types() %}
-        cast(sum(clicks_{{ t }}) as bigint)             as clicks_{{ t }},
+        cast(sum(clicks_{{ t }}) as bigint) as clicks_{{ t }},
         {%- endfor %}
-        cast(sum(clicks_other) as bigint)               as clicks_other
+        cast(sum(clicks_other) as bigint) as clicks_other
     from weekly_activity
     group by all
+
+),
+
+joined as (
+
+    select
+        weeks.module_presentation_id,
+        weeks.code_module,
+        weeks.code_presentation,
+        weeks.course_week,
+        (weeks.course_week - 1) * 7 as week_start_day,
+        (weeks.course_week - 1) * 7 + 6 as week_end_day,
+        weeks.days_covered,
+        weeks.enrolled_students,
+        coalesce(activity.active_students, 0) as active_students,
+        coalesce(activity.total_clicks, 0) as total_clicks,
+        activity.student_active_days,
+        {%- for t in main_activity_types() %}
+        coalesce(activity.clicks_{{ t }}, 0) as clicks_{{ t }},
+        {%- endfor %}
+        coalesce(activity.clicks_other, 0) as clicks_other
+    from weeks
+    left join activity
+        on
+            weeks.module_presentation_id = activity.module_presentation_id
+            and weeks.course_week = activity.course_week
 
 )
 
 select
-    w.module_presentation_id,
-    w.code_module,
-    w.code_presentation,
-    w.course_week,
-    w.week_start_day,
-    w.week_end_day,
-    w.days_covered,
-    enrolled.enrolled_students,
-    coalesce(activity.active_students, 0)                                   as active_students,
-    coalesce(activity.total_clicks, 0)                                      as total_clicks,
-    round(activity.total_clicks / nullif(activity.active_students, 0), 2)   as clicks_per_active_student,
-    round(coalesce(activity.total_clicks, 0) / nullif(enrolled.enrolled_students, 0), 2) as clicks_per_enrolled_student,
-    round(coalesce(activity.active_students, 0) / nullif(enrolled.enrolled_students, 0), 4) as active_share,
-    round(activity.student_active_days / nullif(activity.active_students, 0), 2) as active_days_per_active_student,
+    module_presentation_id,
+    code_module,
+    code_presentation,
+    course_week,
+    week_start_day,
+    week_end_day,
+    days_covered,
+    enrolled_students,
+    active_students,
+    total_clicks,
+    {{ engagement_rates() }},
+    {{ safe_ratio('student_active_days', 'active_students', 2) }} as active_days_per_active_student,
     {%- for t in main_activity_types() %}
-    coalesce(activity.clicks_{{ t }}, 0)                                    as clicks_{{ t }},
+    clicks_{{ t }},
     {%- endfor %}
-    coalesce(activity.clicks_other, 0)                                      as clicks_other,
+    clicks_other,
     -- BI shows per-student rates only for at least var(min_group_size) active students.
-    coalesce(activity.active_students, 0) >= {{ var('min_group_size') }}                           as is_reportable
-from weeks_with_days as w
-left join enrolled
-    on w.module_presentation_id = enrolled.module_presentation_id
-   and w.course_week = enrolled.course_week
-left join activity
-    on w.module_presentation_id = activity.module_presentation_id
-   and w.course_week = activity.course_week
+    {{ is_reportable_group('active_students') }} as is_reportable
+from joined

@@ -124,11 +124,11 @@ counted as (
         -- Signals that fired (TRUE); NULL signals do not count.
         {% for s in signal_columns -%}
         coalesce(cast({{ s }} as integer), 0){% if not loop.last %} + {% endif %}
-        {%- endfor %}                                                 as risk_signal_count,
+        {%- endfor %} as risk_signal_count,
         -- Signals that could be evaluated (not NULL).
         {% for s in signal_columns -%}
         cast({{ s }} is not null as integer){% if not loop.last %} + {% endif %}
-        {%- endfor %}                                                 as signals_evaluated
+        {%- endfor %} as signals_evaluated
     from signals
 
 )

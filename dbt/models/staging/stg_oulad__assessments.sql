@@ -9,12 +9,12 @@ renamed as (
 
     select
         id_assessment,
-        {{ module_presentation_id() }}         as module_presentation_id,
+        {{ module_presentation_id() }} as module_presentation_id,
         code_module,
         code_presentation,
         assessment_type,
-        assessment_type = 'Exam'               as is_exam,
-        date                                   as due_day,
+        assessment_type = 'Exam' as is_exam,
+        date as due_day,
         weight
 
     from source

@@ -8,16 +8,16 @@ with source as (
 renamed as (
 
     select
-        {{ module_presentation_id() }}                        as module_presentation_id,
+        {{ module_presentation_id() }} as module_presentation_id,
         code_module,
         code_presentation,
-        cast(left(code_presentation, 4) as integer)           as presentation_year,
-        right(code_presentation, 1)                           as presentation_semester,
+        cast(left(code_presentation, 4) as integer) as presentation_year,
+        right(code_presentation, 1) as presentation_semester,
         -- 'B' presentations start in February, 'J' presentations in October.
         case right(code_presentation, 1)
             when 'B' then 2
             when 'J' then 10
-        end                                                   as presentation_start_month,
+        end as presentation_start_month,
         module_presentation_length
 
     from source

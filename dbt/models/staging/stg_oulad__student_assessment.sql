@@ -12,8 +12,8 @@ renamed as (
         cast(id_assessment as varchar) || '_' || cast(id_student as varchar) as assessment_submission_id,
         id_assessment,
         id_student,
-        date_submitted                         as submitted_day,
-        is_banked = 1                          as is_banked,
+        date_submitted as submitted_day,
+        is_banked = 1 as is_banked,
         score
 
     from source

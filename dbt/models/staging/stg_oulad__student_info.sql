@@ -8,8 +8,8 @@ with source as (
 renamed as (
 
     select
-        {{ student_module_id() }}                             as student_module_id,
-        {{ module_presentation_id() }}                        as module_presentation_id,
+        {{ student_module_id() }} as student_module_id,
+        {{ module_presentation_id() }} as module_presentation_id,
         code_module,
         code_presentation,
         id_student,
@@ -22,7 +22,7 @@ renamed as (
         num_of_prev_attempts,
         studied_credits,
         disability,
-        disability = 'Y'                                      as has_disability,
+        disability = 'Y' as has_disability,
         final_result
 
     from source

@@ -8,13 +8,13 @@ with source as (
 renamed as (
 
     select
-        {{ student_module_id() }}              as student_module_id,
-        {{ module_presentation_id() }}         as module_presentation_id,
+        {{ student_module_id() }} as student_module_id,
+        {{ module_presentation_id() }} as module_presentation_id,
         code_module,
         code_presentation,
         id_student,
-        date_registration                      as registration_day,
-        date_unregistration                    as unregistration_day
+        date_registration as registration_day,
+        date_unregistration as unregistration_day
 
     from source
 

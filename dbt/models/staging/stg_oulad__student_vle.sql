@@ -9,14 +9,14 @@ with source as (
 renamed as (
 
     select
-        {{ student_module_id() }}              as student_module_id,
-        {{ module_presentation_id() }}         as module_presentation_id,
+        {{ student_module_id() }} as student_module_id,
+        {{ module_presentation_id() }} as module_presentation_id,
         code_module,
         code_presentation,
         id_student,
         id_site,
-        date                                   as click_day,
-        sum_click                              as clicks
+        date as click_day,
+        sum_click as clicks
 
     from source
 

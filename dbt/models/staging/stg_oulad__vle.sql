@@ -9,7 +9,7 @@ renamed as (
 
     select
         id_site,
-        {{ module_presentation_id() }}         as module_presentation_id,
+        {{ module_presentation_id() }} as module_presentation_id,
         code_module,
         code_presentation,
         activity_type,

@@ -31,7 +31,8 @@ def performance_table(
 ) -> pd.DataFrame:
     """ROC AUC / AP / base rate per population vs the champion's recorded AUC. Populations smaller than
     ``min_group_size`` are left out (BI suppression); AUC needs ``min_rows`` rows and ``min_positives`` of each class.
-    A decayed population triggers retraining unless it is in ``seen`` (see :func:`drift_table`).
+    A decayed population triggers retraining unless it is in ``seen``
+    (see :func:`~laip.ml.monitoring.drift.drift_table`).
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import io
-import socket
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from laip.bench.http_load import free_port
 from laip.config import Settings, load_settings
 from laip.ingest.acquire import missing_files, resolve_data_dir
 
@@ -46,10 +46,7 @@ def zip_server(sample_dir: Path) -> Iterator[str]:
 
 
 def _closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/oulad.zip"
+    return f"http://127.0.0.1:{free_port()}/oulad.zip"
 
 
 def _with_default_dir(settings: Settings, tmp_path: Path, urls: tuple[str, ...]) -> Settings:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 
+from laip.bench.http_load import free_port
 from laip.config import Settings
 from laip.services import stack as services
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_start_waits_for_health_and_down_stops_only_its_pids(settings: Settings) -> None:
-    port = _free_port()
+    port = free_port()
     svc = services.Service(
         "web",
         f"http://127.0.0.1:{port}/",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from badinput import orphan_foreign_key
+from support.bad_input import orphan_foreign_key
 
 from laip.config import Settings
 from laip.orchestration import tasks

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from badinput import CASES, Case
+from support.bad_input import CASES, Case
 
 from laip.ingest.report import write_report
 from laip.ingest.validate import validate

@@ -1,0 +1,116 @@
+-- assess_* features of the day-P population: assessments due on or before day P = var('prediction_day')
+-- and submissions dated on or before P (their score and timing), compared with the cohort's submissions
+-- that are also dated on or before P. Nothing about an assessment due after P (not even its due day)
+-- enters a feature, except that a submission dated by P counts as working ahead.
+{% set p = var('prediction_day') | int %}
+
+with population as (
+
+    select * from {{ ref('int_student_attempts_enrolled_at_day_p') }}
+
+),
+
+submissions as (
+
+    select * from {{ ref('int_assessment_submissions_joined') }}
+    where submitted_day <= {{ p }}
+
+),
+
+assessments_due as (
+
+    -- Assessments with a due day on or before P (exams without a due day are never due by P).
+    select
+        module_presentation_id,
+        id_assessment,
+        due_day
+    from {{ ref('stg_oulad__assessments') }}
+    where
+        due_day is not null
+        and due_day <= {{ p }}
+
+),
+
+compared_submissions as (
+
+    select * from {{ ref('int_assessment_submissions_compared_to_cohort') }}
+
+),
+
+due_features as (
+
+    -- Per attempt in the population: assessments due by P and whether each was submitted by P.
+    select
+        population.student_module_id,
+        count(assessments_due.id_assessment) as due_count,
+        count(submissions.assessment_submission_id) as due_submitted_count
+    from population
+    left join assessments_due
+        on population.module_presentation_id = assessments_due.module_presentation_id
+    left join submissions
+        on
+            population.student_module_id = submissions.student_module_id
+            and assessments_due.id_assessment = submissions.id_assessment
+    group by population.student_module_id
+
+),
+
+submission_features as (
+
+    select
+        student_module_id,
+        count(*) filter (where not is_banked) as submitted_count,
+        count(*) filter (where is_banked) as banked_count,
+        count(*) filter (where is_late) as late_count,
+        avg(score) as mean_score,
+        sum(score * weight) filter (where weight > 0)
+        / nullif(sum(weight) filter (where weight > 0 and score is not null), 0) as weighted_score,
+        -- Timeliness only of assessments already due by P, so that nothing about assessments due
+        -- after P (not even their due day) enters a feature.
+        avg(days_early) filter (where due_day <= {{ p }}) as mean_days_early,
+        min(days_early) filter (where due_day <= {{ p }}) as min_days_early,
+        -- Submitted by P although due after P (working ahead).
+        count(*) filter (where not is_banked and effective_due_day > {{ p }}) as submitted_ahead_count,
+        count(*) filter (where score < 40) as failed_count,
+        max(score) as max_score,
+        min(score) as min_score,
+        min(submitted_day) filter (where not is_banked) as first_submitted_day
+    from submissions
+    group by student_module_id
+
+),
+
+cohort_comparison_features as (
+
+    select
+        student_module_id,
+        avg(score_z) as score_z_mean,
+        avg(days_after_cohort_median) as days_after_cohort_median
+    from compared_submissions
+    group by student_module_id
+
+)
+
+select
+    population.student_module_id,
+    coalesce(due_features.due_count, 0) as assess_due_count,
+    coalesce(due_features.due_submitted_count, 0) as assess_due_submitted_count,
+    coalesce(due_features.due_count, 0) - coalesce(due_features.due_submitted_count, 0) as assess_missed_count,
+    coalesce(submission_features.submitted_count, 0) as assess_submitted_count,
+    coalesce(submission_features.banked_count, 0) as assess_banked_count,
+    coalesce(submission_features.late_count, 0) as assess_late_count,
+    coalesce(submission_features.failed_count, 0) as assess_failed_count,
+    round(submission_features.mean_score, 2) as assess_mean_score,
+    round(submission_features.weighted_score, 2) as assess_weighted_score,
+    coalesce(submission_features.submitted_ahead_count, 0) as assess_submitted_ahead_count,
+    round(submission_features.mean_days_early, 2) as assess_mean_days_early,
+    submission_features.min_days_early as assess_min_days_early,
+    submission_features.max_score as assess_max_score,
+    submission_features.min_score as assess_min_score,
+    submission_features.first_submitted_day as assess_first_submitted_day,
+    round(cohort_comparison_features.score_z_mean, 4) as assess_score_z_mean,
+    round(cohort_comparison_features.days_after_cohort_median, 2) as assess_days_after_cohort_median
+from population
+left join due_features on population.student_module_id = due_features.student_module_id
+left join submission_features on population.student_module_id = submission_features.student_module_id
+left join cohort_comparison_features on population.student_module_id = cohort_comparison_features.student_module_id

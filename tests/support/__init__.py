@@ -1,0 +1,2 @@
+"""Helpers shared by the test tiers (data locations, bad-input catalogue, trained warehouses, a constructed
+prediction log, table digests)."""
