@@ -105,13 +105,13 @@ def _fast(est: Any):
         fn = _one_hot(est)
     elif type(est) is VarianceThreshold:
         mask = est.get_support()
-        fn = lambda block: block[:, mask]  # noqa: E731
+        fn = lambda block: block[:, mask]  # noqa: E731 - one-line closures, like the branches that return one
     elif type(est) is SimpleImputer:
         fn = _imputer(est)
     elif type(est) is StandardScaler:
         mean = est.mean_ if est.with_mean else 0.0
         scale = est.scale_ if est.with_std else 1.0
-        fn = lambda block: (block - mean) / scale  # noqa: E731
+        fn = lambda block: (block - mean) / scale  # noqa: E731 - as above
     if fn is None:
         _strip_feature_names(est)
         return lambda block: np.asarray(est.transform(block))

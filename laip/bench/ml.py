@@ -79,7 +79,7 @@ def ablation(settings: Settings, model_name: str, params: dict) -> pd.DataFrame:
 def report(settings: Settings, skip_ablation: bool = False) -> None:
     import json
 
-    from laip.ml.train import train
+    from laip.ml.train import COMPARISON_COLUMNS, train
 
     start = time.perf_counter()
     result = train(settings)
@@ -87,22 +87,7 @@ def report(settings: Settings, skip_ablation: bool = False) -> None:
     print(
         f"\n== Models x splits (training {result.seconds:.0f} s, profile {result.profile}, data {result.data_digest})"
     )
-    cols = [
-        "model_name",
-        "split",
-        "roc_auc",
-        "average_precision",
-        "precision",
-        "recall",
-        "f1",
-        "brier",
-        "base_rate",
-        "threshold",
-        "cv_roc_auc",
-        "n_train",
-        "n_test",
-        "is_selected",
-    ]
+    cols = [*COMPARISON_COLUMNS, "base_rate", "threshold", "cv_roc_auc", "n_train", "n_test", "is_selected"]
     print(result.comparison[cols].to_string(**fmt))
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         subsets = con.execute("""

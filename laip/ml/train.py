@@ -33,6 +33,9 @@ from laip.ml.run_logging import clean_metric, log_dataset, log_model_run, parent
 
 log = logging.getLogger(__name__)
 
+# the columns of the model comparison that the summaries show
+COMPARISON_COLUMNS = ("model_name", "split", "roc_auc", "average_precision", "precision", "recall", "f1", "brier")
+
 
 @dataclass
 class TrainResult:
@@ -49,17 +52,7 @@ class TrainResult:
 
     def as_xcom(self) -> dict[str, Any]:
         """What the Airflow task keeps (JSON)."""
-        cols = [
-            "model_name",
-            "split",
-            "roc_auc",
-            "average_precision",
-            "precision",
-            "recall",
-            "f1",
-            "brier",
-            "is_selected",
-        ]
+        cols = [*COMPARISON_COLUMNS, "is_selected"]
         return json.loads(
             json.dumps(
                 {
@@ -78,18 +71,7 @@ class TrainResult:
         )
 
     def summary(self) -> str:
-        cols = [
-            "model_name",
-            "split",
-            "roc_auc",
-            "average_precision",
-            "precision",
-            "recall",
-            "f1",
-            "brier",
-            "threshold",
-            "is_selected",
-        ]
+        cols = [*COMPARISON_COLUMNS, "threshold", "is_selected"]
         table = self.comparison[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
         return "\n".join(
             [
