@@ -7,13 +7,34 @@ them, so a reader never mixes two versions when the alias moves in between.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import math
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from laip.config import Settings
 from laip.ml.config import MLConfig
 from laip.ml.tracking import allow_model_loading, setup_tracking
+
+# A logged model names the classes it holds by their import path (skops and pickle alike). Models trained before the
+# package was laid out by stage name the old paths: those stay importable while a model is loaded.
+LEGACY_MODULES = {"laip.modeling": "laip.ml.modeling"}
+
+
+@contextlib.contextmanager
+def legacy_module_names() -> Iterator[None]:
+    """Make the old module paths of :data:`LEGACY_MODULES` importable for the duration of a model load."""
+    added = [old for old in LEGACY_MODULES if old not in sys.modules]
+    for old in added:
+        sys.modules[old] = importlib.import_module(LEGACY_MODULES[old])
+    try:
+        yield
+    finally:
+        for old in added:
+            sys.modules.pop(old, None)
 
 
 class NoChampion(LookupError):
@@ -48,7 +69,7 @@ class ChampionVersion:
         """The fitted model of this version (MLflow's sklearn flavour)."""
         import mlflow
 
-        with allow_model_loading():
+        with allow_model_loading(), legacy_module_names():
             return mlflow.sklearn.load_model(self.model_uri)
 
     def model_metrics(self) -> dict[str, float]:
