@@ -3,8 +3,10 @@ logged 500 that never leaks internals. Rejections of prediction requests go to t
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,15 +20,43 @@ from laip.api.state import PREDICT_PATHS, ApiState, rejection
 log = logging.getLogger(__name__)
 
 
+MAX_ERRORS = 20  # a 422 lists at most this many errors ...
+MAX_ECHO_CHARS = 200  # ... and echoes at most this much of each offending value
+
+
 def _json_safe(obj: Any) -> Any:
-    """Echoed inputs may hold NaN / infinity (valid in Python's JSON parser, not in a JSON response)."""
+    """Echoed inputs may hold NaN / infinity (valid in Python's JSON parser, not in a JSON response) and lone
+    surrogates (valid in a JSON string escape, not in UTF-8): both are shown as text."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(obj, dict):
         return {k: _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_json_safe(v) for v in obj]
     return obj
+
+
+def _echo(value: Any) -> Any:
+    """An offending value as the answer shows it: small values as they are, large ones cut (never the whole body)."""
+    text = json.dumps(_json_safe(jsonable_encoder(value)), allow_nan=False)
+    if len(text) <= MAX_ECHO_CHARS:
+        return _json_safe(jsonable_encoder(value))
+    return f"{text[:MAX_ECHO_CHARS]}... ({len(text):,} characters, cut)"
+
+
+def bounded_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """The validation errors a 422 shows: at most MAX_ERRORS, each offending value cut to MAX_ECHO_CHARS."""
+    shown = []
+    for e in errors[:MAX_ERRORS]:
+        item = {k: _json_safe(jsonable_encoder(v)) for k, v in e.items() if k not in ("url", "input", "ctx")}
+        if "input" in e:
+            item["input"] = _echo(e["input"])
+        shown.append(item)
+    if len(errors) > MAX_ERRORS:
+        shown.append({"type": "more_errors", "loc": [], "msg": f"{len(errors) - MAX_ERRORS} more errors not shown"})
+    return shown
 
 
 def install_error_handlers(app: FastAPI, state: ApiState) -> None:
@@ -39,7 +69,9 @@ def install_error_handlers(app: FastAPI, state: ApiState) -> None:
             e.get("type") == "too_long" and tuple(e.get("loc", ()))[:2] == ("body", "records") for e in errors
         )
         status = 413 if too_long else 422
-        summary = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors[:20])
+        summary = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors[:MAX_ERRORS]
+        )
         if request.url.path in PREDICT_PATHS:
             await state.predlog.append(
                 [rejection(request.state.request_id, request.url.path, status, summary, request.state.start)]
@@ -52,10 +84,7 @@ def install_error_handlers(app: FastAPI, state: ApiState) -> None:
                 },
                 status_code=413,
             )
-        detail = [{k: v for k, v in e.items() if k != "url"} for e in errors]
-        return JSONResponse(
-            {"detail": _json_safe(jsonable_encoder(detail)), "request_id": request.state.request_id}, status_code=422
-        )
+        return JSONResponse({"detail": bounded_errors(errors), "request_id": request.state.request_id}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

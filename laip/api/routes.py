@@ -7,20 +7,26 @@ No ``from __future__ import annotations`` here: FastAPI must see the generated r
 import asyncio
 import logging
 import time
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from laip.api import champion as champion_mod
 from laip.api.predlog import now_iso
 from laip.api.schemas import BatchPrediction, ErrorBody, Health, ModelInfo, Prediction, Schemas, build_schemas
-from laip.api.state import ERRORS, PREDICT_PATHS, ApiState
+from laip.api.state import ERRORS, PREDICT_PATHS, UNAUTHORIZED, ApiState, unauthorized
 from laip.api.state import unavailable as unavailable_response
+from laip.credentials import same_secret
 
 log = logging.getLogger(__name__)
+
+# Every state-changing endpoint takes the API token (laip.credentials.api_token) as a bearer token.
+BEARER = HTTPBearer(auto_error=False, description="The API token: LAIP_API_TOKEN, else LAIP_HOME/secrets/api_token")
+Token = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
 def _model_info(state: ApiState) -> dict[str, Any]:
@@ -179,9 +185,16 @@ def install_service_routes(app: FastAPI, state: ApiState) -> None:
             return unavailable_response(state, request)
         return JSONResponse(jsonable_encoder(_model_info(state)))
 
-    @app.post("/model/reload", response_model=ModelInfo, responses={503: {"model": ErrorBody}}, tags=["service"])
-    async def reload(request: Request) -> JSONResponse:
-        """Load models:/<name>@champion again (after a new training run); never trains."""
+    @app.post(
+        "/model/reload",
+        response_model=ModelInfo,
+        responses={**UNAUTHORIZED, 503: {"model": ErrorBody}},
+        tags=["service"],
+    )
+    async def reload(request: Request, token: Token) -> JSONResponse:
+        """Load models:/<name>@champion again (after a new training run); never trains. Needs the API token."""
+        if not same_secret(token.credentials if token else None, state.api_token):
+            return unauthorized(request)
         async with state.reload_lock:
             ok = await asyncio.to_thread(load_into, app, state)
         if not ok and state.champion is None:

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from laip.api.champion import FieldSpec
 from laip.config import Settings
 from laip.ml.config import MLConfig
 
-STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+# extra fields refused, no NaN / infinity, and strict types: `true` or "5" is not a number (an int is a float)
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,19 @@ def api_limits(settings: Settings) -> ApiLimits:
     return ApiLimits(int(cfg.get("max_batch_records", 1000)), int(cfg.get("max_body_bytes", 4_000_000)), bounds)
 
 
+def _unicode_text(value: str) -> str:
+    """Refuse a lone surrogate (JSON can escape one; UTF-8 cannot hold it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("not valid Unicode text (a lone surrogate)") from exc
+    return value
+
+
 def _field(spec: FieldSpec, config: MLConfig, limits: ApiLimits) -> tuple[Any, Any]:
     description = config.label(spec.name)
     if spec.kind == "category":
-        typ: Any = Literal[spec.categories] if spec.categories else str
+        typ: Any = Literal[spec.categories] if spec.categories else Annotated[str, AfterValidator(_unicode_text)]
         extra: dict[str, Any] = {} if spec.categories else {"max_length": 200}
         if spec.nullable:
             description += " (null = unknown)"

@@ -15,12 +15,16 @@ from laip.api.batcher import Batcher
 from laip.api.predlog import PredictionLog, now_iso
 from laip.api.schemas import ApiLimits, ErrorBody, Schemas, api_limits
 from laip.config import Settings
+from laip.credentials import api_token
 
 PREDICT_PATHS = ("/predict", "/predict/batch")
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "Body or batch too large"},
     422: {"description": "Invalid input: the field and the reason"},
     503: {"model": ErrorBody, "description": "No champion model loaded"},
+}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong token (Authorization: Bearer <token>)"},
 }
 
 
@@ -31,6 +35,7 @@ class ApiState:
         self.settings = settings
         self.limits: ApiLimits = api_limits(settings)
         self.predlog = predlog
+        self.api_token = api_token(settings.home)  # authorizes the state-changing endpoints
         self.champion: champion_mod.Champion | None = None
         self.load_error: str | None = None
         self.schemas: Schemas | None = None
@@ -60,4 +65,16 @@ def unavailable(state: ApiState, request: Request) -> JSONResponse:
     return JSONResponse(
         {"detail": f"no champion model loaded: {state.load_error}", "request_id": request.state.request_id},
         status_code=503,
+    )
+
+
+def unauthorized(request: Request) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": "authentication required: send Authorization: Bearer <token> (the token is LAIP_API_TOKEN, "
+            "else the file secrets/api_token under LAIP_HOME)",
+            "request_id": request.state.request_id,
+        },
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
     )

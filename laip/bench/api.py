@@ -58,6 +58,8 @@ def scratch_home(settings: Settings) -> Path:
     home = Path(tempfile.mkdtemp(prefix="laip-api-bench-"))
     (home / "mlflow").symlink_to(settings.mlflow_dir.resolve())
     (home / "serving").symlink_to(settings.serving_warehouse.parent.resolve())
+    if (settings.home / "secrets").is_dir():  # the key that signed the champion, and the API token
+        (home / "secrets").symlink_to((settings.home / "secrets").resolve())
     return home
 
 

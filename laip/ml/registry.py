@@ -11,12 +11,15 @@ import contextlib
 import importlib
 import math
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from laip.config import Settings
 from laip.ml.config import MLConfig
+from laip.ml.provenance import verify
 from laip.ml.tracking import allow_model_loading, setup_tracking
 
 # A logged model names the classes it holds by their import path (skops and pickle alike). Models trained before the
@@ -50,6 +53,7 @@ class ChampionVersion:
     training_run_id: str  # the training (parent) run that selected it
     tags: dict[str, str] = field(default_factory=dict)  # the version's tags
     tracking_uri: str = ""
+    home: Path = Path()  # LAIP_HOME: where the model-signing key is
 
     @property
     def model_uri(self) -> str:
@@ -66,11 +70,15 @@ class ChampionVersion:
         return MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
 
     def load(self) -> Any:
-        """The fitted model of this version (MLflow's sklearn flavour)."""
+        """The fitted model of this version (MLflow's sklearn flavour), after :func:`laip.ml.provenance.verify`
+        showed this platform's training wrote exactly these files (raises UntrustedModel otherwise)."""
         import mlflow
 
-        with allow_model_loading(), legacy_module_names():
-            return mlflow.sklearn.load_model(self.model_uri)
+        with tempfile.TemporaryDirectory(prefix="laip-model-") as tmp:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=self.model_uri, dst_path=tmp))
+            verify(local, self.tags, self.home, self.model_uri)
+            with allow_model_loading(), legacy_module_names():
+                return mlflow.sklearn.load_model(str(local))
 
     def model_metrics(self) -> dict[str, float]:
         """Metrics of the model run, sorted by name."""
@@ -133,4 +141,5 @@ def get_champion(settings: Settings, config: MLConfig) -> ChampionVersion:
         tags.get("training_run_id") or run_id,
         tags,
         uri,
+        settings.home,
     )

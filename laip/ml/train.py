@@ -29,6 +29,7 @@ from laip.ml.evaluate import Evaluation, evaluate, feature_importance
 from laip.ml.features import load_feature_data, make_splits
 from laip.ml.modeling import select_model
 from laip.ml.monitoring.profile import log_reference_profile
+from laip.ml.provenance import signature_tags
 from laip.ml.run_logging import clean_metric, log_dataset, log_model_run, parent_params
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,10 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
             "plots/pr_all_models.png",
         )
         client = MlflowClient()
+        # what vouches for the model at every later load (laip.ml.provenance)
+        with tempfile.TemporaryDirectory() as tmp:
+            logged = mlflow.artifacts.download_artifacts(artifact_uri=model_infos[selected].model_uri, dst_path=tmp)
+            provenance = signature_tags(Path(logged), settings.home)
         version = mlflow.register_model(
             model_infos[selected].model_uri,
             config.registered_model_name,
@@ -181,6 +186,7 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
                 "model_run_id": run_ids[selected],
                 "data_digest": data.digest,
                 f"{splits[0].name}_roc_auc": f"{scores[selected]:.4f}",
+                **provenance,
             },
         )
         version_number = int(version.version)

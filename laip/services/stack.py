@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from laip.config import Settings
+from laip.credentials import API_TOKEN_FILE, secret_file
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,10 @@ def api_service(settings: Settings) -> Service:
         f"http://{HOST}:{p}/docs",
         f"http://{HOST}:{p}/health",
         [Process("api", argv, {**os.environ, "LAIP_HOME": str(settings.home)})],
-        info={"prediction log": str(settings.prediction_log_dir)},
+        info={
+            "prediction log": str(settings.prediction_log_dir),
+            "POST /model/reload": f'-H "Authorization: Bearer $(cat {secret_file(settings.home, API_TOKEN_FILE)})"',
+        },
     )
 
 

@@ -20,75 +20,19 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from support.api_server import Server, auth, request
 
-from laip.bench.http_load import free_port
 from laip.config import Settings, load_settings
+from laip.credentials import api_token
 from laip.ml.config import load_ml_config
 from laip.ml.monitoring.prediction_log import read_prediction_log
-
-
-class Server:
-    """``laip serve`` in its own process group on a free loopback port."""
-
-    def __init__(self, home: Path, workers: int = 1, port: int | None = None):
-        self.home = home
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick", "OMP_NUM_THREADS": "1"}
-        env.pop("MLFLOW_TRACKING_URI", None)
-        self.log_path = home / f"api-test-{self.port}.log"
-        self.log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "laip", "serve", "--port", str(self.port), "--workers", str(workers)],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if (
-                    request(self, "GET", "/health")[0] in (200, 503)
-                    and self.log_path.read_text().count("Application startup complete") >= workers
-                ):
-                    break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"laip serve did not start: {self.log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-
-    def kill(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            self.proc.wait(30)
-        self.log.close()
-
-
-def request(
-    server: Server, method: str, path: str, body: object = None, raw: bytes | None = None, headers: dict | None = None
-) -> tuple[int, dict]:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(
-        server.url + path, data=data, method=method, headers={"content-type": "application/json", **(headers or {})}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as err:
-        text = err.read()
-        try:
-            return err.code, json.loads(text)
-        except ValueError:
-            return err.code, {"raw": text.decode(errors="replace")}
 
 
 @pytest.fixture(scope="module")
 def api_home(service_sample: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A copy of the sample's MLflow store and snapshot (artifacts are read from the original location)."""
     home = tmp_path_factory.mktemp("api") / "home"
-    for sub in ("mlflow", "serving"):
+    for sub in ("mlflow", "serving", "secrets"):
         shutil.copytree(
             service_sample.home / sub,
             home / sub,
@@ -157,7 +101,7 @@ def test_invalid_input_is_422_naming_field_and_reason(server: Server, records: l
         "code_module": ({**good, "code_module": "XYZ"}, "literal_error"),
         "reg_studied_credits": ({k: v for k, v in good.items() if k != "reg_studied_credits"}, "missing"),
         "favourite_colour": ({**good, "favourite_colour": "blue"}, "extra_forbidden"),
-        "prior_module_withdrawal_rate": ({**good, "prior_module_withdrawal_rate": "lots"}, "float_parsing"),
+        "prior_module_withdrawal_rate": ({**good, "prior_module_withdrawal_rate": "lots"}, "float_type"),
     }
     for field, (body, kind) in cases.items():
         status, resp = request(server, "POST", "/predict", body)
@@ -171,6 +115,26 @@ def test_invalid_input_is_422_naming_field_and_reason(server: Server, records: l
     )
     assert request(server, "POST", "/predict", raw=b'{"code_module": "AAA",')[0] == 422
     assert request(server, "POST", "/predict/batch", {"records": []})[0] == 422
+
+
+def test_hostile_input_gets_a_small_4xx(server: Server, records: list[dict]) -> None:
+    good = _input(records[0])
+    # a 3 MB invalid value, and a batch of 900 invalid records: the 422 shows at most 20 errors, each value cut
+    status, body = request(server, "POST", "/predict", {**good, "code_module": "x" * 3_000_000})
+    assert status == 422 and len(json.dumps(body)) < 5_000 and "cut" in body["detail"][0]["input"], str(body)[:500]
+    status, body = request(server, "POST", "/predict/batch", {"records": [{**good, "clicks_total": -1}] * 900})
+    assert status == 422 and len(body["detail"]) == 21 and "880 more errors" in body["detail"][-1]["msg"]
+    assert len(json.dumps(body)) < 20_000
+    # a lone surrogate in any string is invalid input, never a 500
+    for field in ("student_module_id", "code_module"):
+        raw = json.dumps({**good, field: "\ud800"}).encode()  # the JSON escape of a lone surrogate
+        status, body = request(server, "POST", "/predict", raw=raw)
+        assert status == 422 and body["detail"][0]["loc"][-1] == field, (field, body)
+    # numbers are numbers: not booleans, not strings
+    for value in (True, "5"):
+        status, body = request(server, "POST", "/predict", {**good, "reg_studied_credits": value})
+        assert status == 422 and body["detail"][0]["loc"][-1] == "reg_studied_credits", (value, body)
+    assert request(server, "POST", "/predict", {**good, "assess_mean_score": 70})[0] == 200  # an int is a float
 
 
 def test_oversized_batch_and_body_are_413(server: Server, records: list[dict], api_home: Settings) -> None:
@@ -203,7 +167,12 @@ def test_health_model_and_reload(server: Server, api_home: Settings) -> None:
     v2 = client.create_model_version("laip-withdrawal-day30", v1.source, run_id=v1.run_id, tags=v1.tags)
     client.set_registered_model_alias("laip-withdrawal-day30", "champion", v2.version)
     assert request(server, "GET", "/model")[1]["model_version"] == 1  # only an explicit reload changes it
-    status, info = request(server, "POST", "/model/reload")
+    # reload changes what is served: only with the API token (401 otherwise, nothing reloaded)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic " + api_token(api_home.home)}):
+        status, body = request(server, "POST", "/model/reload", headers=headers)
+        assert status == 401 and "Authorization: Bearer" in body["detail"], (headers, body)
+    assert request(server, "GET", "/model")[1]["model_version"] == 1
+    status, info = request(server, "POST", "/model/reload", headers=auth(api_home))
     assert status == 200 and info["model_version"] == int(v2.version)
     assert request(server, "GET", "/health")[1]["model_version"] == int(v2.version)
 
@@ -292,7 +261,7 @@ def test_without_a_champion_health_is_503_and_nothing_is_scored(tmp_path: Path, 
         assert status == 503 and body["model_loaded"] is False and "champion" in body["detail"]
         assert request(srv, "GET", "/model")[0] == 503
         assert request(srv, "POST", "/predict", _input(records[0]))[0] == 503
-        assert request(srv, "POST", "/model/reload")[0] == 503  # reload never trains
+        assert request(srv, "POST", "/model/reload", headers=auth(home))[0] == 503  # reload never trains
         assert request(srv, "POST", "/predict/batch", {"records": []})[0] == 503
     finally:
         srv.kill()

@@ -38,6 +38,7 @@ def _copy(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     """The warehouse and the MLflow registry copied into another LAIP_HOME (model artifacts stay shared)."""
     home = tmp_path / "home"
     shutil.copytree(settings.mlflow_dir, home / "mlflow", ignore=shutil.ignore_patterns("artifacts"))
+    shutil.copytree(settings.home / "secrets", home / "secrets")  # the key that signed the champion
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     other = load_settings(home=home)
     other.warehouse.parent.mkdir(parents=True)

@@ -37,6 +37,7 @@ from laip.ml.monitoring.performance import performance_table
 from laip.ml.monitoring.prediction_log import read_prediction_log
 from laip.ml.monitoring.profile import load_reference_profile, population_digests, populations
 from laip.ml.monitoring.tables import API, DECISION, DRIFT, PERFORMANCE, SCHEMAS, columns, typed
+from laip.ml.provenance import UntrustedModel
 from laip.ml.registry import find_champion
 
 log = logging.getLogger(__name__)
@@ -111,13 +112,19 @@ def monitor(
     config = load_ml_config(settings)
     mcfg = monitoring_config(config)
     champion = find_champion(settings, config)
-    model = champion.load() if champion is not None else None
     recorded_auc = champion.recorded_auc(config.primary_split) if champion is not None else math.nan
     log_frame = read_prediction_log(settings)
     drift = pd.DataFrame(columns=columns(DRIFT))
     perf = pd.DataFrame(columns=columns(PERFORMANCE))
     source = feature_change = None
+    model = None
     if champion is not None:
+        try:
+            model = champion.load()
+        except UntrustedModel as exc:  # it must not score anything: replace it like a champion that cannot score
+            feature_change = f"the champion cannot be used: {exc}"
+            log.warning("%s", feature_change)
+    if champion is not None and model is not None:
         data = load_feature_data(settings.warehouse, config)
         profile, source = load_reference_profile(settings, config, champion, recorded_auc, data)
         model_inputs = getattr(getattr(model, "pipeline", None), "feature_names_in_", None)

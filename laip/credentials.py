@@ -1,0 +1,53 @@
+"""Secrets the platform generates for itself (API token, model-signing key): from the environment, else created
+once under ``$LAIP_HOME/secrets`` readable by the owner only, and compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+SECRETS_DIR = "secrets"
+API_TOKEN_ENV = "LAIP_API_TOKEN"
+API_TOKEN_FILE = "api_token"
+
+
+def secret_file(home: Path, name: str) -> Path:
+    return Path(home) / SECRETS_DIR / name
+
+
+def read_or_create(path: Path, nbytes: int = 32) -> str:
+    """The secret stored in ``path``; the first caller creates it. The file is 0600 from its first byte (written
+    under a temporary name, then linked into place: never a moment with other modes or half a secret), and two
+    processes starting together agree on one value (the second link fails and it reads the first's)."""
+    path = Path(path)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(nbytes))
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+    value = path.read_text().strip()
+    if not value:
+        raise RuntimeError(f"{path} is empty: delete it to have a new secret generated")
+    return value
+
+
+def api_token(home: Path) -> str:
+    """The token that authorizes state-changing API calls: ``LAIP_API_TOKEN``, else ``$LAIP_HOME/secrets/api_token``."""
+    return os.environ.get(API_TOKEN_ENV) or read_or_create(secret_file(home, API_TOKEN_FILE))
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """Constant-time comparison (no timing hint about how much of a guess was right)."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
