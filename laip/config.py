@@ -33,6 +33,7 @@ class Settings:
     prediction_day: int
     click_log_complete_tolerance_days: int
     min_group_size: int
+    writer_wait_seconds: float = 600.0  # how long a warehouse writer waits for the one running (laip.locks)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # --- derived locations (all state lives under ``home``) ---
@@ -162,5 +163,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         prediction_day=int(domain.get("prediction_day", 30)),
         click_log_complete_tolerance_days=int(domain.get("click_log_complete_tolerance_days", 7)),
         min_group_size=int(domain.get("min_group_size", 10)),
+        writer_wait_seconds=float(raw.get("warehouse", {}).get("writer_wait_seconds", 600)),
         raw=raw,
     )

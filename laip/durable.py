@@ -40,3 +40,24 @@ def atomic_write_text(target: Path, text: str) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def staging_path(target: Path, purpose: str) -> Path:
+    """A temporary file beside ``target`` that belongs to this process (``<name>.<purpose>-<pid>``), after removing
+    the ones that processes which no longer run left behind (a crash mid-write); other live writers' are kept."""
+    target = Path(target)
+    for leftover in target.parent.glob(f"{target.name}.{purpose}-*"):
+        pid = leftover.name.rsplit("-", 1)[-1].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+    return target.with_name(f"{target.name}.{purpose}-{os.getpid()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

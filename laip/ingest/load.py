@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from laip.durable import atomic_replace
+from laip.durable import atomic_replace, staging_path
 from laip.ingest.acquire import find_file
 from laip.ingest.report import Report, ValidationError, passed_report_for, write_report
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
@@ -122,7 +122,7 @@ def load(
         return LoadResult(warehouse, changed=False, seconds=time.perf_counter() - start, validated=validated)
 
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    staging = warehouse.with_name(warehouse.name + ".loading")
+    staging = staging_path(warehouse, "loading")
     for leftover in (staging, staging.with_name(staging.name + ".wal")):
         leftover.unlink(missing_ok=True)
     rows: dict[str, int] = {}

@@ -15,7 +15,8 @@ from typing import Any
 
 from laip.config import Settings
 from laip.ml.config import MODEL_NAMES
-from laip.warehouse.build import dbt_env, dbt_executable
+from laip.warehouse.build import dbt_env
+from laip.warehouse.locked_dbt import locked_dbt_executable
 
 DAG_ID = "laip_pipeline"
 # DuckDB allows one writer per file: every task that writes the warehouse takes the one slot of this pool.
@@ -59,7 +60,8 @@ def cosmos_configs(settings: Settings) -> dict[str, Any]:
         "execution_config": ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=dbt_executable(),
+            # dbt under the warehouse writer lock, like every other writer (laip.locks)
+            dbt_executable_path=locked_dbt_executable(),
         ),
         "render_config": RenderConfig(
             # Without a manifest (first start before `laip parse`), fall back to `dbt ls` (slower, cached).

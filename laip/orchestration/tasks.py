@@ -12,11 +12,13 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from laip.config import Settings
+from laip.locks import WriterBusy, warehouse_writer
 
 if TYPE_CHECKING:
     from laip.ingest.acquire import DataSource
@@ -40,6 +42,11 @@ class StepResult(Protocol):
     def summary(self) -> str: ...
 
     def as_xcom(self) -> dict[str, Any]: ...
+
+
+def writing(settings: Settings, step: str) -> AbstractContextManager[None]:
+    """The warehouse's writer lock for ``step`` (:mod:`laip.locks`): every step that writes the warehouse holds it."""
+    return warehouse_writer(settings.warehouse, step, settings.writer_wait_seconds)
 
 
 def report(result: StepResult) -> dict[str, Any]:
@@ -89,15 +96,16 @@ def load_raw(settings: Settings, data_dir: str | Path | None = None, *, force: b
 
     source = data_source(settings, data_dir)
     try:
-        return load(
-            source.path,
-            settings.warehouse,
-            settings.reports_dir,
-            source=source.kind,
-            force=force,
-            max_examples=settings.max_examples_per_rule,
-            tolerance_days=settings.click_log_complete_tolerance_days,
-        )
+        with writing(settings, "load"):
+            return load(
+                source.path,
+                settings.warehouse,
+                settings.reports_dir,
+                source=source.kind,
+                force=force,
+                max_examples=settings.max_examples_per_rule,
+                tolerance_days=settings.click_log_complete_tolerance_days,
+            )
     except ValidationError as exc:
         raise StepFailed(f"load refused, {settings.warehouse} is unchanged:\n{exc.report.summary()}") from exc
 
@@ -106,7 +114,8 @@ def build_warehouse(settings: Settings, *, full_refresh: bool = False) -> BuildR
     """``dbt build`` of the whole project (models and their tests) in one dbt process."""
     from laip.warehouse.build import build
 
-    result = build(settings, full_refresh=full_refresh)
+    with writing(settings, "dbt build"):
+        result = build(settings, full_refresh=full_refresh)
     if not result.success:
         raise StepFailed(result.summary())
     return result
@@ -120,7 +129,8 @@ def certify_build(settings: Settings, command: str = "dbt build (airflow/cosmos)
     from laip.warehouse.build import BuildResult, record_build_status
 
     result = BuildResult(True, command, 0.0)
-    record_build_status(settings.warehouse, result)
+    with writing(settings, "certify_build"):
+        record_build_status(settings.warehouse, result)
     log.info(result.summary())
     return {"command": command}
 
@@ -129,21 +139,24 @@ def train_model(settings: Settings, models: Sequence[str] | None = None) -> Trai
     """Train the baseline and challengers, log them to MLflow, register the champion."""
     from laip.ml.train import train
 
-    return train(settings, models=list(models) if models else None)
+    with writing(settings, "train"):
+        return train(settings, models=list(models) if models else None)
 
 
 def score(settings: Settings) -> ScoreResult:
     """Score the day-30 population with ``models:/…@champion`` into the ML serving tables."""
     from laip.ml.score import score as score_population
 
-    return score_population(settings)
+    with writing(settings, "score"):
+        return score_population(settings)
 
 
 def insight_cards(settings: Settings) -> InsightResult:
     """Write the governed insight cards (small groups suppressed, caveats attached)."""
     from laip.ml.insights import build_insight_cards
 
-    return build_insight_cards(settings)
+    with writing(settings, "insights"):
+        return build_insight_cards(settings)
 
 
 def publish(settings: Settings) -> PublishResult:
@@ -152,7 +165,8 @@ def publish(settings: Settings) -> PublishResult:
     from laip.warehouse.publish import publish as publish_snapshot
 
     try:
-        return publish_snapshot(settings.warehouse, settings.serving_warehouse)
+        with writing(settings, "publish"):
+            return publish_snapshot(settings.warehouse, settings.serving_warehouse)
     except PublishError as exc:
         raise StepFailed(f"publish refused: {exc}") from exc
 
@@ -165,7 +179,8 @@ def monitor(settings: Settings, retrain: str = "auto") -> MonitorResult:
     the result carries the retraining decision (``retrain``: auto = the configured rule, always, never)."""
     from laip.ml.monitoring.monitor import monitor as run_monitor
 
-    return run_monitor(settings, retrain or "auto")
+    with writing(settings, "monitor"):
+        return run_monitor(settings, retrain or "auto")
 
 
 def branch_after_monitor(decision: dict[str, Any]) -> str:
@@ -181,16 +196,17 @@ def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] 
 
     for reason in decision.get("reasons", []):
         log.info("retraining: %s", reason)
-    summary = report(train_model(settings, models))
-    version = summary.get("model_version")
-    kept = Decision(**{f.name: decision[f.name] for f in fields(Decision) if f.name in decision})
-    run_monitor(
-        settings,
-        kept.mode,
-        decision=kept,
-        outcome=f"retrained: champion is now version {version}",
-        new_model_version=version,
-    )
+    with writing(settings, "train"):
+        summary = report(train_model(settings, models))
+        version = summary.get("model_version")
+        kept = Decision(**{f.name: decision[f.name] for f in fields(Decision) if f.name in decision})
+        run_monitor(
+            settings,
+            kept.mode,
+            decision=kept,
+            outcome=f"retrained: champion is now version {version}",
+            new_model_version=version,
+        )
     return summary
 
 
@@ -231,7 +247,7 @@ def run_all(settings: Settings, data_dir: str | Path | None = None, retrain: str
         start = time.perf_counter()
         try:
             step()
-        except StepFailed as exc:
+        except (StepFailed, WriterBusy) as exc:
             print(str(exc), file=sys.stderr)
             print(
                 f"Step {name} failed; the published snapshot {settings.serving_warehouse} is unchanged.",

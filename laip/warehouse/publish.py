@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from laip.durable import atomic_replace
+from laip.durable import atomic_replace, staging_path
 from laip.ingest.load import MANIFEST
 from laip.warehouse.build import BUILD_STATUS
 
@@ -63,7 +63,7 @@ def publish(warehouse: Path, serving: Path) -> PublishResult:
     if not warehouse.is_file():
         raise PublishError(f"no warehouse at {warehouse}; run the pipeline first")
     serving.parent.mkdir(parents=True, exist_ok=True)
-    staging = serving.with_name(serving.name + ".publishing")
+    staging = staging_path(serving, "publishing")
     staging.unlink(missing_ok=True)
     tables: dict[str, int] = {}
     with duckdb.connect(str(staging)) as con:
