@@ -27,15 +27,16 @@ def atomic_replace(staged: Path, target: Path) -> Path:
     return Path(target)
 
 
-def atomic_write_text(target: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``target`` (unique to this call), then :func:`atomic_replace`."""
+def atomic_write_text(target: Path, text: str, mode: int = FILE_MODE) -> Path:
+    """Write ``text`` to a temporary file beside ``target`` (unique to this call), then :func:`atomic_replace`.
+    The file has ``mode`` before it gets its name (0600 for secrets: never readable by others, not even briefly)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, mode)
         return atomic_replace(Path(tmp), target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from laip.config import Settings
+from laip.durable import atomic_write_text
 from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,7 @@ def _secrets(settings: Settings) -> dict[str, str]:
     wanted = {"jwt_secret": values["AIRFLOW__API_AUTH__JWT_SECRET"], "secret_key": values["AIRFLOW__API__SECRET_KEY"]}
     if stored != wanted:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(wanted))
-        path.chmod(0o600)
+        atomic_write_text(path, json.dumps(wanted), mode=0o600)
     return values
 
 
@@ -98,8 +98,7 @@ def admin_credentials(settings: Settings) -> tuple[str, str]:
     if password is None:
         password = secrets.token_urlsafe(16)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({user: password}))
-    path.chmod(0o600)
+    atomic_write_text(path, json.dumps({user: password}), mode=0o600)
     return user, password
 
 
