@@ -138,7 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return args.func(load_settings(), args)
+    from laip.locks import WriterBusy
+    from laip.orchestration.tasks import StepFailed
+
+    try:
+        return args.func(load_settings(), args)
+    except (StepFailed, WriterBusy) as exc:  # a failure a retry cannot fix, another writer: one clear message
+        print(str(exc), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

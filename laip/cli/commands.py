@@ -32,31 +32,21 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.locks import WriterBusy
     from laip.orchestration.tasks import writing
     from laip.warehouse.build import build
 
-    try:
-        with writing(settings, "dbt build"):
-            result = build(settings, select=args.select, full_refresh=args.full_refresh)
-    except WriterBusy as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    with writing(settings, "dbt build"):
+        result = build(settings, select=args.select, full_refresh=args.full_refresh)
     print(result.summary())
     return 0 if result.success else 1
 
 
 def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.locks import WriterBusy
     from laip.orchestration.tasks import writing
     from laip.warehouse.build import docs
 
-    try:
-        with writing(settings, "dbt docs"):  # dbt opens the warehouse for writing
-            result = docs(settings)
-    except WriterBusy as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    with writing(settings, "dbt docs"):  # dbt opens the warehouse for writing
+        result = docs(settings)
     print(result.summary())
     print(f"Docs site: {settings.dbt_target_dir / 'index.html'}")
     return 0 if result.success else 1
@@ -69,17 +59,9 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
-    """Run one step of :mod:`laip.orchestration.tasks` and print its result's summary; a
-    :class:`~laip.orchestration.tasks.StepFailed` becomes a clear message and exit code 1."""
-    from laip.locks import WriterBusy
-    from laip.orchestration.tasks import StepFailed
-
-    try:
-        result = fn(*args, **kwargs)
-    except (StepFailed, WriterBusy) as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    print(result.summary())
+    """Run one step of :mod:`laip.orchestration.tasks` and print its result's summary (failures: see
+    :func:`laip.cli.main`)."""
+    print(fn(*args, **kwargs).summary())
     return 0
 
 
@@ -110,14 +92,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_monitor(settings: Settings, args: argparse.Namespace) -> int:
     """Drift, performance decay, API health and the retraining decision (tables only: nothing is retrained)."""
-    from laip.locks import WriterBusy
     from laip.orchestration import tasks
 
-    try:
-        result = tasks.monitor(settings, args.retrain)
-    except WriterBusy as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    result = tasks.monitor(settings, args.retrain)
     print(json.dumps(result.decision.as_xcom(), indent=2) if args.json else result.summary())
     return 0
 

@@ -35,6 +35,15 @@ class DataSource:
     message: str
 
 
+class DataDirError(ValueError):
+    """The raw-data directory cannot be used (it does not resolve: a symlink loop, ...)."""
+
+
+def candidates(data_dir: Path, stem: str) -> list[Path]:
+    """Every file present for ``stem`` (``X.csv`` and / or ``X.csv.gz``)."""
+    return [data_dir / f"{stem}{ext}" for ext in EXTENSIONS if (data_dir / f"{stem}{ext}").is_file()]
+
+
 def find_file(data_dir: Path, stem: str) -> Path | None:
     """The file for ``stem`` in ``data_dir`` (``.csv`` preferred over ``.csv.gz``), or None."""
     for ext in EXTENSIONS:
@@ -79,7 +88,11 @@ def download_official(urls: tuple[str, ...], dest: Path, timeout_s: float) -> st
 def resolve_data_dir(settings: Settings, data_dir: Path | None = None) -> DataSource:
     """Decide which directory the pipeline reads (see the module docstring)."""
     if data_dir is not None or not settings.data_dir_is_default:
-        path = (data_dir or settings.data_dir).resolve()
+        given = data_dir or settings.data_dir
+        try:
+            path = given.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+            raise DataDirError(f"raw-data directory {given} cannot be used: {exc}") from None
         return DataSource(path, "given", f"Using raw data in {path}")
     default = settings.data_dir
     if not missing_files(default):

@@ -12,8 +12,27 @@ from pathlib import Path
 
 import duckdb
 
+from laip.ingest.acquire import candidates
 from laip.ingest.report import Finding
 from laip.ingest.schema import TableSpec
+
+
+def locate(data_dir: Path, spec: TableSpec) -> Path | Finding:
+    """The one file of ``spec`` in ``data_dir``, or why there is none: missing, or both ``X.csv`` and ``X.csv.gz``
+    (which one is the data is never guessed)."""
+    present = candidates(data_dir, spec.file_stem)
+    if len(present) == 1:
+        return present[0]
+    name = f"{spec.file_stem}.csv"
+    if not present:
+        return Finding("error", name, "missing_file", f"file not found in {data_dir} (looked for .csv and .csv.gz)")
+    both = " and ".join(p.name for p in present)
+    return Finding(
+        "error",
+        name,
+        "ambiguous_file",
+        f"both {both} are in {data_dir}: keep one (which one is the data is not guessed)",
+    )
 
 
 def open_text_probe(path: Path) -> io.BufferedReader | gzip.GzipFile:

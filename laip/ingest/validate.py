@@ -17,8 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from laip.ingest.acquire import find_file
-from laip.ingest.file_checks import check_header, csv_error_finding, read_header
+from laip.ingest.file_checks import check_header, csv_error_finding, locate, read_header
 from laip.ingest.report import FileInfo, Finding, Report
 from laip.ingest.schema import BY_TABLE, TABLES, Column, TableSpec
 
@@ -72,16 +71,9 @@ class _Validator:
         self.report.findings.append(finding)
 
     def read_file(self, spec: TableSpec) -> None:
-        path = find_file(self.data_dir, spec.file_stem)
-        if path is None:
-            self.add(
-                Finding(
-                    "error",
-                    f"{spec.file_stem}.csv",
-                    "missing_file",
-                    f"file not found in {self.data_dir} (looked for .csv and .csv.gz)",
-                )
-            )
+        path = locate(self.data_dir, spec)
+        if isinstance(path, Finding):
+            self.add(path)
             return
         stat = path.stat()
         info = FileInfo(spec.file_stem, str(path), stat.st_size, stat.st_mtime_ns)

@@ -58,9 +58,12 @@ def report(result: StepResult) -> dict[str, Any]:
 
 def data_source(settings: Settings, data_dir: str | Path | None) -> DataSource:
     """Where the raw files come from (``data_dir``, LAIP_DATA_DIR, a download, or the bundled sample), logged."""
-    from laip.ingest.acquire import resolve_data_dir
+    from laip.ingest.acquire import DataDirError, resolve_data_dir
 
-    source = resolve_data_dir(settings, Path(data_dir) if data_dir else None)
+    try:
+        source = resolve_data_dir(settings, Path(data_dir) if data_dir else None)
+    except DataDirError as exc:
+        raise StepFailed(str(exc)) from exc
     log.info(source.message)
     return source
 

@@ -72,3 +72,29 @@ def test_examples_are_capped_but_total_is_counted(plain_sample: Path) -> None:
     hits = [f for f in report.errors if f.column == "sum_click"]
     assert len(hits) == 5 and {h.total for h in hits} == {40}
     assert [h.row for h in hits] == [2, 3, 4, 5, 6]
+
+
+def test_both_csv_and_csv_gz_of_a_table_is_refused(plain_sample: Path, sample_dir: Path) -> None:
+    import shutil
+
+    shutil.copy2(sample_dir / "courses.csv.gz", plain_sample / "courses.csv.gz")  # beside courses.csv
+    report = validate(plain_sample)
+    assert not report.ok
+    [finding] = [f for f in report.errors if f.rule == "ambiguous_file"]
+    assert finding.file == "courses.csv" and "courses.csv and courses.csv.gz" in finding.message
+
+
+def test_a_data_directory_in_a_symlink_loop_is_one_clear_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    env = {**os.environ, "LAIP_HOME": str(tmp_path / "home")}
+    for command in ("validate", "load"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "laip", command, str(tmp_path / "a")], env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert "raw-data directory" in proc.stderr and "ymlink loop" in proc.stderr
