@@ -73,12 +73,14 @@ def drift_table(
     mcfg: MonitoringConfig,
     training_populations: Sequence[str] = (),
     seen: Sequence[str] = (),
+    can_trigger: bool = True,
 ) -> pd.DataFrame:
     """One row per (feature, population) of ``X`` (``populations`` labels each row) against ``profile``.
 
     ``triggers_retrain``: a key feature whose PSI exceeds the threshold, in a population of at least ``min_rows``
     rows that is new or changed since the champion was trained (not in ``seen``: populations whose rows were
-    already in the mart, unchanged, when the champion was trained and selected).
+    already in the mart, unchanged, when the champion was trained and selected). Never for a population that
+    ``can_trigger`` is false for: the API's logged inputs, which anyone who reaches the API can write.
     """
     rows = []
     labels = populations.astype(str).to_numpy()
@@ -107,7 +109,11 @@ def drift_table(
                     "is_key_feature": is_key,
                     "psi_threshold": mcfg.psi_threshold,
                     "drifted": drifted,
-                    "triggers_retrain": drifted and is_key and not was_seen and mask.sum() >= mcfg.min_rows,
+                    "triggers_retrain": can_trigger
+                    and drifted
+                    and is_key
+                    and not was_seen
+                    and mask.sum() >= mcfg.min_rows,
                 }
             )
     return pd.DataFrame(rows, columns=[c for c in columns(DRIFT) if c != "profile_source"])

@@ -137,7 +137,9 @@ def monitor(
         drift_parts = [drift_table(profile, data.X, populations(data), "presentation", config, mcfg, trained_on, seen)]
         inputs = api_inputs(log_frame, config)
         if len(inputs):
-            drift_parts.append(drift_table(profile, inputs, pd.Series(["api"] * len(inputs)), "api", config, mcfg))
+            # reported, never a trigger: anyone who reaches the prediction API can write its log
+            api = pd.Series(["api"] * len(inputs))
+            drift_parts.append(drift_table(profile, inputs, api, "api", config, mcfg, can_trigger=False))
         drift = pd.concat(drift_parts, ignore_index=True).assign(profile_source=source)
         proba = None if feature_change or model is None else model.predict_proba(data.X)[:, 1]
         if proba is not None:

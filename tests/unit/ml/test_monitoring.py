@@ -123,6 +123,19 @@ def test_key_feature_drift_triggers_only_in_new_or_changed_data(config: MLConfig
     ).retrain
 
 
+def test_drift_of_the_api_inputs_is_shown_but_never_triggers(config: MLConfig) -> None:
+    """Anyone who reaches the prediction API can write its log: its drift must not be able to force a retrain."""
+    rng = np.random.default_rng(2)
+    f = "reg_studied_credits"
+    profile = {"features": {f: numeric_profile(rng.normal(60, 20, 3000))}}
+    X = pd.DataFrame({f: rng.normal(200, 20, 500)})  # crafted requests, far from the training data
+    mcfg = MonitoringConfig(key_features=(f,), min_rows=100)
+    api = drift_table(profile, X, pd.Series(["api"] * 500), "api", config, mcfg, can_trigger=False)
+    assert api.drifted.all() and api.is_key_feature.all() and not api.triggers_retrain.any()
+    no_perf = performance_table(np.array([]), np.array([]), pd.Series([], dtype=str), 0.8, mcfg)
+    assert not decide(api, no_perf, mcfg, has_champion=True).retrain
+
+
 def _perf(auc_target: float, champion_auc: float = 0.8, seen: tuple[str, ...] = ()) -> pd.DataFrame:
     """A labelled population whose ROC AUC is exactly ``auc_target`` (n = 200: 100 positives, 100 negatives)."""
     y = np.r_[np.ones(100), np.zeros(100)].astype(int)
