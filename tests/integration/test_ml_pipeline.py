@@ -3,6 +3,7 @@ temp dir) and real DuckDB. Quick ML profile (small grids)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -201,6 +202,7 @@ def test_post_day30_events_change_no_prediction(
     assert result.success, result.summary()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
     monkeypatch.setenv("LAIP_ML_PROFILE", "quick")
+    shutil.copytree(settings.home / "secrets", perturbed.home / "secrets")  # the key the champion was signed with
     score(perturbed)
     cols = (
         "student_module_id, withdrawal_probability, risk_band, is_flagged, reason_1_code, reason_2_code, "
