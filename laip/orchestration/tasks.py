@@ -127,12 +127,23 @@ def build_warehouse(settings: Settings, *, full_refresh: bool = False) -> BuildR
 def certify_build(settings: Settings, command: str = "dbt build (airflow/cosmos)") -> dict[str, Any]:
     """Record a successful full dbt build in ``meta.build_status`` (what ``publish`` checks).
 
-    The Airflow DAG calls this once every task of the Cosmos dbt group has succeeded.
+    The Airflow DAG calls this once every task of the Cosmos dbt group has succeeded. It refuses when the warehouse
+    lacks any model of the dbt project: then the file was replaced after the build (a load in between), and
+    certifying it would let ``publish`` ship a snapshot without marts.
     """
-    from laip.warehouse.build import BuildResult, record_build_status
+    from laip.warehouse.build import BuildResult, missing_models, record_build_status
 
+    manifest = settings.dbt_manifest_dir / "manifest.json"
+    if not manifest.is_file():
+        raise StepFailed(f"certify refused: no dbt manifest at {manifest}; run `laip parse`")
     result = BuildResult(True, command, 0.0)
     with writing(settings, "certify_build"):
+        missing = missing_models(settings.warehouse, manifest)
+        if missing:
+            raise StepFailed(
+                f"certify refused: {len(missing)} models of the dbt build are not in {settings.warehouse} (e.g. "
+                f"{', '.join(missing[:3])}); it was replaced after the build (a load in between?): build it again"
+            )
         record_build_status(settings.warehouse, result)
     log.info(result.summary())
     return {"command": command}

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from laip.config import Settings
+from laip.ingest.load import MANIFEST
 
 log = logging.getLogger(__name__)
 
@@ -98,20 +99,49 @@ def run_dbt(settings: Settings, command: str, *extra: str, target_path: Path | N
     return BuildResult(proc.returncode == 0, command, time.perf_counter() - start, dict(counts), failures)
 
 
+def built_models(manifest: Path) -> list[tuple[str, str]]:
+    """(schema, relation) of every enabled model of the dbt manifest that the build materialises."""
+    nodes = json.loads(Path(manifest).read_text())["nodes"].values()
+    return sorted(
+        (n["schema"], n.get("alias") or n["name"])
+        for n in nodes
+        if n["resource_type"] == "model"
+        and n["config"].get("enabled", True)
+        and n["config"].get("materialized") not in ("ephemeral",)
+    )
+
+
+def missing_models(warehouse: Path, manifest: Path) -> list[str]:
+    """The models of ``manifest`` that are not in ``warehouse``: a warehouse that was replaced after its build (a
+    load swaps in a file with raw data only) lacks them all."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        present = set(
+            con.execute(
+                "select schema_name, table_name from duckdb_tables() "
+                "union select schema_name, view_name from duckdb_views() where not internal"
+            ).fetchall()
+        )
+    return [f"{schema}.{name}" for schema, name in built_models(manifest) if (schema, name) not in present]
+
+
 def record_build_status(warehouse: Path, result: BuildResult) -> None:
-    """Append the build outcome to ``meta.build_status`` in the warehouse."""
+    """Append the build outcome to ``meta.build_status`` in the warehouse, with the load it was built on."""
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema if not exists meta")
         con.execute(f"""create table if not exists {BUILD_STATUS} (
             finished_at timestamptz, command varchar, success boolean, seconds double, counts json)""")
+        con.execute(f"alter table {BUILD_STATUS} add column if not exists load_id varchar")
+        load_id = con.execute(f"select max(load_id) from {MANIFEST}").fetchall()[0][0]
         con.execute(
-            f"insert into {BUILD_STATUS} values (?, ?, ?, ?, ?)",
+            f"insert into {BUILD_STATUS} (finished_at, command, success, seconds, counts, load_id) "
+            "values (?, ?, ?, ?, ?, ?)",
             [
                 datetime.now(UTC),
                 result.command,
                 result.success,
                 round(result.seconds, 3),
                 json.dumps(result.counts),
+                load_id,
             ],
         )
 
@@ -122,6 +152,11 @@ def build(settings: Settings, *, select: str | None = None, full_refresh: bool =
         raise FileNotFoundError(f"no warehouse at {settings.warehouse}; run `laip load` first")
     extra = [*(["--select", select] if select else []), *(["--full-refresh"] if full_refresh else [])]
     result = run_dbt(settings, "build", *extra)
+    manifest = settings.dbt_target_dir / "manifest.json"
+    missing = missing_models(settings.warehouse, manifest) if result.success and not select else []
+    if missing:  # the file was replaced while dbt ran: this build certifies nothing
+        result.success = False
+        result.failures.append(f"{len(missing)} models are not in the warehouse after the build, e.g. {missing[:3]}")
     if not select:  # a partial build does not certify the warehouse for publishing
         record_build_status(settings.warehouse, result)
     log.info(result.summary())

@@ -43,16 +43,22 @@ class PublishResult:
 
 
 def check_publishable(con: duckdb.DuckDBPyConnection) -> None:
-    """Refuse unless the latest full dbt build succeeded after the latest load."""
+    """Refuse unless the latest full dbt build succeeded after the latest load, on that load (its load id)."""
     try:
-        loaded_at = con.execute(f"select max(loaded_at) from {MANIFEST}").fetchall()[0][0]
+        loaded_at, load_id = con.execute(f"select max(loaded_at), max(load_id) from {MANIFEST}").fetchall()[0]
         last = con.execute(
-            f"select success, finished_at from {BUILD_STATUS} order by finished_at desc limit 1"
+            f"select success, finished_at, load_id from {BUILD_STATUS} order by finished_at desc limit 1"
+        ).fetchone()
+    except duckdb.BinderException:  # a warehouse built before builds recorded their load
+        last = con.execute(
+            f"select success, finished_at, null from {BUILD_STATUS} order by finished_at desc limit 1"
         ).fetchone()
     except duckdb.CatalogException as exc:
         raise PublishError("the warehouse has no dbt build yet; run `laip build` first") from exc
     if last is None or last[1] < loaded_at:
         raise PublishError("warehouse was loaded after its last dbt build; run `laip build` first")
+    if last[2] is not None and last[2] != load_id:
+        raise PublishError(f"the last dbt build ran on load {last[2]}, the warehouse holds load {load_id}; build it")
     if not last[0]:
         raise PublishError("the last dbt build failed; fix it and run `laip build` before publishing")
 

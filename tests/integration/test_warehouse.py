@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
+import pytest
 
 from laip.config import Settings
 
@@ -74,3 +78,19 @@ def test_serving_snapshot_holds_only_governed_schemas(built_sample: Settings) ->
         schemas = {r[0] for r in con.execute("select distinct schema_name from duckdb_tables()").fetchall()}
         n = con.execute("select count(*) from marts.mart_student_success_features").fetchone()[0]
     assert schemas <= {"marts", "ml", "meta"} and "marts" in schemas and n > 0
+
+
+def test_publish_refuses_a_build_of_another_load(built_sample: Settings, tmp_path: Path) -> None:
+    """The build records the load it ran on; a warehouse holding another load is not published."""
+    from laip.warehouse.publish import PublishError, publish
+
+    warehouse = tmp_path / "laip.duckdb"
+    shutil.copy2(built_sample.warehouse, warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        built_on = con.execute("select load_id from meta.build_status order by finished_at desc limit 1").fetchall()
+    assert built_on[0][0]  # recorded by the build
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update meta.load_manifest set load_id = 'another-load'")
+    with pytest.raises(PublishError, match="ran on load"):
+        publish(warehouse, tmp_path / "serving.duckdb")
+    assert not (tmp_path / "serving.duckdb").exists()
