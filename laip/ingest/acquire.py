@@ -12,6 +12,7 @@ Resolution order for the data directory the pipeline reads:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import shutil
@@ -51,6 +52,14 @@ def find_file(data_dir: Path, stem: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def missing_files(data_dir: Path) -> list[str]:

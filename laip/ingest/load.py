@@ -8,7 +8,6 @@ sha256 equals the manifest's is a no-op.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ from typing import Any
 import duckdb
 
 from laip.durable import atomic_replace, staging_path
-from laip.ingest.acquire import find_file
+from laip.ingest.acquire import find_file, sha256_file
 from laip.ingest.report import Report, ValidationError, passed_report_for, write_report
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
 from laip.ingest.validate import validate
@@ -55,14 +54,6 @@ class LoadResult:
         }
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_csv_sql(spec: TableSpec) -> str:
     """The DuckDB ``read_csv`` call that reads one raw file with the contract's explicit types (one ``?`` param)."""
     columns = {c.name: c.type for c in spec.columns}
@@ -84,12 +75,18 @@ def manifest_of(warehouse: Path) -> dict[str, str] | None:
         return None
 
 
-def ensure_valid(data_dir: Path, reports_dir: Path, *, max_examples: int = 5, tolerance_days: int = 7) -> bool:
-    """Validate ``data_dir`` unless a passing report exists for exactly these files. Raise if invalid.
-
-    Returns True when validation ran now.
+def ensure_valid(
+    data_dir: Path,
+    reports_dir: Path,
+    contents: dict[str, str],
+    *,
+    max_examples: int = 5,
+    tolerance_days: int = 7,
+) -> bool:
+    """Validate ``data_dir`` unless a passing report exists for exactly these file contents (``contents``: path ->
+    sha256; never size and mtime alone). Raise if invalid. Returns True when validation ran now.
     """
-    if passed_report_for(data_dir, reports_dir) is not None:
+    if passed_report_for(data_dir, reports_dir, contents) is not None:
         return False
     report: Report = validate(data_dir, max_examples=max_examples, tolerance_days=tolerance_days)
     write_report(report, reports_dir)
@@ -111,13 +108,13 @@ def load(
     """Validate (if needed) and load ``data_dir`` into ``warehouse`` atomically; see the module docstring."""
     start = time.perf_counter()
     data_dir = Path(data_dir).resolve()
-    validated = ensure_valid(data_dir, reports_dir, max_examples=max_examples, tolerance_days=tolerance_days)
     found = {spec.table: find_file(data_dir, spec.file_stem) for spec in TABLES}
     files = {table: path for table, path in found.items() if path is not None}
-    assert len(files) == len(found), "validation passed, so every file is present"
-
     with ThreadPoolExecutor(max_workers=2) as pool:
-        hashes = dict(zip(files, pool.map(sha256_file, files.values()), strict=False))
+        hashes = dict(zip(files, pool.map(sha256_file, files.values()), strict=True))
+    contents = {str(files[t]): h for t, h in hashes.items()}
+    validated = ensure_valid(data_dir, reports_dir, contents, max_examples=max_examples, tolerance_days=tolerance_days)
+    assert len(files) == len(found), "validation passed, so every file is present"
     if not force and manifest_of(warehouse) == {p.name: hashes[t] for t, p in files.items()}:
         return LoadResult(warehouse, changed=False, seconds=time.perf_counter() - start, validated=validated)
 

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from laip.durable import atomic_write_text
-from laip.ingest.acquire import DataSource, find_file
-from laip.ingest.schema import TABLES
+from laip.ingest.acquire import DataSource
 
 REPORT_NAME = "validation_report.json"
 
@@ -46,6 +45,7 @@ class FileInfo:
     size_bytes: int
     mtime_ns: int
     rows: int | None = None
+    sha256: str | None = None  # the content the report vouches for
 
 
 @dataclass
@@ -86,9 +86,6 @@ class Report:
         lines.extend("  " + f.render() for f in self.findings)
         return "\n".join(lines)
 
-    def fingerprint(self) -> dict[str, list[int]]:
-        return {f.path: [f.size_bytes, f.mtime_ns] for f in self.files}
-
 
 @dataclass
 class ValidationResult:
@@ -126,23 +123,14 @@ def write_report(report: Report, reports_dir: Path) -> Path:
     return atomic_write_text(reports_dir / REPORT_NAME, report.to_json())
 
 
-def current_files_fingerprint(data_dir: Path) -> dict[str, list[int]]:
-    out = {}
-    for spec in TABLES:
-        path = find_file(data_dir, spec.file_stem)
-        if path is not None:
-            st = path.stat()
-            out[str(path)] = [st.st_size, st.st_mtime_ns]
-    return out
-
-
-def passed_report_for(data_dir: Path, reports_dir: Path) -> dict[str, Any] | None:
-    """The saved report if it passed for exactly the files now in ``data_dir`` (same size and mtime)."""
+def passed_report_for(data_dir: Path, reports_dir: Path, contents: dict[str, str]) -> dict[str, Any] | None:
+    """The saved report if it passed for exactly these file contents (``contents``: path -> sha256 of the files now
+    in ``data_dir``); a file changed in place with its size and mtime kept is validated again."""
     path = reports_dir / REPORT_NAME
     if not path.is_file():
         return None
     saved = json.loads(path.read_text())
-    files = {f["path"]: [f["size_bytes"], f["mtime_ns"]] for f in saved.get("files", [])}
-    if saved.get("ok") and saved.get("data_dir") == str(data_dir) and files == current_files_fingerprint(data_dir):
+    files = {f["path"]: f.get("sha256") for f in saved.get("files", [])}
+    if saved.get("ok") and saved.get("data_dir") == str(data_dir) and files == contents:
         return saved
     return None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from laip.ingest.acquire import sha256_file
 from laip.ingest.file_checks import check_header, csv_error_finding, locate, read_header
 from laip.ingest.report import FileInfo, Finding, Report
 from laip.ingest.schema import BY_TABLE, TABLES, Column, TableSpec
@@ -76,7 +77,7 @@ class _Validator:
             self.add(path)
             return
         stat = path.stat()
-        info = FileInfo(spec.file_stem, str(path), stat.st_size, stat.st_mtime_ns)
+        info = FileInfo(spec.file_stem, str(path), stat.st_size, stat.st_mtime_ns, sha256=sha256_file(path))
         self.report.files.append(info)
         header = read_header(path)
         if isinstance(header, Finding):

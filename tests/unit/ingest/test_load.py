@@ -65,18 +65,36 @@ def test_invalid_data_leaves_the_warehouse_untouched(settings: Settings, sample_
     assert _digest(settings.warehouse) == before
 
 
-def test_crash_mid_load_leaves_the_warehouse_untouched(settings: Settings, plain_sample: Path) -> None:
-    """A file that breaks after it was validated makes DuckDB fail half-way through the load."""
-    load(plain_sample, settings.warehouse, settings.reports_dir)  # validated report is now cached
+def test_crash_mid_load_leaves_the_warehouse_untouched(
+    settings: Settings, plain_sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB failing half-way through the load (here: on the last file) leaves the last good warehouse as it was."""
+    import laip.ingest.load as loader
+
+    load(plain_sample, settings.warehouse, settings.reports_dir)
     before = _digest(settings.warehouse)
-    victim = plain_sample / "studentVle.csv"  # loaded last: six tables are in the new file when it fails
-    st = victim.stat()
-    data = bytearray(victim.read_bytes())
-    pos = data.index(b"\r\n", len(data) // 2) + 2
-    data[pos : pos + 5] = b'"x","'  # same size: a broken row
-    victim.write_bytes(bytes(data))
-    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))  # same fingerprint: validation is skipped
+    real = loader.read_csv_sql
+    monkeypatch.setattr(
+        loader, "read_csv_sql", lambda spec: "no_such_function(?)" if spec.table == "student_vle" else real(spec)
+    )
     with pytest.raises(duckdb.Error):
         load(plain_sample, settings.warehouse, settings.reports_dir, force=True)
     assert _digest(settings.warehouse) == before
     assert not list(settings.warehouse.parent.glob("*.loading*"))
+
+
+def test_a_file_changed_in_place_is_validated_again(settings: Settings, plain_sample: Path) -> None:
+    """A passing report is reused only for the same file contents (sha256), never for the same size and mtime."""
+    load(plain_sample, settings.warehouse, settings.reports_dir)
+    before = _digest(settings.warehouse)
+    victim = plain_sample / "studentVle.csv"
+    st = victim.stat()
+    data = bytearray(victim.read_bytes())
+    pos = data.rindex(b",", 0, data.index(b"\r\n", len(data) // 2)) + 2  # the sum_click of a row mid-file ("12")
+    assert data[pos : pos + 1].isdigit()
+    data[pos : pos + 1] = b"-"  # same size: a value that breaks a rule
+    victim.write_bytes(bytes(data))
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime as validated
+    with pytest.raises(ValidationError, match=r"studentVle\.csv"):
+        load(plain_sample, settings.warehouse, settings.reports_dir)
+    assert _digest(settings.warehouse) == before
