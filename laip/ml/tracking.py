@@ -121,3 +121,22 @@ def allow_model_loading() -> Iterator[None]:
             os.environ.pop(ALLOW_LOAD_ENV, None)
         else:
             os.environ[ALLOW_LOAD_ENV] = before
+
+
+ORPHANED_TAG = "laip.orphaned"
+
+
+def fail_orphaned_runs(experiment_id: str) -> list[str]:
+    """Mark FAILED the runs a killed training left RUNNING (tag ``laip.orphaned``); returns their ids.
+
+    Called by training while it holds the warehouse writer lock, so no other training of this LAIP_HOME can be
+    running: every RUNNING run of the experiment belongs to a process that is gone.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    orphans = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'")
+    for run in orphans:
+        client.set_tag(run.info.run_id, ORPHANED_TAG, "the training process ended without closing this run")
+        client.set_terminated(run.info.run_id, status="FAILED")
+    return [run.info.run_id for run in orphans]

@@ -112,7 +112,7 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
 
     from laip.ml.plots import curve_figure
     from laip.ml.tables import SCHEMAS, build_tables
-    from laip.ml.tracking import git_tags, setup_tracking
+    from laip.ml.tracking import fail_orphaned_runs, git_tags, setup_tracking
     from laip.warehouse.tables import replace_tables
 
     start = time.perf_counter()
@@ -123,6 +123,9 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
     for s in splits:
         log.info(s.summary())
     experiment_id = setup_tracking(settings, config)
+    # runs a killed training left RUNNING (a version it registered, if any, never got the alias: it stays unused)
+    for run_id in fail_orphaned_runs(experiment_id):
+        log.warning("marked run %s FAILED: its training ended without closing it", run_id)
     tags = {**git_tags(settings.repo_root), "data_digest": data.digest, "profile": config.profile}
     trained_at = datetime.now(UTC)
     evals: dict[str, list[Evaluation]] = {}
