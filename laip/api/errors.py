@@ -40,9 +40,10 @@ def _json_safe(obj: Any) -> Any:
 
 def _echo(value: Any) -> Any:
     """An offending value as the answer shows it: small values as they are, large ones cut (never the whole body)."""
-    text = json.dumps(_json_safe(jsonable_encoder(value)), allow_nan=False)
+    safe = _json_safe(jsonable_encoder(value))
+    text = json.dumps(safe, allow_nan=False)
     if len(text) <= MAX_ECHO_CHARS:
-        return _json_safe(jsonable_encoder(value))
+        return safe
     return f"{text[:MAX_ECHO_CHARS]}... ({len(text):,} characters, cut)"
 
 

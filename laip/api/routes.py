@@ -70,6 +70,13 @@ def _record_lines(
     ]
 
 
+def _swap_prediction_routes(app: FastAPI, router: APIRouter) -> None:
+    """Replace the prediction routes with ``router``'s in one assignment (a request arriving during a reload sees
+    either the old or the new routes) and drop the cached OpenAPI document."""
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in PREDICT_PATHS] + router.routes
+    app.openapi_schema = None
+
+
 def install_prediction_routes(app: FastAPI, state: ApiState, schemas: Schemas) -> None:
     """(Re)declare the two prediction routes for ``schemas`` and invalidate the cached OpenAPI document."""
     Record, Batch = schemas.Record, schemas.Batch
@@ -122,9 +129,7 @@ def install_prediction_routes(app: FastAPI, state: ApiState, schemas: Schemas) -
         tags=["predict"],
         summary="Score a batch of records",
     )
-    # one assignment: a request arriving during a reload sees either the old or the new routes
-    app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in PREDICT_PATHS] + router.routes
-    app.openapi_schema = None
+    _swap_prediction_routes(app, router)
     state.schemas = schemas
 
 
@@ -145,8 +150,7 @@ def install_unavailable_routes(app: FastAPI, state: ApiState) -> None:
             tags=["predict"],
             summary="No champion loaded yet (503)",
         )
-    app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in PREDICT_PATHS] + router.routes
-    app.openapi_schema = None
+    _swap_prediction_routes(app, router)
 
 
 def load_into(app: FastAPI, state: ApiState) -> bool:

@@ -88,7 +88,7 @@ def ensure_valid(
     """
     if passed_report_for(data_dir, reports_dir, contents) is not None:
         return False
-    report: Report = validate(data_dir, max_examples=max_examples, tolerance_days=tolerance_days)
+    report: Report = validate(data_dir, max_examples=max_examples, tolerance_days=tolerance_days, contents=contents)
     write_report(report, reports_dir)
     if not report.ok:
         raise ValidationError(report)

@@ -111,16 +111,11 @@ def log_sklearn_model(model, X_example: pd.DataFrame, name: str = "model"):
 
 @contextlib.contextmanager
 def allow_model_loading() -> Iterator[None]:
-    """MLflow refuses to deserialize models unless told to; our own local registry is trusted."""
-    before = os.environ.get(ALLOW_LOAD_ENV)
-    os.environ[ALLOW_LOAD_ENV] = "true"
-    try:
+    """MLflow refuses to deserialize models unless told to; the registry only calls this for files whose signature
+    it verified (:mod:`laip.ml.provenance`)."""
+    with environment_kept(ALLOW_LOAD_ENV):
+        os.environ[ALLOW_LOAD_ENV] = "true"
         yield
-    finally:
-        if before is None:
-            os.environ.pop(ALLOW_LOAD_ENV, None)
-        else:
-            os.environ[ALLOW_LOAD_ENV] = before
 
 
 ORPHANED_TAG = "laip.orphaned"

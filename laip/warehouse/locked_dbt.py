@@ -14,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from laip.locks import WriterBusy, wait_seconds, warehouse_writer
+from laip.config import load_settings
+from laip.locks import WriterBusy, warehouse_writer
 from laip.warehouse.build import dbt_executable
 
 WRITING_COMMANDS = frozenset({"build", "run", "test", "seed", "snapshot", "docs", "run-operation", "source"})
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     if command not in WRITING_COMMANDS or not warehouse:
         return _run(args)
     try:
-        with warehouse_writer(Path(warehouse), f"dbt {command} (laip-dbt)", wait_seconds()):
+        wait_s = load_settings().writer_wait_seconds  # laip.yaml (LAIP_WRITER_WAIT_SECONDS wins), like every writer
+        with warehouse_writer(Path(warehouse), f"dbt {command} (laip-dbt)", wait_s):
             return _run(args)
     except WriterBusy as exc:
         print(str(exc), file=sys.stderr)
