@@ -33,6 +33,8 @@ class Settings:
     prediction_day: int
     click_log_complete_tolerance_days: int
     min_group_size: int
+    event_days_before_start: int = 400  # an event day must lie in [-before, module length + after]
+    event_days_after_end: int = 14
     writer_wait_seconds: float = 600.0  # how long a warehouse writer waits for the one running (laip.locks)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -100,6 +102,8 @@ class Settings:
             "prediction_day": self.prediction_day,
             "click_log_complete_tolerance_days": self.click_log_complete_tolerance_days,
             "min_group_size": self.min_group_size,
+            "event_days_before_start": self.event_days_before_start,
+            "event_days_after_end": self.event_days_after_end,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -163,6 +167,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         prediction_day=int(domain.get("prediction_day", 30)),
         click_log_complete_tolerance_days=int(domain.get("click_log_complete_tolerance_days", 7)),
         min_group_size=int(domain.get("min_group_size", 10)),
+        event_days_before_start=int(domain.get("event_days_before_start", 400)),
+        event_days_after_end=int(domain.get("event_days_after_end", 14)),
         writer_wait_seconds=float(raw.get("warehouse", {}).get("writer_wait_seconds", 600)),
         raw=raw,
     )

@@ -4,8 +4,10 @@
     python -m laip.bench.pipeline --pipeline DATA_DIR          whole pipeline: Airflow DAG vs direct, same run
 
 Each step runs as its own ``laip`` process in a fresh temporary LAIP_HOME, so its wall time includes what a
-user waits for, and its peak memory (max RSS) is that process's own. In the same run, a bare DuckDB
-``read_csv`` of the same seven files into a new database file gives the reference for the load ratio.
+user waits for, and its peak memory (max RSS) is that process's own. ``laip load`` validates while it loads (each
+file is read once), so its time is validate + load. In the same run, a bare DuckDB ``read_csv`` of the same seven
+files into a new database file (the faster of one run before and one after the steps) gives the reference for
+the ratio ``validate+load / bare`` (goal: at most 1.5).
 Use ``../shared/tools/make_scale_dataset.py OUT [--copies K]`` for full-size inputs (synthetic clicks:
 speed figures only).
 """
@@ -25,7 +27,8 @@ import duckdb
 from laip.ingest.acquire import find_file
 from laip.ingest.schema import TABLES
 
-STEPS = (("validate", ["validate"]), ("load", ["load"]), ("dbt build", ["build"]))
+#: ``laip load`` validates in the same pass (each file read once): its time is validate + load.
+STEPS = (("validate only", ["validate"]), ("validate+load", ["load"]), ("dbt build", ["build"]))
 
 
 def _run_step(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
@@ -60,7 +63,7 @@ def bench(data_dir: Path) -> dict[str, float]:
         figures: dict[str, float] = {}
         bare = bare_duckdb_load(data_dir, Path(tmp) / "bare.duckdb")
         for name, args in STEPS:
-            extra = [str(data_dir)] if name in ("validate", "load") else []
+            extra = [str(data_dir)] if name != "dbt build" else []
             seconds, rss, code = _run_step([*args, *extra], env)
             if code:
                 raise SystemExit(f"{name} failed on {data_dir} (exit {code})")
@@ -70,8 +73,8 @@ def bench(data_dir: Path) -> dict[str, float]:
         with duckdb.connect(str(Path(tmp) / "home" / "warehouse" / "laip.duckdb"), read_only=True) as con:
             figures["click rows"] = con.execute("select count(*) from raw.student_vle").fetchall()[0][0]
     figures["bare read_csv s"] = min(bare, bare_again)
-    figures["load / bare"] = figures["load s"] / figures["bare read_csv s"]
-    figures["validate+load+build s"] = figures["validate s"] + figures["load s"] + figures["dbt build s"]
+    figures["validate+load / bare"] = figures["validate+load s"] / figures["bare read_csv s"]  # goal: <= 1.5
+    figures["validate+load+build s"] = figures["validate+load s"] + figures["dbt build s"]
     return figures
 
 
@@ -125,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     results = {d: bench(d) for d in args.data_dirs}
     keys = list(next(iter(results.values())))
     width = max(len(str(d)) for d in results) + 2
-    print(f"{'figure':<24}" + "".join(f"{d!s:>{width}}" for d in results))
+    print(f"{'figure':<26}" + "".join(f"{d!s:>{width}}" for d in results))
     for k in keys:
         cells = "".join(
             f"{v[k]:>{width},.0f}" if k == "click rows" else f"{v[k]:>{width}.2f}" for v in results.values()
         )
-        print(f"{k:<24}{cells}")
+        print(f"{k:<26}{cells}")
     if len(results) > 1:
         first = next(iter(results.values()))
         for d, v in list(results.items())[1:]:

@@ -18,8 +18,10 @@ import logging
 import shutil
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from laip.config import Settings
 from laip.ingest.schema import TABLES
@@ -55,11 +57,39 @@ def find_file(data_dir: Path, stem: str) -> Path | None:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    return digest_file(path, chunk, count_lines=False).sha256
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    sha256: str  # of the file's bytes as stored (compressed for .csv.gz)
+    lines: int | None  # lines of the text (decompressed); a last line without its newline counts
+
+
+def digest_file(path: Path, chunk: int = 1 << 22, *, count_lines: bool = True) -> FileDigest:
+    """sha256 of ``path`` and, in the same pass, its number of text lines (a ``.gz`` file is decompressed for it)."""
     h = hashlib.sha256()
+    inflate = zlib.decompressobj(wbits=47) if count_lines and path.name.endswith(".gz") else None
+    lines, last = 0, b"\n"
     with path.open("rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
-    return h.hexdigest()
+            if not count_lines:
+                continue
+            text = block if inflate is None else _inflate(inflate, block)
+            if text:
+                lines += text.count(b"\n")
+                last = text[-1:]
+    if count_lines and last != b"\n":
+        lines += 1
+    return FileDigest(h.hexdigest(), lines if count_lines else None)
+
+
+def _inflate(inflate: Any, block: bytes) -> bytes:
+    try:
+        return inflate.decompress(block)
+    except zlib.error:
+        return b""  # a corrupt stream: validation names it when it reads the file
 
 
 def missing_files(data_dir: Path) -> list[str]:

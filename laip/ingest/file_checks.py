@@ -85,12 +85,23 @@ def check_header(spec: TableSpec, path: Path, header: list[str]) -> list[Finding
 
 
 def locate_stream_error(path: Path) -> Finding:
-    """Find where a file stops being readable (truncated/corrupt gzip or bad bytes), by line number."""
+    """Find where a file stops being readable (truncated/corrupt gzip, bad bytes, a carriage return inside a line),
+    by line number."""
     name, line = path.name, 0
     try:
         with open_text_probe(path) as fh:
             for raw in fh:
                 line += 1
+                if b"\r" in raw.rstrip(b"\r\n") or raw.endswith(b"\r\r\n"):
+                    return Finding(
+                        "error",
+                        name,
+                        "malformed_row",
+                        "carriage return (\\r) inside the line: lines must end in \\n or \\r\\n "
+                        "(\\r\\r\\n endings, or a stray \\r in a value)",
+                        row=line,
+                        value=raw[-40:].decode("latin-1"),
+                    )
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -112,6 +123,24 @@ def locate_stream_error(path: Path) -> Finding:
             row=line + 1,
         )
     return Finding("error", name, "unreadable", "file could not be parsed as CSV")
+
+
+def long_lines(path: Path, limit: int) -> list[tuple[int, int]]:
+    """(line number, length in bytes) of every line of ``path`` longer than ``limit`` bytes (slow: failures only)."""
+    found: list[tuple[int, int]] = []
+    line, length = 1, 0
+    with open_text_probe(path) as fh:
+        while block := fh.read(1 << 22):
+            start = 0
+            while (end := block.find(b"\n", start)) >= 0:
+                length += end - start
+                if length > limit:
+                    found.append((line, length))
+                line, length, start = line + 1, 0, end + 1
+            length += len(block) - start
+    if length > limit:
+        found.append((line, length))
+    return found
 
 
 _LINE = re.compile(r"Line: (\d+)")

@@ -1,16 +1,17 @@
-"""Load validated raw files into the DuckDB warehouse (schema ``raw``) with a load manifest.
+"""Load the raw files into the DuckDB warehouse (schema ``raw``) with a load manifest, validating them in the same pass.
 
-The load never modifies the current warehouse in place: it builds a new DuckDB file next to it with
-DuckDB's own CSV reader and explicit types, then swaps it in with an atomic rename. A failed validation or
-a crash mid-load therefore leaves the last good warehouse exactly as it was. Re-loading files whose
-sha256 equals the manifest's is a no-op.
+The load never modifies the current warehouse in place: it reads each file once, with DuckDB's CSV reader and the
+contract's types, into a new DuckDB file next to it, runs validation's checks on those tables
+(:mod:`laip.ingest.validate`), and only when they pass swaps the new file in with an atomic rename. Invalid data,
+or a crash mid-load, therefore leaves the last good warehouse exactly as it was. Re-loading files whose sha256
+equals the manifest's is a no-op.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,10 @@ from typing import Any
 import duckdb
 
 from laip.durable import atomic_replace, staging_path
-from laip.ingest.acquire import find_file, sha256_file
-from laip.ingest.report import Report, ValidationError, passed_report_for, write_report
-from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
+from laip.ingest.acquire import FileDigest, digest_file, find_file
+from laip.ingest.report import Report, ValidationError, write_report
+from laip.ingest.rules import Checks
+from laip.ingest.schema import TABLES
 from laip.ingest.validate import validate
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,6 @@ class LoadResult:
     changed: bool
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-    validated: bool = False  # validation ran in this call (False: a passing report for the same files existed)
 
     def summary(self) -> str:
         if not self.changed:
@@ -54,16 +55,6 @@ class LoadResult:
         }
 
 
-def read_csv_sql(spec: TableSpec) -> str:
-    """The DuckDB ``read_csv`` call that reads one raw file with the contract's explicit types (one ``?`` param)."""
-    columns = {c.name: c.type for c in spec.columns}
-    nulls = list(NULL_MARKERS)
-    return (
-        f"read_csv(?, header=true, columns={columns!r}, nullstr={nulls!r}, delim=',', quote='\"', "
-        "escape='\"', auto_detect=false, strict_mode=true)"
-    )
-
-
 def manifest_of(warehouse: Path) -> dict[str, str] | None:
     """{file name: sha256} recorded in the warehouse's load manifest, or None if there is none."""
     if not warehouse.is_file():
@@ -75,26 +66,6 @@ def manifest_of(warehouse: Path) -> dict[str, str] | None:
         return None
 
 
-def ensure_valid(
-    data_dir: Path,
-    reports_dir: Path,
-    contents: dict[str, str],
-    *,
-    max_examples: int = 5,
-    tolerance_days: int = 7,
-) -> bool:
-    """Validate ``data_dir`` unless a passing report exists for exactly these file contents (``contents``: path ->
-    sha256; never size and mtime alone). Raise if invalid. Returns True when validation ran now.
-    """
-    if passed_report_for(data_dir, reports_dir, contents) is not None:
-        return False
-    report: Report = validate(data_dir, max_examples=max_examples, tolerance_days=tolerance_days, contents=contents)
-    write_report(report, reports_dir)
-    if not report.ok:
-        raise ValidationError(report)
-    return True
-
-
 def load(
     data_dir: Path,
     warehouse: Path,
@@ -102,64 +73,54 @@ def load(
     *,
     source: str = "given",
     force: bool = False,
-    max_examples: int = 5,
-    tolerance_days: int = 7,
+    checks: Checks | None = None,
 ) -> LoadResult:
-    """Validate (if needed) and load ``data_dir`` into ``warehouse`` atomically; see the module docstring."""
+    """Validate and load ``data_dir`` into ``warehouse`` atomically in one pass; see the module docstring. Raises
+    :class:`ValidationError` (with the report, also written to ``reports_dir``) when the data is invalid."""
     start = time.perf_counter()
     data_dir = Path(data_dir).resolve()
-    found = {spec.table: find_file(data_dir, spec.file_stem) for spec in TABLES}
-    files = {table: path for table, path in found.items() if path is not None}
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        hashes = dict(zip(files, pool.map(sha256_file, files.values()), strict=True))
-    contents = {str(files[t]): h for t, h in hashes.items()}
-    validated = ensure_valid(data_dir, reports_dir, contents, max_examples=max_examples, tolerance_days=tolerance_days)
-    assert len(files) == len(found), "validation passed, so every file is present"
-    if not force and manifest_of(warehouse) == {p.name: hashes[t] for t, p in files.items()}:
-        return LoadResult(warehouse, changed=False, seconds=time.perf_counter() - start, validated=validated)
-
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_path(warehouse, "loading")
-    for leftover in (staging, staging.with_name(staging.name + ".wal")):
-        leftover.unlink(missing_ok=True)
-    rows: dict[str, int] = {}
-    loaded_at = datetime.now(UTC).replace(microsecond=0)
-    load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ")
-    con = duckdb.connect(str(staging))
-    try:
-        con.execute("create schema raw; create schema meta")
-        for spec in TABLES:
-            path = files[spec.table]
-            con.execute(f"create table raw.{spec.table} as select * from {read_csv_sql(spec)}", [str(path)])
-            rows[spec.table] = con.execute(f"select count(*) from raw.{spec.table}").fetchall()[0][0]
-            log.info("loaded raw.%s: %s rows from %s", spec.table, f"{rows[spec.table]:,}", path.name)
-        con.execute(f"""create table {MANIFEST} (
-            load_id varchar, file_name varchar, table_name varchar, source varchar, source_dir varchar,
-            sha256 varchar, size_bytes bigint, row_count bigint, loaded_at timestamptz)""")
-        con.executemany(
-            f"insert into {MANIFEST} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [
-                    load_id,
-                    files[t].name,
-                    t,
-                    source,
-                    str(data_dir),
-                    hashes[t],
-                    files[t].stat().st_size,
-                    rows[t],
-                    loaded_at,
-                ]
-                for t in files
-            ],
-        )
-        con.execute("checkpoint")
-    except BaseException:
+    files = {spec.table: path for spec in TABLES if (path := find_file(data_dir, spec.file_stem)) is not None}
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashing runs beside DuckDB's read of the same files
+        hashing: dict[str, Future[FileDigest]] = {str(p): pool.submit(digest_file, p) for p in files.values()}
+        recorded = None if force else manifest_of(warehouse)
+        if recorded is not None and recorded == {p.name: hashing[str(p)].result().sha256 for p in files.values()}:
+            return LoadResult(warehouse, changed=False, seconds=time.perf_counter() - start)
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        staging = staging_path(warehouse, "loading")
+        for leftover in (staging, staging.with_name(staging.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        con = duckdb.connect(str(staging))
+        try:
+            report = validate(data_dir, checks, contents=hashing, con=con)
+            write_report(report, reports_dir)
+            if not report.ok:
+                raise ValidationError(report)
+            rows = _write_manifest(con, report, data_dir, source)
+            con.execute("checkpoint")
+        except BaseException:
+            con.close()
+            staging.unlink(missing_ok=True)
+            raise
         con.close()
-        staging.unlink(missing_ok=True)
-        raise
-    con.close()
     # A write-ahead log left by a crashed writer of the old file must not be replayed onto the new one.
     warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
     atomic_replace(staging, warehouse)  # readers see the old or the new warehouse, never a mix
-    return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start, validated=validated)
+    for table, n in rows.items():
+        log.info("loaded raw.%s: %s rows from %s", table, f"{n:,}", files[table].name)
+    return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start)
+
+
+def _write_manifest(con: duckdb.DuckDBPyConnection, report: Report, data_dir: Path, source: str) -> dict[str, int]:
+    """Record what was loaded (one row per file: sha256, size, rows) in ``meta.load_manifest``; rows per table."""
+    loaded_at = datetime.now(UTC).replace(microsecond=0)
+    load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ")
+    tables = {spec.file_stem: spec.table for spec in TABLES}
+    con.execute(f"""create schema meta; create table {MANIFEST} (
+        load_id varchar, file_name varchar, table_name varchar, source varchar, source_dir varchar,
+        sha256 varchar, size_bytes bigint, row_count bigint, loaded_at timestamptz)""")
+    rows = [
+        [load_id, Path(f.path).name, tables[f.stem], source, str(data_dir), f.sha256, f.size_bytes, f.rows, loaded_at]
+        for f in report.files
+    ]
+    con.executemany(f"insert into {MANIFEST} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return {tables[f.stem]: f.rows or 0 for f in report.files}

@@ -1,5 +1,5 @@
 """The validation report: findings (file, column, line, value), per-file row counts, missing values and
-click-log coverage; written as JSON under ``$LAIP_HOME/reports`` and reused by the load when the files are unchanged."""
+click-log coverage; written as JSON under ``$LAIP_HOME/reports``."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ class ValidationResult:
 
 
 class ValidationError(Exception):
-    """Raised by :func:`laip.ingest.load.ensure_valid` when the raw data has errors; carries the report."""
+    """Raised by :func:`laip.ingest.load.load` when the raw data has errors; carries the report."""
 
     def __init__(self, report: Report):
         self.report = report
@@ -121,16 +121,3 @@ class ValidationError(Exception):
 
 def write_report(report: Report, reports_dir: Path) -> Path:
     return atomic_write_text(reports_dir / REPORT_NAME, report.to_json())
-
-
-def passed_report_for(data_dir: Path, reports_dir: Path, contents: dict[str, str]) -> dict[str, Any] | None:
-    """The saved report if it passed for exactly these file contents (``contents``: path -> sha256 of the files now
-    in ``data_dir``); a file changed in place with its size and mtime kept is validated again."""
-    path = reports_dir / REPORT_NAME
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text())
-    files = {f["path"]: f.get("sha256") for f in saved.get("files", [])}
-    if saved.get("ok") and saved.get("data_dir") == str(data_dir) and files == contents:
-        return saved
-    return None

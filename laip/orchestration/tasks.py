@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from laip.ingest.acquire import DataSource
     from laip.ingest.load import LoadResult
     from laip.ingest.report import ValidationResult
+    from laip.ingest.rules import Checks
     from laip.ml.insights import InsightResult
     from laip.ml.monitoring.monitor import MonitorResult
     from laip.ml.score import ScoreResult
@@ -68,6 +69,18 @@ def data_source(settings: Settings, data_dir: str | Path | None) -> DataSource:
     return source
 
 
+def validation_checks(settings: Settings) -> Checks:
+    """The limits validation applies, from ``laip.yaml``."""
+    from laip.ingest.rules import Checks
+
+    return Checks(
+        max_examples=settings.max_examples_per_rule,
+        click_complete_tolerance_days=settings.click_log_complete_tolerance_days,
+        days_before_start=settings.event_days_before_start,
+        days_after_end=settings.event_days_after_end,
+    )
+
+
 def validate_raw(
     settings: Settings, data_dir: str | Path | None = None, *, require_valid: bool = True
 ) -> ValidationResult:
@@ -77,11 +90,7 @@ def validate_raw(
     from laip.ingest.validate import validate
 
     source = data_source(settings, data_dir)
-    checked = validate(
-        source.path,
-        max_examples=settings.max_examples_per_rule,
-        tolerance_days=settings.click_log_complete_tolerance_days,
-    )
+    checked = validate(source.path, validation_checks(settings))
     result = ValidationResult(source, checked, write_report(checked, settings.reports_dir))
     if require_valid and not checked.ok:
         raise StepFailed(
@@ -106,8 +115,7 @@ def load_raw(settings: Settings, data_dir: str | Path | None = None, *, force: b
                 settings.reports_dir,
                 source=source.kind,
                 force=force,
-                max_examples=settings.max_examples_per_rule,
-                tolerance_days=settings.click_log_complete_tolerance_days,
+                checks=validation_checks(settings),
             )
     except ValidationError as exc:
         raise StepFailed(f"load refused, {settings.warehouse} is unchanged:\n{exc.report.summary()}") from exc

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from laip.config import Settings
+from laip.ingest.rules import Checks
 from laip.ingest.validate import validate
 from laip.warehouse.build import dbt_args_tail, dbt_env, dbt_executable
 
@@ -23,7 +24,7 @@ COVERAGE = "intermediate.int_click_coverage_measured"
 
 
 def _python_rule(data_dir: Path, tolerance: int) -> dict[str, dict]:
-    report = validate(data_dir, tolerance_days=tolerance)
+    report = validate(data_dir, Checks(click_complete_tolerance_days=tolerance))
     return {f"{r['code_module']}_{r['code_presentation']}": r for r in report.click_coverage}
 
 

@@ -79,6 +79,29 @@ def non_utf8(d: Path) -> None:
     _write(path, lines)
 
 
+def click_day_beyond_the_module(d: Path) -> None:
+    _replace_field(d / "studentVle.csv", 401, 4, b'"99999"')  # the day of a click, far past any module's end
+
+
+def junk_line(d: Path) -> None:
+    path = d / "studentVle.csv"
+    lines = _lines(path)
+    lines[500] = b"x" * 3_000_000  # one 3 MB line without a separator (over DuckDB's 2 MB line limit)
+    _write(path, lines)
+
+
+def oversized_line(d: Path) -> None:
+    path = d / "studentAssessment.csv"
+    lines = _lines(path)
+    lines[1000] = b"x" * 40_000_000  # beyond DuckDB's read buffer, where its reader drops a line without a word
+    _write(path, lines)
+
+
+def doubled_carriage_returns(d: Path) -> None:
+    path = d / "vle.csv"
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\r\r\n"))
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -114,4 +137,8 @@ CASES: tuple[Case, ...] = (
     Case("empty_file", empty_file, "studentRegistration.csv", "empty_file", None, 1),
     Case("truncated_gzip", truncated_gzip, "studentAssessment.csv.gz", "unreadable"),
     Case("non_utf8", non_utf8, "studentInfo.csv", "encoding", None, 77),
+    Case("click_day_beyond_the_module", click_day_beyond_the_module, "studentVle.csv", "event_day", "date", 401),
+    Case("junk_line", junk_line, "studentVle.csv", "malformed_row", None, 501),
+    Case("oversized_line", oversized_line, "studentAssessment.csv", "malformed_row", None, 1001),
+    Case("doubled_carriage_returns", doubled_carriage_returns, "vle.csv", "malformed_row", None, 1),
 )

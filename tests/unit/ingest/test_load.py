@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from laip.config import Settings
-from laip.ingest.load import load, sha256_file
+from laip.ingest.acquire import sha256_file
+from laip.ingest.load import load
 from laip.ingest.report import ValidationError
 
 
@@ -52,7 +53,7 @@ def test_reload_of_unchanged_files_is_a_no_op(settings: Settings, sample_dir: Pa
     load(sample_dir, settings.warehouse, settings.reports_dir)
     before = (_digest(settings.warehouse), settings.warehouse.stat().st_mtime_ns)
     again = load(sample_dir, settings.warehouse, settings.reports_dir)
-    assert not again.changed and not again.validated
+    assert not again.changed
     assert (_digest(settings.warehouse), settings.warehouse.stat().st_mtime_ns) == before
 
 
@@ -68,16 +69,18 @@ def test_invalid_data_leaves_the_warehouse_untouched(settings: Settings, sample_
 def test_crash_mid_load_leaves_the_warehouse_untouched(
     settings: Settings, plain_sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DuckDB failing half-way through the load (here: on the last file) leaves the last good warehouse as it was."""
+    """The load failing after the files were read into the new file (here: writing the manifest) leaves the last
+    good warehouse as it was, and no temporary file."""
     import laip.ingest.load as loader
 
     load(plain_sample, settings.warehouse, settings.reports_dir)
     before = _digest(settings.warehouse)
-    real = loader.read_csv_sql
-    monkeypatch.setattr(
-        loader, "read_csv_sql", lambda spec: "no_such_function(?)" if spec.table == "student_vle" else real(spec)
-    )
-    with pytest.raises(duckdb.Error):
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(loader, "_write_manifest", disk_full)
+    with pytest.raises(OSError, match="No space"):
         load(plain_sample, settings.warehouse, settings.reports_dir, force=True)
     assert _digest(settings.warehouse) == before
     assert not list(settings.warehouse.parent.glob("*.loading*"))

@@ -9,6 +9,7 @@ import pytest
 from support.bad_input import CASES, Case
 
 from laip.ingest.report import write_report
+from laip.ingest.rules import Checks
 from laip.ingest.validate import validate
 
 
@@ -68,7 +69,7 @@ def test_examples_are_capped_but_total_is_counted(plain_sample: Path) -> None:
         fields[5] = b'"0"'
         lines[i] = b",".join(fields)
     path.write_bytes(b"\r\n".join(lines))
-    report = validate(plain_sample, max_examples=5)
+    report = validate(plain_sample, Checks(max_examples=5))
     hits = [f for f in report.errors if f.column == "sum_click"]
     assert len(hits) == 5 and {h.total for h in hits} == {40}
     assert [h.row for h in hits] == [2, 3, 4, 5, 6]
@@ -98,3 +99,16 @@ def test_a_data_directory_in_a_symlink_loop_is_one_clear_line(tmp_path: Path) ->
         )
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         assert "raw-data directory" in proc.stderr and "ymlink loop" in proc.stderr
+
+
+def test_lines_after_a_rejected_line_keep_their_numbers(plain_sample: Path) -> None:
+    """A row that does not parse is left out of the table; the lines named after it are still the file's."""
+    path = plain_sample / "studentVle.csv"
+    lines = path.read_bytes().split(b"\r\n")
+    lines[150] = b"not,a,row"  # line 151: too few fields
+    fields = lines[300].split(b",")
+    fields[5] = b'"-4"'  # line 301: negative clicks
+    lines[300] = b",".join(fields)
+    path.write_bytes(b"\r\n".join(lines))
+    report = validate(plain_sample)
+    assert {(f.rule, f.row) for f in report.errors} == {("malformed_row", 151), ("range", 301)}, report.summary()
