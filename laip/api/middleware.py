@@ -1,13 +1,16 @@
-"""ASGI middleware of the API: the request id, the start time and the body-size limit, before anything parses."""
+"""ASGI middleware of the API: the request id, the start time, the per-client rate limit and the body-size limit,
+before anything parses."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
 
 from fastapi.responses import JSONResponse
 
+from laip.api.ratelimit import RateLimiter, rate_limit
 from laip.api.state import PREDICT_PATHS, ApiState, rejection
 
 DRAIN_CAP = 64_000_000  # a larger rejected body is not read: the connection is closed
@@ -24,12 +27,14 @@ def _client_request_id(scope: dict) -> str:
 
 
 class RequestContext:
-    """ASGI middleware: request id + start time in ``request.state``, ``X-Request-ID`` on every response, and the
-    body size limit (413, logged) enforced while reading, before anything parses the body."""
+    """ASGI middleware: request id + start time in ``request.state``, ``X-Request-ID`` on every response, the
+    per-client rate limit (429, logged) and the body size limit (413, logged) enforced while reading, before
+    anything parses the body."""
 
     def __init__(self, app, state: ApiState):
         self.app = app
         self.state = state
+        self.limiter = RateLimiter(rate_limit(state.settings))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -44,6 +49,13 @@ class RequestContext:
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
 
+        if self.limiter.enabled:
+            client = (scope.get("client") or ("unknown",))[0]
+            wait = self.limiter.retry_after(client, start)
+            if wait is not None:
+                error = f"rate limit: at most {self.limiter.limit.per_second:g} requests per second per client"
+                retry = {"retry-after": str(max(1, math.ceil(wait)))}
+                return await self._reject(scope, send_with_id, rid, start, 429, error, retry)
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send_with_id)
         limit = self.state.limits.max_body_bytes
@@ -80,11 +92,15 @@ class RequestContext:
 
         return await self.app(scope, replay, send_with_id)
 
-    async def _reject(self, scope, send, rid: str, start: float, status: int, error: str) -> None:
+    async def _reject(
+        self, scope, send, rid: str, start: float, status: int, error: str, headers: dict[str, str] | None = None
+    ) -> None:
         if scope["path"] in PREDICT_PATHS:
             await self.state.predlog.append([rejection(rid, scope["path"], status, error, start)])
         response = JSONResponse(
-            {"detail": error, "request_id": rid}, status_code=status, headers={"connection": "close"}
+            {"detail": error, "request_id": rid},
+            status_code=status,
+            headers={"connection": "close", **(headers or {})},
         )
         await response(scope, _drain_nothing, send)
 

@@ -58,8 +58,10 @@ def worker_app():
     """The app of one ``laip serve`` worker process (the uvicorn factory): pinned to a free CPU when laip.yaml
     ``api.pin_workers`` is on, then :func:`laip.api.app.create_app`."""
     from laip.api.app import create_app
+    from laip.api.protocol import configure, connection_limits
 
     settings = load_settings()
+    configure(connection_limits(settings))
     if (settings.raw.get("api", {}) or {}).get("pin_workers", True):
         cpu = pin_to_free_cpu()
         log.info("API worker %d pinned to CPU %s", os.getpid(), cpu)
@@ -142,7 +144,8 @@ def supervise(host: str, port: int, workers: int, grace_s: float = 20.0) -> int:
 
 
 def serve(settings: Settings, host: str = HOST, port: int = 8000, workers: int = 1, reuse_port: bool = False) -> int:
-    """uvicorn with uvloop + httptools, no access log (every prediction is in the prediction log instead).
+    """uvicorn with uvloop + httptools (bounded: :mod:`laip.api.protocol`), no access log (every prediction is in the
+    prediction log instead).
     Each worker process loads the champion and writes its own prediction-log part file. Several workers are
     separate processes on one SO_REUSEPORT port (:func:`supervise`) where the OS has it."""
     # One OpenMP thread per process, set before scikit-learn loads it: a request is far too small to parallelise
@@ -153,12 +156,14 @@ def serve(settings: Settings, host: str = HOST, port: int = 8000, workers: int =
         return supervise(host, port, workers)
     import uvicorn
 
+    from laip.api.protocol import BoundedHttpToolsProtocol
+
     options: dict[str, Any] = dict(
         factory=True,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpToolsProtocol,  # httptools, with deadlines for the request head and body, a cap on the head
         access_log=False,
         log_level="info",
         timeout_keep_alive=30,

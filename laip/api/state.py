@@ -21,6 +21,7 @@ PREDICT_PATHS = ("/predict", "/predict/batch")
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "Body or batch too large"},
     422: {"description": "Invalid input: the field and the reason"},
+    429: {"model": ErrorBody, "description": "Too many requests from this client (api.rate_limit_per_second)"},
     503: {"model": ErrorBody, "description": "No champion model loaded"},
 }
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {

@@ -20,11 +20,11 @@ from laip.credentials import api_token
 class Server:
     """``laip serve`` in its own process group on a free loopback port."""
 
-    def __init__(self, home: Path, workers: int = 1, port: int | None = None):
+    def __init__(self, home: Path, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None):
         self.home = home
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick", "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick", "OMP_NUM_THREADS": "1", **(env or {})}
         env.pop("MLFLOW_TRACKING_URI", None)
         self.log_path = home / f"api-test-{self.port}.log"
         self.log = self.log_path.open("ab")
