@@ -35,6 +35,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 from cosmos import DbtTaskGroup
 
 from laip.config import load_settings
+from laip.durable import keep_private
 from laip.ml.monitoring.config import RETRAIN_MODES
 from laip.orchestration import tasks
 from laip.orchestration.dag_config import (
@@ -48,6 +49,7 @@ from laip.orchestration.dag_config import (
 )
 
 settings = load_settings()
+keep_private(settings.home)  # task processes write student-level data under LAIP_HOME: owner-only files
 
 
 def _params() -> dict:

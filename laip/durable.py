@@ -6,7 +6,18 @@ import os
 import tempfile
 from pathlib import Path
 
-FILE_MODE = 0o644  # what a plain write gives under the usual umask (mkstemp would make it 0600)
+PRIVATE_UMASK = 0o077  # files 0600, directories 0700
+
+
+def keep_private(home: Path) -> None:
+    """LAIP_HOME holds student-level data: from now on every file this process (and each process it starts: dbt,
+    Airflow, MLflow, Superset) creates is readable by its owner only (umask 077: files 0600, directories 0700), and
+    ``home`` itself is 0700, so files created before this was set are out of reach of other users too."""
+    os.umask(PRIVATE_UMASK)
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    if home.stat().st_uid == os.geteuid() and home.stat().st_mode & 0o077:
+        os.chmod(home, 0o700)
 
 
 def fsync_dir(path: Path) -> None:
@@ -27,9 +38,10 @@ def atomic_replace(staged: Path, target: Path) -> Path:
     return Path(target)
 
 
-def atomic_write_text(target: Path, text: str, mode: int = FILE_MODE) -> Path:
+def atomic_write_text(target: Path, text: str, mode: int = 0o600) -> Path:
     """Write ``text`` to a temporary file beside ``target`` (unique to this call), then :func:`atomic_replace`.
-    The file has ``mode`` before it gets its name (0600 for secrets: never readable by others, not even briefly)."""
+    The file has ``mode`` before it gets its name (owner-only by default: never readable by others, not even
+    briefly)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

@@ -49,8 +49,11 @@ def _secret_key(home: Path) -> str:
     return path.read_text().strip()
 
 
+# The metadata DB, caches and logs can hold student-level rows: every file Superset creates is owner-only (0600,
+# directories 0700), like everything under LAIP_HOME, whoever started it.
+os.umask(0o077)
 LAIP_SUPERSET_HOME = _superset_home()
-LAIP_SUPERSET_HOME.mkdir(parents=True, exist_ok=True)
+LAIP_SUPERSET_HOME.mkdir(mode=0o700, parents=True, exist_ok=True)
 os.environ.setdefault("SUPERSET_HOME", str(LAIP_SUPERSET_HOME))  # uploads, logs of superset itself
 DATA_DIR = str(LAIP_SUPERSET_HOME)
 
@@ -100,8 +103,38 @@ SESSION_COOKIE_SECURE = os.environ.get("SUPERSET_COOKIE_SECURE", "") in ("1", "t
 TALISMAN_ENABLED = os.environ.get("TALISMAN_ENABLED", "true").lower() in ("1", "true")
 
 
+def _serving_warehouse() -> Path:
+    explicit = os.environ.get("LAIP_SERVING_WAREHOUSE")
+    if explicit:
+        return Path(explicit).resolve()
+    repo_root = Path(__file__).resolve().parent.parent
+    if str(repo_root) not in sys.path:
+        sys.path.insert(0, str(repo_root))
+    from laip.config import load_settings
+
+    return load_settings().serving_warehouse.resolve()
+
+
+SERVING_WAREHOUSE = _serving_warehouse()
+
+
+def _refuse(message: str) -> None:
+    """Refuse a connection as a security error: Superset answers 4xx with the message, never a 500."""
+    try:
+        from superset.errors import ErrorLevel, SupersetError, SupersetErrorType
+        from superset.exceptions import SupersetSecurityException
+    except ImportError:  # this file imported outside Superset (its unit test)
+        raise PermissionError(message) from None
+    error_type = SupersetErrorType.DATABASE_SECURITY_ACCESS_ERROR
+    raise SupersetSecurityException(SupersetError(message=message, error_type=error_type, level=ErrorLevel.ERROR))
+
+
 def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
-    """Every DuckDB connection: read-only, no file access from SQL, and one fixed configuration.
+    """Every DuckDB connection: the serving snapshot only, read-only, no file access from SQL, one configuration.
+
+    The database is pinned to the serving snapshot ``laip publish`` swaps in: an admin who edits the URI to the
+    working warehouse (or any other file, or an in-memory database) gets a 4xx naming the snapshot, and the
+    pipeline's writer is never blocked by a reader Superset holds open.
 
     DuckDB shares one database instance per file and process, and refuses a second connection to a file
     whose configuration differs ("Can't open a connection to same database file with a different
@@ -112,6 +145,11 @@ def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
     so that an edited URI cannot open the snapshot for writing or read files from SQL Lab.
     """
     if uri.drivername.startswith("duckdb"):
+        if not uri.database or Path(uri.database).resolve() != SERVING_WAREHOUSE:
+            _refuse(
+                f"this DuckDB database is pinned to the serving snapshot {SERVING_WAREHOUSE}; "
+                f"{uri.database or 'an in-memory database'} cannot be opened from Superset"
+            )
         query = dict(uri.query)
         query["access_mode"] = "read_only"
         query["enable_external_access"] = "false"
@@ -120,3 +158,52 @@ def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
         config["custom_user_agent"] = "laip-superset"
         config.pop("access_mode", None)
     return uri, params
+
+
+# Refusals are the client's problem, not the server's: Superset answers some of them with 500 (SQL Lab's "this
+# database does not allow DDL/DML", DuckDB's refusals on the read-only snapshot: writing, reading files, a bad
+# query). Such an answer is sent as 403 (refused) or 400 (a query DuckDB cannot run) instead.
+REFUSED = {
+    "DML_NOT_ALLOWED_ERROR",
+    "DATABASE_SECURITY_ACCESS_ERROR",
+    "QUERY_SECURITY_ACCESS_ERROR",
+    "TABLE_SECURITY_ACCESS_ERROR",
+    "DATASOURCE_SECURITY_ACCESS_ERROR",
+    "ADHOC_SUBQUERY_NOT_ALLOWED_ERROR",
+}
+INVALID_QUERY = {
+    "SYNTAX_ERROR",
+    "INVALID_SQL_ERROR",
+    "COLUMN_DOES_NOT_EXIST_ERROR",
+    "TABLE_DOES_NOT_EXIST_ERROR",
+    "SCHEMA_DOES_NOT_EXIST_ERROR",
+    "OBJECT_DOES_NOT_EXIST_ERROR",
+}
+DUCKDB_REFUSALS = ("Permission Error", "read-only mode", "read_only", "file system operations are disabled")
+DUCKDB_QUERY_ERRORS = ("Parser Error", "Binder Error", "Catalog Error", "Conversion Error", "Invalid Input Error")
+
+
+def _refusal_status(errors: list[dict[str, Any]]) -> int | None:
+    """403 or 400 when every error of a 500 answer is a refusal or a bad query, else None (a real 500)."""
+    statuses = set()
+    for error in errors:
+        kind, message = error.get("error_type"), str(error.get("message", ""))
+        if kind in REFUSED or any(m in message for m in DUCKDB_REFUSALS):
+            statuses.add(403)
+        elif kind in INVALID_QUERY or any(m in message for m in DUCKDB_QUERY_ERRORS):
+            statuses.add(400)
+        else:
+            return None
+    return max(statuses) if statuses else None
+
+
+def FLASK_APP_MUTATOR(app):
+    @app.after_request
+    def refusals_are_4xx(response):
+        if response.status_code == 500 and response.is_json:
+            body = response.get_json(silent=True)
+            errors = body.get("errors") if isinstance(body, dict) else None
+            status = _refusal_status(errors) if isinstance(errors, list) else None
+            if status:
+                response.status_code = status
+        return response

@@ -59,8 +59,10 @@ def worker_app():
     ``api.pin_workers`` is on, then :func:`laip.api.app.create_app`."""
     from laip.api.app import create_app
     from laip.api.protocol import configure, connection_limits
+    from laip.durable import keep_private
 
     settings = load_settings()
+    keep_private(settings.home)  # the prediction log holds student-level inputs
     configure(connection_limits(settings))
     if (settings.raw.get("api", {}) or {}).get("pin_workers", True):
         cpu = pin_to_free_cpu()

@@ -138,11 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from laip.durable import keep_private
     from laip.locks import WriterBusy
     from laip.orchestration.tasks import StepFailed
 
+    settings = load_settings()
+    keep_private(settings.home)  # before anything writes under LAIP_HOME, here or in a process started from here
     try:
-        return args.func(load_settings(), args)
+        return args.func(settings, args)
     except (StepFailed, WriterBusy) as exc:  # a failure a retry cannot fix, another writer: one clear message
         print(str(exc), file=sys.stderr)
         return 1

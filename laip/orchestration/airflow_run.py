@@ -77,6 +77,10 @@ def airflow_env(settings: Settings, api_port: int = 8080) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{user}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "admin_password.json"),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # task logs can quote student-level rows: owner-only, like every file under LAIP_HOME (Airflow chmods its
+        # log files and folders itself, whatever the umask)
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__API__HOST": "127.0.0.1",

@@ -76,7 +76,7 @@ def admin_credentials(settings: Settings) -> tuple[str, str, Path]:
     stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
     if not stored:
         stored = {"username": "admin", "password": secrets.token_urlsafe(18)}
-        settings.superset_home.mkdir(parents=True, exist_ok=True)
+        settings.superset_home.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(stored, fh)
@@ -108,7 +108,7 @@ def prepare(settings: Settings) -> dict[str, str]:
     Returns what ``make up`` prints: admin ``username`` / ``password``, where they are kept, the dashboard path.
     """
     venv_python()
-    settings.superset_home.mkdir(parents=True, exist_ok=True)
+    settings.superset_home.mkdir(mode=0o700, parents=True, exist_ok=True)
     user, password, path = admin_credentials(settings)
     output = run_provision(
         settings, "setup", extra_env={"SUPERSET_ADMIN_USER": user, "SUPERSET_ADMIN_PASSWORD": password}
@@ -192,10 +192,16 @@ class SupersetAPI:
         self.token = body["access_token"]
 
     def request(
-        self, method: str, path: str, payload: Any = None, auth: bool = True, timeout: float = 120
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        auth: bool = True,
+        timeout: float = 120,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers or {})
         if data is not None:
             req.add_header("Content-Type", "application/json")
         req.add_header("Accept", "application/json")
@@ -214,8 +220,15 @@ class SupersetAPI:
     def get(self, path: str) -> tuple[int, Any]:
         return self.request("GET", path)
 
-    def post(self, path: str, payload: Any) -> tuple[int, Any]:
-        return self.request("POST", path, payload)
+    def post(self, path: str, payload: Any, csrf: bool = False) -> tuple[int, Any]:
+        """POST ``payload``; with ``csrf``, first fetch a CSRF token (SQL Lab and the database API want one)."""
+        headers = None
+        if csrf:
+            status, body = self.get("/api/v1/security/csrf_token/")
+            if status != 200:
+                raise SupersetError(f"no CSRF token: {status} {body}")
+            headers = {"X-CSRFToken": body["result"], "Referer": self.base_url}
+        return self.request("POST", path, payload, headers=headers)
 
 
 def export(settings: Settings, out: Path | None = None) -> str:
@@ -261,9 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(info, indent=2))
         return 0
     argv_, env = server_command(settings, args.host, args.port, workers=args.workers)
+    # stdout of a container is a log: say where the password is kept, never the password itself
     print(
         f"Superset: http://{args.host}:{args.port}{info['dashboard_path']}  user {info['username']}  "
-        f"password {info['password']}",
+        f"password: {info['credentials_file']}",
         flush=True,
     )
     os.execve(argv_[0], argv_, env)

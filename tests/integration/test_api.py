@@ -195,6 +195,9 @@ def test_every_prediction_and_rejection_is_logged(server: Server, records: list[
     assert set(log.status.dropna().unique()) >= {200, 413, 422}
     batch = log[(log.endpoint == "/predict/batch") & (log.status == 200)]
     assert batch.groupby("request_id").record_index.apply(lambda s: sorted(s) == list(range(len(s)))).all()
+    # the log holds student-level inputs: owner-only, the server's umask whoever started it
+    logged = [api_home.prediction_log_dir, *api_home.prediction_log_dir.rglob("*")]
+    assert [p for p in logged if p.stat().st_mode & 0o077] == []
 
 
 def test_openapi_is_served_and_export_matches(server: Server, api_home: Settings, tmp_path: Path) -> None:

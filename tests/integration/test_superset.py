@@ -163,6 +163,22 @@ def _same_tree(cmp: filecmp.dircmp) -> bool:
     return not mismatch and not errors and all(_same_tree(sub) for sub in cmp.subdirs.values())
 
 
+def test_metadata_is_owner_only(superset: Instance) -> None:
+    """Superset's metadata DB, secret key and caches: 0600 files in 0700 directories (its config sets the umask)."""
+    home = superset.settings.superset_home
+    assert [p for p in [home, *home.rglob("*")] if p.stat().st_mode & 0o077] == []
+
+
+def test_passwords_never_reach_a_log(superset: Instance) -> None:
+    """The admin and role passwords are in the 0600 credentials file (and as hashes in the metadata DB), never in
+    a log: make up prints them to the terminal only."""
+    logs = [p for p in superset.settings.home.rglob("*") if p.is_file() and (p.suffix == ".log" or "log" in p.parts)]
+    assert logs
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert not [u for u, pw in superset.users.items() if pw in text], path
+
+
 def test_database_is_read_only_snapshot_from_laip_home(superset: Instance) -> None:
     status, body = superset.api().get("/api/v1/database/?q=(page_size:10)")
     assert status == 200 and body["count"] == 1
@@ -173,6 +189,27 @@ def test_database_is_read_only_snapshot_from_laip_home(superset: Instance) -> No
         f"duckdb:///{superset.settings.serving_warehouse}?access_mode=read_only&enable_external_access=false"
     )
     assert not db["result"]["allow_dml"] and not db["result"]["allow_file_upload"]
+
+
+def test_database_cannot_be_repointed_and_refusals_are_4xx(superset: Instance) -> None:
+    """The DuckDB connection is pinned to the serving snapshot: a connection to the working warehouse (or any other
+    file) is refused with a 4xx naming the snapshot, and DuckDB's own refusals in SQL Lab (writing to the
+    read-only snapshot, reading files) are 4xx too, never a 500."""
+    api = superset.api()
+    working = f"duckdb:///{superset.settings.warehouse}"
+    status, body = api.post(
+        "/api/v1/database/test_connection/", {"sqlalchemy_uri": working, "database_name": "w"}, csrf=True
+    )
+    assert 400 <= status < 500 and "pinned to the serving snapshot" in json.dumps(body), (status, body)
+    _, listing = api.get("/api/v1/database/?q=(page_size:10)")
+    db_id = listing["result"][0]["id"]
+    for sql in ("create table x as select 1", "select * from read_csv('/etc/passwd')", "attach 'x.duckdb' as x"):
+        status, body = api.post(
+            "/api/v1/sqllab/execute/",
+            {"database_id": db_id, "sql": sql, "runAsync": False, "schema": "marts"},
+            csrf=True,
+        )
+        assert 400 <= status < 500, (sql, status, body)
 
 
 # ---------------------------------------------------------------------------------------- chart data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -124,10 +125,16 @@ def test_connection_mutator_forces_read_only(tmp_path: Path, monkeypatch: pytest
     from sqlalchemy.engine import make_url
 
     monkeypatch.setenv("LAIP_SUPERSET_HOME", str(tmp_path / "superset"))
+    monkeypatch.setenv("LAIP_SERVING_WAREHOUSE", "/x/laip.duckdb")
     monkeypatch.delenv("SUPERSET_SECRET_KEY", raising=False)
     spec = importlib.util.spec_from_file_location("laip_superset_config", ss.CONFIG)
     config = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(config)
+    umask = os.umask(0o022)
+    try:
+        spec.loader.exec_module(config)
+    finally:
+        assert os.umask(umask) == 0o077  # the config makes everything Superset creates owner-only
+    assert stat.S_IMODE((tmp_path / "superset").stat().st_mode) == 0o700
     assert (tmp_path / "superset" / "secret_key").is_file() and len(config.SECRET_KEY) >= 40
     assert stat.S_IMODE((tmp_path / "superset" / "secret_key").stat().st_mode) == 0o600
     assert config.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path / 'superset' / 'superset.db'}"
@@ -142,3 +149,7 @@ def test_connection_mutator_forces_read_only(tmp_path: Path, monkeypatch: pytest
     assert params["connect_args"]["config"] == {"custom_user_agent": "laip-superset"}
     other, _ = config.DB_CONNECTION_MUTATOR(make_url("postgresql://h/db"), {}, "admin", None, None)
     assert str(other) == "postgresql://h/db"
+    # pinned to the serving snapshot: the working warehouse, another file or an in-memory database is refused
+    for elsewhere in ("duckdb:////x/../home/warehouse/laip.duckdb", "duckdb:///:memory:", "duckdb://"):
+        with pytest.raises(PermissionError, match=r"pinned to the serving snapshot /x/laip\.duckdb"):
+            config.DB_CONNECTION_MUTATOR(make_url(elsewhere), {}, "admin", None, None)
