@@ -12,6 +12,8 @@ from pathlib import Path
 SECRETS_DIR = "secrets"
 API_TOKEN_ENV = "LAIP_API_TOKEN"
 API_TOKEN_FILE = "api_token"
+MLFLOW_USER = "laip-pipeline"  # the pipeline's account on an authenticated MLflow server (production profile)
+MLFLOW_PASSWORD_FILE = "mlflow_pipeline_password"
 
 
 def secret_file(home: Path, name: str) -> Path:
@@ -51,3 +53,22 @@ def api_token(home: Path) -> str:
 def same_secret(given: str | None, expected: str) -> bool:
     """Constant-time comparison (no timing hint about how much of a guess was right)."""
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def mlflow_pipeline_credentials(home: Path) -> tuple[str, str]:
+    """(user, password) of the pipeline's MLflow account: MLflow's client variables ``MLFLOW_TRACKING_USERNAME`` /
+    ``MLFLOW_TRACKING_PASSWORD``, else ``laip-pipeline`` and ``$LAIP_HOME/secrets/mlflow_pipeline_password``."""
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME") or MLFLOW_USER
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or read_or_create(secret_file(home, MLFLOW_PASSWORD_FILE))
+    return user, password
+
+
+def use_mlflow_login(home: Path, tracking_uri: str) -> None:
+    """Log MLflow's client in as the pipeline when it talks to a server (http/https) and no login is given: the
+    server of the production profile and the clients share LAIP_HOME, so the generated password is the same."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    if os.environ.get("MLFLOW_TRACKING_PASSWORD") or os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        return
+    user, password = mlflow_pipeline_credentials(home)
+    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = user, password

@@ -17,6 +17,7 @@ import mlflow
 import pandas as pd
 
 from laip.config import Settings
+from laip.credentials import use_mlflow_login
 from laip.ml.config import MLConfig
 
 ALLOW_LOAD_ENV = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
@@ -50,6 +51,7 @@ def setup_tracking(settings: Settings, config: MLConfig) -> str:
     uri = settings.mlflow_tracking_uri
     if uri.startswith("sqlite:///"):
         Path(unquote(urlparse(uri).path)).parent.mkdir(parents=True, exist_ok=True)
+    use_mlflow_login(settings.home, uri)  # a server with basic authentication (production profile)
     with environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         mlflow.set_tracking_uri(uri)  # MLflow also exports these as environment variables; keep the
         mlflow.set_registry_uri(uri)  # environment as it was, so it never redirects another LAIP_HOME

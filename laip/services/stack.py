@@ -82,17 +82,18 @@ def airflow_service(settings: Settings) -> Service:
 
 
 def mlflow_service(settings: Settings) -> Service:
-    from laip.orchestration.airflow_run import venv_bin
+    """The local default: ``mlflow ui`` on loopback, no login (single user; the production profile runs MLflow with
+    basic authentication: :mod:`laip.services.mlflow_server`)."""
+    from laip.services.mlflow_server import server_command
 
     p = port("mlflow")
     uri = settings.mlflow_tracking_uri
-    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    argv = [venv_bin("mlflow"), "ui", "--backend-store-uri", uri, "--host", HOST, "--port", str(p), "--workers", "1"]
+    argv, env = server_command(settings, HOST, p, auth=False, backend_uri=uri)
     return Service(
         "mlflow",
         f"http://{HOST}:{p}/",
         f"http://{HOST}:{p}/health",
-        [Process("mlflow", argv, {**os.environ, "MLFLOW_TRACKING_URI": uri})],
+        [Process("mlflow", argv, {**env, "MLFLOW_TRACKING_URI": uri})],
         info={"compare runs": "Experiments > laip-withdrawal-risk: tick runs, then Compare"},
     )
 

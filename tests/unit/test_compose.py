@@ -58,3 +58,12 @@ def test_api_service_shares_the_store_and_waits_for_mlflow(tmp_path: Path) -> No
     assert api["depends_on"]["mlflow"]["condition"] == "service_healthy"
     assert "/health" in " ".join(api["healthcheck"]["test"])
     assert "8000" in str(api["ports"][0])
+
+
+def test_mlflow_needs_a_login_in_the_container_profile(tmp_path: Path) -> None:
+    """Production profile: the tracking server runs MLflow's basic authentication and every client goes through it."""
+    services = compose_config(tmp_path)["services"]
+    assert "--auth" in services["mlflow"]["command"]
+    for name in ("airflow", "api"):
+        assert services[name]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000", name
+    assert services["airflow"]["depends_on"]["mlflow"]["condition"] == "service_healthy"
