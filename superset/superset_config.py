@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 
-def _superset_home() -> Path:
-    explicit = os.environ.get("LAIP_SUPERSET_HOME")
+def _laip_path(env_name: str, setting: str) -> Path:
+    """A path of this LAIP_HOME: from ``env_name`` (set by laip for every Superset process), else the platform's
+    settings (the repository put on the path when this config is loaded by hand)."""
+    explicit = os.environ.get(env_name)
     if explicit:
         return Path(explicit).resolve()
     repo_root = Path(__file__).resolve().parent.parent
@@ -27,7 +29,7 @@ def _superset_home() -> Path:
         sys.path.insert(0, str(repo_root))
     from laip.config import load_settings
 
-    return load_settings().superset_home
+    return Path(getattr(load_settings(), setting)).resolve()
 
 
 def _secret_key(home: Path) -> str:
@@ -52,7 +54,7 @@ def _secret_key(home: Path) -> str:
 # The metadata DB, caches and logs can hold student-level rows: every file Superset creates is owner-only (0600,
 # directories 0700), like everything under LAIP_HOME, whoever started it.
 os.umask(0o077)
-LAIP_SUPERSET_HOME = _superset_home()
+LAIP_SUPERSET_HOME = _laip_path("LAIP_SUPERSET_HOME", "superset_home")
 LAIP_SUPERSET_HOME.mkdir(mode=0o700, parents=True, exist_ok=True)
 os.environ.setdefault("SUPERSET_HOME", str(LAIP_SUPERSET_HOME))  # uploads, logs of superset itself
 DATA_DIR = str(LAIP_SUPERSET_HOME)
@@ -103,19 +105,7 @@ SESSION_COOKIE_SECURE = os.environ.get("SUPERSET_COOKIE_SECURE", "") in ("1", "t
 TALISMAN_ENABLED = os.environ.get("TALISMAN_ENABLED", "true").lower() in ("1", "true")
 
 
-def _serving_warehouse() -> Path:
-    explicit = os.environ.get("LAIP_SERVING_WAREHOUSE")
-    if explicit:
-        return Path(explicit).resolve()
-    repo_root = Path(__file__).resolve().parent.parent
-    if str(repo_root) not in sys.path:
-        sys.path.insert(0, str(repo_root))
-    from laip.config import load_settings
-
-    return load_settings().serving_warehouse.resolve()
-
-
-SERVING_WAREHOUSE = _serving_warehouse()
+SERVING_WAREHOUSE = _laip_path("LAIP_SERVING_WAREHOUSE", "serving_warehouse")
 
 
 def _refuse(message: str) -> None:

@@ -56,33 +56,27 @@ def find_file(data_dir: Path, stem: str) -> Path | None:
     return None
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    return digest_file(path, chunk, count_lines=False).sha256
-
-
 @dataclass(frozen=True)
 class FileDigest:
     sha256: str  # of the file's bytes as stored (compressed for .csv.gz)
-    lines: int | None  # lines of the text (decompressed); a last line without its newline counts
+    lines: int  # lines of the text (decompressed); a last line without its newline counts
 
 
-def digest_file(path: Path, chunk: int = 1 << 22, *, count_lines: bool = True) -> FileDigest:
+def digest_file(path: Path, chunk: int = 1 << 22) -> FileDigest:
     """sha256 of ``path`` and, in the same pass, its number of text lines (a ``.gz`` file is decompressed for it)."""
     h = hashlib.sha256()
-    inflate = zlib.decompressobj(wbits=47) if count_lines and path.name.endswith(".gz") else None
+    inflate = zlib.decompressobj(wbits=47) if path.name.endswith(".gz") else None
     lines, last = 0, b"\n"
     with path.open("rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
-            if not count_lines:
-                continue
             text = block if inflate is None else _inflate(inflate, block)
             if text:
                 lines += text.count(b"\n")
                 last = text[-1:]
-    if count_lines and last != b"\n":
+    if last != b"\n":
         lines += 1
-    return FileDigest(h.hexdigest(), lines if count_lines else None)
+    return FileDigest(h.hexdigest(), lines)
 
 
 def _inflate(inflate: Any, block: bytes) -> bytes:

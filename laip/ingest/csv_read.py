@@ -28,19 +28,15 @@ REJECT_SCANS = "laip_reject_scans"
 _VALUE_CHARS = 200
 
 
-def read_csv_sql(spec: TableSpec, *, keep_rejects: bool = False) -> str:
-    """The DuckDB ``read_csv`` call that reads one raw file with the contract's explicit types (one ``?`` param).
-    ``keep_rejects``: rows that do not parse go to the temporary table ``laip_rejects`` instead of failing."""
+def read_csv_sql(spec: TableSpec) -> str:
+    """The DuckDB ``read_csv`` call that reads one raw file with the contract's explicit types (one ``?`` param);
+    rows that do not parse go to the temporary table ``laip_rejects`` instead of failing the read."""
     columns = {c.name: c.type for c in spec.columns}
     nulls = list(NULL_MARKERS)
-    rejects = (
-        f", store_rejects=true, rejects_table='{REJECTS}', rejects_scan='{REJECT_SCANS}', rejects_limit={REJECTS_LIMIT}"
-        if keep_rejects
-        else ""
-    )
     return (
         f"read_csv(?, header=true, columns={columns!r}, nullstr={nulls!r}, delim=',', quote='\"', "
-        f"escape='\"', auto_detect=false, strict_mode=true{rejects})"
+        "escape='\"', auto_detect=false, strict_mode=true, "
+        f"store_rejects=true, rejects_table='{REJECTS}', rejects_scan='{REJECT_SCANS}', rejects_limit={REJECTS_LIMIT})"
     )
 
 
@@ -88,7 +84,7 @@ def read_into(
     """Create ``table`` from ``path`` (typed, one pass). Returns the findings for rows that did not parse (the first
     ``max_examples`` lines with the total) and the sorted line numbers rejected (they are missing from ``table``)."""
     try:
-        con.execute(f"create table {table} as select * from {read_csv_sql(spec, keep_rejects=True)}", [str(path)])
+        con.execute(f"create table {table} as select * from {read_csv_sql(spec)}", [str(path)])
     except duckdb.Error as exc:
         return [csv_error_finding(path, exc)], []
     scan = f"(select scan_id from {REJECT_SCANS} where file_path = ? order by scan_id desc limit 1)"

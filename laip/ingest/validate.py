@@ -67,7 +67,7 @@ class _Validator:
             known = self.contents.get(str(path))
             digest = (known.result() if isinstance(known, Future) else known) or digest_file(path)
             info.sha256 = digest.sha256
-        if spec.table in self.loaded and digest.lines is not None and (info.rows or 0) < digest.lines - 1:
+        if spec.table in self.loaded and (info.rows or 0) < digest.lines - 1:
             self.find_dropped_lines(spec, path)
 
     def find_dropped_lines(self, spec: TableSpec, path: Path) -> None:

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from laip.config import Settings
-from laip.ingest.acquire import sha256_file
+from laip.ingest.acquire import digest_file
 from laip.ingest.load import load
 from laip.ingest.report import ValidationError
 
@@ -45,7 +45,7 @@ def test_load_creates_typed_raw_tables_and_manifest(settings: Settings, sample_d
     assert len(manifest) == 7
     assert all(src == "sample" for *_, src in manifest)
     by_name = {name: sha for name, sha, *_ in manifest}
-    assert by_name["studentVle.csv.gz"] == sha256_file(sample_dir / "studentVle.csv.gz")
+    assert by_name["studentVle.csv.gz"] == digest_file(sample_dir / "studentVle.csv.gz").sha256
     assert nulls[0] > 1000  # empty strings are NULL, not 0
 
 
