@@ -38,11 +38,11 @@ $(SUPERSET_STAMP): superset/requirements.lock | $(STAMP)
 
 # What ops schedule: the laip_pipeline DAG, run once with `airflow dags test` (DATA=dir to choose the data).
 run: setup
-	$(BIN)/laip dag $(DATA)
+	$(BIN)/laip dag --allow-sample $(DATA)
 
 # The same steps without Airflow (for comparison and debugging).
 run-direct: setup
-	$(BIN)/laip run $(DATA)
+	$(BIN)/laip run --allow-sample $(DATA)
 
 up: setup
 	$(BIN)/laip up

@@ -21,8 +21,10 @@
 
 All warehouse writers share the pool `laip_warehouse` (1 slot): DuckDB allows one writer.
 Schedule: off by default; for a nightly refresh set `LAIP_SCHEDULE="0 3 * * *"`.
-Params: `data_dir` (empty = configured dir, download, or bundled sample), `full_refresh`, `models`,
-`retrain` (`auto` = the monitoring rule, `always`, `never`).
+Params: `data_dir` (empty = the configured dir or the official download; never the bundled sample, which only the
+first `make run` of a home uses), `confirm_source_change` (needed to load data of another family than the last
+load's: sample vs real data, fewer module-presentations), `full_refresh`, `models`, `retrain` (`auto` = the
+monitoring rule, `always`, `never`).
 Risk signals are descriptive and ML risk bands are model outputs: neither is causal.
 """
 
@@ -67,7 +69,17 @@ with DAG(
     default_args=DEFAULT_ARGS,
     tags=TAGS,
     params={
-        "data_dir": Param("", type="string", description="Raw OULAD directory; empty = configured default"),
+        "data_dir": Param(
+            None,
+            type=["null", "string"],
+            description="Raw OULAD directory; empty = the configured default (data/raw or LAIP_DATA_DIR)",
+        ),
+        "confirm_source_change": Param(
+            False,
+            type="boolean",
+            description="Load data of another family than the last load's (sample vs real data, fewer "
+            "module-presentations); without it such a run fails at validate_raw",
+        ),
         "full_refresh": Param(False, type="boolean", description="dbt --full-refresh"),
         "models": Param(DEFAULT_MODELS, type="array", description="Models to train: lr, rf, hgb"),
         "retrain": Param(
@@ -81,11 +93,15 @@ with DAG(
 
     @task(retries=0)
     def validate_raw() -> dict:
-        return tasks.report(tasks.validate_raw(settings, _params()["data_dir"] or None))
+        p = _params()
+        return tasks.report(
+            tasks.validate_raw(settings, p["data_dir"] or None, confirm_change=p["confirm_source_change"])
+        )
 
     @task(pool=WAREHOUSE_POOL)
     def load_raw() -> dict:
-        return tasks.report(tasks.load_raw(settings, _params()["data_dir"] or None))
+        p = _params()
+        return tasks.report(tasks.load_raw(settings, p["data_dir"] or None, confirm_change=p["confirm_source_change"]))
 
     dbt = DbtTaskGroup(group_id="dbt", **cosmos_configs(settings))
     run_watchers_after_producer(dag, "dbt")

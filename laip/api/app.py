@@ -6,18 +6,21 @@
     GET  /model            the champion: version, runs, training metrics, data digest, threshold, loaded_at
     POST /model/reload     load models:/<name>@champion again (never trains)
 
-Start with ``laip serve`` (uvicorn). The champion is loaded when the app is created and on an explicit reload;
+Start with ``laip serve`` (uvicorn). The champion is loaded when the app is created, when the champion alias moves
+(checked every ``api.champion_check_seconds``: :mod:`laip.api.alias_watch`) and on an explicit reload;
 the request schema is rebuilt from it (its features of ml/config.yaml, its categories). Every prediction and every
 rejected request is appended to the prediction log (:mod:`laip.api.predlog`) and fsync'ed before the response is
 sent. Concurrent requests are scored together (:mod:`laip.api.batcher`). Bad input gets 422 (field and reason) or
 413 (too large), never a 500. A client may pass its own ``X-Request-ID`` (1-64 of ``[A-Za-z0-9._-]``).
 """
 
+import asyncio
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
+from laip.api.alias_watch import check_interval, follow_alias
 from laip.api.errors import install_error_handlers
 from laip.api.middleware import RequestContext
 from laip.api.predlog import PredictionLog
@@ -32,8 +35,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     predlog = PredictionLog(settings.prediction_log_dir)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(app: FastAPI):
+        state: ApiState = app.state.api
+        watch = (
+            asyncio.create_task(follow_alias(app, state, state.alias_check_seconds))
+            if state.alias_check_seconds
+            else None
+        )
         yield
+        if watch is not None:
+            watch.cancel()
         predlog.close()
 
     app = FastAPI(
@@ -43,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=__doc__.split("\n\n", 1)[0] + " Course day 30; see laip/api/app.py.",
     )
     state = ApiState(settings, predlog)
+    state.alias_check_seconds = check_interval(settings)
     app.state.api = state
 
     install_service_routes(app, state)

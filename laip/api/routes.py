@@ -47,6 +47,9 @@ def _model_info(state: ApiState) -> dict[str, Any]:
         "risk_bands": {"high": cfg.risk_high, "medium": cfg.risk_medium},
         "features": cfg.features,
         "loaded_at": ch.loaded_at.isoformat(),
+        "alias_checked_at": state.alias_checked_at.isoformat() if state.alias_checked_at else None,
+        "alias_check_seconds": state.alias_check_seconds,
+        "load_error": state.load_error,
     }
 
 

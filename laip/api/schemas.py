@@ -167,6 +167,9 @@ class ModelInfo(BaseModel):
     risk_bands: dict[str, float]
     features: list[str]
     loaded_at: str
+    alias_checked_at: str | None = None  # when this worker last asked the registry where the alias points
+    alias_check_seconds: float = 0.0  # how often it asks (0 = never: POST /model/reload only)
+    load_error: str | None = None  # the last failed load (the version above keeps serving)
 
 
 class ErrorBody(BaseModel):

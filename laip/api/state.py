@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -41,6 +42,9 @@ class ApiState:
         self.load_error: str | None = None
         self.schemas: Schemas | None = None
         self.reload_lock = asyncio.Lock()
+        self.alias_checked_at: datetime | None = None  # laip.api.alias_watch
+        self.alias_check_seconds = 0.0
+        self.failed_version: int | None = None  # the alias's version that could not be loaded (not retried)
         self.batcher = Batcher(predlog.submit, max_records=max(2000, self.limits.max_batch_records))
 
 

@@ -32,6 +32,21 @@ from laip.ml.monitoring.config import RETRAIN_MODES
 log = logging.getLogger("laip")
 
 
+def _source_flags(p: argparse.ArgumentParser, *, sample: bool = True) -> None:
+    """Where the data may come from (laip.orchestration.tasks.data_source)."""
+    if sample:
+        p.add_argument(
+            "--allow-sample",
+            action="store_true",
+            help="when no data is found and nothing was ever loaded here, use the bundled sample (make run)",
+        )
+    p.add_argument(
+        "--confirm-source-change",
+        action="store_true",
+        help="load data of another family than the last load's (sample vs real data, fewer presentations)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="laip", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -47,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("load", help="validate and load raw files into the warehouse (atomic)")
     p.add_argument("data_dir", nargs="?")
     p.add_argument("--force", action="store_true", help="reload even if the files are unchanged")
+    _source_flags(p, sample=False)
     p.set_defaults(func=commands.cmd_load)
 
     p = sub.add_parser("build", help="dbt build: staging, intermediate, marts and all tests")
@@ -78,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: retrain only when monitoring triggers (default); always; never",
     )
+    _source_flags(p)
     p.set_defaults(func=commands.cmd_run)
 
     p = sub.add_parser("monitor", help="drift, performance decay, API health and the retraining decision")
@@ -95,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true")
     p.add_argument("--models", help="comma-separated subset of lr,rf,hgb")
     p.add_argument("--retrain", choices=RETRAIN_MODES, help="DAG param retrain (default auto)")
+    _source_flags(p)
     p.set_defaults(func=commands.cmd_dag)
 
     p = sub.add_parser("parse", help="dbt parse: the manifest the Airflow DAG renders from")

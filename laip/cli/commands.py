@@ -28,7 +28,7 @@ def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     from laip.orchestration import tasks
 
-    return _step(tasks.load_raw, settings, args.data_dir, force=args.force)
+    return _step(tasks.load_raw, settings, args.data_dir, force=args.force, confirm_change=args.confirm_source_change)
 
 
 def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
@@ -85,9 +85,15 @@ def cmd_insights(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """The DAG's steps run directly in this process, in the DAG's order (no Airflow)."""
-    from laip.orchestration import tasks
+    from laip.orchestration.direct_run import run_all
 
-    return tasks.run_all(settings, args.data_dir, args.retrain)
+    return run_all(
+        settings,
+        args.data_dir,
+        args.retrain,
+        allow_sample=args.allow_sample,
+        confirm_change=args.confirm_source_change,
+    )
 
 
 def cmd_monitor(settings: Settings, args: argparse.Namespace) -> int:
@@ -121,11 +127,19 @@ def cmd_model_card(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
     """The whole pipeline through the Airflow DAG (``airflow dags test``): what ops schedule."""
     from laip.orchestration.airflow_run import run_dag
-    from laip.orchestration.tasks import data_source
+    from laip.orchestration.tasks import StepFailed, data_source
 
-    conf: dict = {"full_refresh": args.full_refresh}
-    # Resolve the data once here (download or sample fallback) so the user sees which data the run uses.
-    conf["data_dir"] = str(data_source(settings, args.data_dir).path)
+    conf: dict = {"full_refresh": args.full_refresh, "confirm_source_change": args.confirm_source_change}
+    # Resolve the data once here (download, or the sample on a first make run) so the user sees which data the run
+    # uses; a change of source fails here already, before Airflow starts.
+    try:
+        source = data_source(
+            settings, args.data_dir, allow_sample=args.allow_sample, confirm_change=args.confirm_source_change
+        )
+    except StepFailed as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    conf["data_dir"] = str(source.path)
     if args.models:
         conf["models"] = args.models.split(",")
     if getattr(args, "retrain", None):

@@ -7,7 +7,8 @@ Resolution order for the data directory the pipeline reads:
 2. the configured default (``data/raw``) when it holds all seven files;
 3. otherwise the official OULAD archive is downloaded into the default directory;
 4. when that fails (e.g. no internet), the committed deterministic sample of the real data is used, with a
-   one-line message saying so.
+   one-line message saying so, but only when the caller allows it (the interactive first ``make run``: see
+   :func:`laip.orchestration.tasks.data_source`); otherwise the run fails saying where the data should be.
 """
 
 from __future__ import annotations
@@ -118,8 +119,9 @@ def download_official(urls: tuple[str, ...], dest: Path, timeout_s: float) -> st
     raise OSError("; ".join(failures) or "no download URL configured")
 
 
-def resolve_data_dir(settings: Settings, data_dir: Path | None = None) -> DataSource:
-    """Decide which directory the pipeline reads (see the module docstring)."""
+def resolve_data_dir(settings: Settings, data_dir: Path | None = None, *, allow_sample: bool = False) -> DataSource:
+    """Decide which directory the pipeline reads (see the module docstring); raises :class:`DataDirError` when no
+    data is found and the sample is not allowed."""
     if data_dir is not None or not settings.data_dir_is_default:
         given = data_dir or settings.data_dir
         try:
@@ -136,6 +138,11 @@ def resolve_data_dir(settings: Settings, data_dir: Path | None = None) -> DataSo
     except OSError as exc:
         log.debug("download failed: %s", exc)
         reason = str(exc).split(";")[0]
+        if not allow_sample:
+            raise DataDirError(
+                f"OULAD not found in {default} and the download failed ({reason}): put the seven files there or give "
+                f"the directory (data_dir); the bundled sample is used only by the first `make run` of a LAIP_HOME"
+            ) from None
         return DataSource(
             settings.sample_dir,
             "sample",

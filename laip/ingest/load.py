@@ -29,6 +29,7 @@ from laip.ingest.validate import validate
 log = logging.getLogger(__name__)
 
 MANIFEST = "meta.load_manifest"
+ML_SCHEMA = "ml"  # the models' tables (laip.warehouse.tables writes them); a load carries them over
 
 
 @dataclass
@@ -96,6 +97,7 @@ def load(
             if not report.ok:
                 raise ValidationError(report)
             rows = _write_manifest(con, report, data_dir, source)
+            _carry_model_tables(con, warehouse)
             con.execute("checkpoint")
         except BaseException:
             con.close()
@@ -108,6 +110,29 @@ def load(
     for table, n in rows.items():
         log.info("loaded raw.%s: %s rows from %s", table, f"{n:,}", files[table].name)
     return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start)
+
+
+def _carry_model_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """Copy schema ``ml`` of the current warehouse into the new file. Its tables describe the registered models (the
+    champion's evaluation, its scores, monitoring), not the raw data: a champion kept after a load, or a challenger
+    the champion gate did not promote, leaves them as they are, and the steps after the load replace the rest."""
+    if not warehouse.is_file():
+        return
+    con.execute("attach ? as previous (read_only)", [str(warehouse)])
+    try:
+        names = [
+            n
+            for (n,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'previous' and schema_name = ?",
+                [ML_SCHEMA],
+            ).fetchall()
+        ]
+        if names:
+            con.execute(f"create schema if not exists {ML_SCHEMA}")
+        for name in names:
+            con.execute(f'create table {ML_SCHEMA}."{name}" as select * from previous.{ML_SCHEMA}."{name}"')
+    finally:
+        con.execute("detach previous")
 
 
 def _write_manifest(con: duckdb.DuckDBPyConnection, report: Report, data_dir: Path, source: str) -> dict[str, int]:

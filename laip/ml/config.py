@@ -29,7 +29,8 @@ class Reason:
     code: str
     label: str
     features: tuple[str, ...]
-    show: bool = True
+    show: bool = True  # False: never shown as a student's reason (background characteristics, module context)
+    context: bool = False  # about the module run, not the student: shown apart, as module context
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class MLConfig:
     experiment_name: str
     registered_model_name: str
     alias: str
+    relative_high: float = 0.10  # share of a module-presentation in the relative band "top"
+    relative_medium: float = 0.20  # the next share: "next"
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -115,7 +118,8 @@ def load_ml_config(
         cfg = _merge(raw, profiles[profile])
     problem, feats, sel = cfg["problem"], cfg["features"], cfg["selection"]
     reasons = tuple(
-        Reason(code, r["label"], tuple(r["features"]), bool(r.get("show", True))) for code, r in cfg["reasons"].items()
+        Reason(code, r["label"], tuple(r["features"]), bool(r.get("show", True)), bool(r.get("context", False)))
+        for code, r in cfg["reasons"].items()
     )
     config = MLConfig(
         profile=profile,
@@ -144,6 +148,8 @@ def load_ml_config(
         curve_max_points=int(cfg["curve_max_points"]),
         risk_high=float(cfg["risk_bands"]["high"]),
         risk_medium=float(cfg["risk_bands"]["medium"]),
+        relative_high=float(cfg["risk_bands"].get("relative", {}).get("top", 0.10)),
+        relative_medium=float(cfg["risk_bands"].get("relative", {}).get("next", 0.20)),
         fairness_attributes=tuple(cfg["fairness_attributes"]),
         seed=int(cfg["seed"]),
         experiment_name=cfg["mlflow"]["experiment_name"],
@@ -178,6 +184,10 @@ def validate_ml_config(config: MLConfig, settings: Settings | None = None) -> No
         problems.append(f"baseline {config.baseline!r} is not a configured model")
     if not 0 < config.risk_medium < config.risk_high < 1:
         problems.append("risk_bands need 0 < medium < high < 1")
+    if not (
+        config.relative_high > 0 and config.relative_medium >= 0 and config.relative_high + config.relative_medium <= 1
+    ):
+        problems.append("risk_bands.relative needs top > 0, next >= 0 and top + next <= 1")
     if config.primary_split not in ("temporal", "grouped_random"):
         problems.append("selection.primary_split must be temporal or grouped_random")
     if config.selection_metric not in ("roc_auc", "average_precision"):

@@ -121,3 +121,26 @@ def top_reasons(
         cols[f"reason_{i + 1}"] = [p[1] for p in picked]
         cols[f"reason_{i + 1}_contribution"] = [p[2] for p in picked]
     return pd.DataFrame(cols, index=contributions.index)
+
+
+def module_context(contributions: pd.DataFrame, config: MLConfig, min_contribution: float = 1e-6) -> pd.DataFrame:
+    """Per row, the context reason (about the module run, not the student: ``context: true`` in the config) that
+    raises the risk most: ``module_context`` (its label, NULL when none does) and ``module_context_contribution``."""
+    context = [r for r in config.reasons if r.context and r.code in contributions.columns]
+    if not context:
+        return pd.DataFrame(
+            {"module_context": [None] * len(contributions), "module_context_contribution": np.nan},
+            index=contributions.index,
+        )
+    values = contributions[[r.code for r in context]].to_numpy(dtype=float)
+    best = values.argmax(axis=1)
+    top = values[np.arange(len(values)), best]
+    labels = np.array([r.label for r in context], dtype=object)[best]
+    raises = top > min_contribution
+    return pd.DataFrame(
+        {
+            "module_context": np.where(raises, labels, None),
+            "module_context_contribution": np.where(raises, np.round(top, 4), np.nan),
+        },
+        index=contributions.index,
+    )

@@ -143,3 +143,19 @@ def get_champion(settings: Settings, config: MLConfig) -> ChampionVersion:
         uri,
         settings.home,
     )
+
+
+def champion_version_number(settings: Settings, config: MLConfig) -> int | None:
+    """The version number the champion alias points at now (one registry query, nothing loaded), or None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = settings.mlflow_tracking_uri
+    try:
+        return int(
+            MlflowClient(uri, registry_uri=uri)
+            .get_model_version_by_alias(config.registered_model_name, config.alias)
+            .version
+        )
+    except MlflowException:
+        return None

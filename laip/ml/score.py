@@ -18,7 +18,8 @@ import pandas as pd
 from laip.config import Settings
 from laip.ml.config import MLConfig, load_ml_config
 from laip.ml.features import load_feature_data, make_splits
-from laip.ml.reasons import explain, reference_values, top_reasons
+from laip.ml.reasons import explain, module_context, reference_values, top_reasons
+from laip.ml.risk_list import RISK_LIST, risk_list
 
 PREDICTIONS = "ml_withdrawal_predictions"
 
@@ -39,7 +40,7 @@ class ScoreResult:
             f"Scored {self.rows:,} day-30 attempts with {self.model_name} (model version {self.model_version}, "
             f"run {self.mlflow_run_id}) in {self.seconds:.1f} s\n"
             f"  risk bands: {bands}; flagged at the model threshold: {self.flagged:,}\n"
-            f"  wrote ml.{PREDICTIONS}"
+            f"  wrote ml.{PREDICTIONS} and ml.{RISK_LIST} (latest held-out presentation of each module)"
         )
 
     def as_xcom(self) -> dict[str, Any]:
@@ -65,6 +66,7 @@ def score(settings: Settings) -> ScoreResult:
     model = version.load()
     proba, contributions = explain(model, data.X, config.reasons, reference_values(data.X, config))
     reasons = top_reasons(contributions, config.reasons, k=3)
+    context = module_context(contributions, config)
     training_rows = np.zeros(len(data), dtype=bool)
     training_rows[make_splits(data, config)[0].train] = True
     model_name = version.tags.get("model_name", getattr(model, "model_name", ""))
@@ -84,7 +86,7 @@ def score(settings: Settings) -> ScoreResult:
             "decision_threshold": model.threshold,
         }
     )
-    out = pd.concat([out, reasons.reset_index(drop=True)], axis=1).assign(
+    out = pd.concat([out, reasons.reset_index(drop=True), context.reset_index(drop=True)], axis=1).assign(
         observed_withdrew_after_day_30=data.y,
         is_training_row=training_rows,
         model_name=model_name,
@@ -93,7 +95,7 @@ def score(settings: Settings) -> ScoreResult:
         mlflow_run_id=version.run_id,
         scored_at=datetime.now(UTC),
     )
-    replace_tables(settings.warehouse, {PREDICTIONS: out}, SCHEMAS)
+    replace_tables(settings.warehouse, {PREDICTIONS: out, RISK_LIST: risk_list(out, config)}, SCHEMAS)
     bands = {b: int((out.risk_band == b).sum()) for b in ("high", "medium", "low")}
     return ScoreResult(
         len(out),

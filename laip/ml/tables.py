@@ -129,6 +129,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "reason_3_code": "VARCHAR",
         "reason_3": "VARCHAR",
         "reason_3_contribution": "DOUBLE",
+        "module_context": "VARCHAR",  # a context reason (about the module run, not the student) that raises the risk
+        "module_context_contribution": "DOUBLE",
         "observed_withdrew_after_day_30": "INTEGER",
         "is_training_row": "BOOLEAN",
         "model_name": "VARCHAR",
@@ -157,7 +159,18 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
 }
 
-TRAINING_TABLES = tuple(t for t in SCHEMAS if t not in ("ml_withdrawal_predictions", "insight_cards"))
+SCHEMAS["ml_withdrawal_risk_list"] = {  # laip.ml.risk_list
+    **SCHEMAS["ml_withdrawal_predictions"],
+    "students_in_presentation": "BIGINT",
+    "rank_in_presentation": "INTEGER",  # 1 = highest probability of the module-presentation
+    "risk_percentile": "DOUBLE",  # 100 = highest
+    "relative_band": "VARCHAR",  # top / next / rest of the module-presentation
+    "relative_band_rule": "VARCHAR",
+}
+
+TRAINING_TABLES = tuple(
+    t for t in SCHEMAS if t not in ("ml_withdrawal_predictions", "ml_withdrawal_risk_list", "insight_cards")
+)
 
 
 def run_columns(

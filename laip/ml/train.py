@@ -4,7 +4,9 @@ For each configured model (LR baseline, RF and HGB challengers) and each split (
 grouped random by student): tune on grouped k-fold CV inside the training rows, calibrate and pick the threshold on
 out-of-fold predictions, evaluate on the held-out rows. Everything goes to MLflow (a parent run per training, a
 nested run per model); the model with the best primary-split ROC AUC (LR wins ties within the tolerance) is
-registered and gets the alias ``champion``; the evaluation tables are written to schema ``ml`` in one transaction.
+registered; it gets the alias ``champion`` only through the champion gate (:mod:`laip.ml.champion_gate`: at least as
+good as the current champion on the same held-out rows), and then its evaluation tables are written to schema ``ml``
+in one transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import pandas as pd
 import yaml
 
 from laip.config import Settings
+from laip.ml import champion_gate
+from laip.ml.champion_gate import GateDecision
 from laip.ml.config import MODEL_NAMES, MLConfig, load_ml_config
 from laip.ml.evaluate import Evaluation, evaluate, feature_importance
 from laip.ml.features import load_feature_data, make_splits
@@ -50,6 +54,16 @@ class TrainResult:
     seconds: float = 0.0
     profile: str = "full"
     data_digest: str = ""
+    gate: GateDecision | None = None
+
+    @property
+    def promoted(self) -> bool:
+        return self.gate is None or self.gate.promote
+
+    @property
+    def champion_version(self) -> int | None:
+        """The version that carries the champion alias after this training."""
+        return self.model_version if self.promoted else (self.gate.champion_version if self.gate else None)
 
     def as_xcom(self) -> dict[str, Any]:
         """What the Airflow task keeps (JSON)."""
@@ -59,6 +73,9 @@ class TrainResult:
                 {
                     "selected_model": self.selected_model,
                     "model_version": self.model_version,
+                    "promoted": self.promoted,
+                    "champion_version": self.champion_version,
+                    "champion_gate": self.gate.reason if self.gate else None,
                     "registered_model_name": self.registered_model_name,
                     "mlflow_run_id": self.parent_run_id,
                     "profile": self.profile,
@@ -80,8 +97,16 @@ class TrainResult:
                 f"in {self.seconds:.1f} s (profile {self.profile}, data {self.data_digest})",
                 table,
                 f"Selected: {self.selected_model} -> models:/{self.registered_model_name}/{self.model_version} "
-                f"(alias champion); MLflow run {self.parent_run_id}",
-                f"Wrote {', '.join(f'ml.{t} ({n:,})' for t, n in self.tables.items())}",
+                + (
+                    "(alias champion)"
+                    if self.promoted
+                    else f"NOT promoted, champion stays version {self.champion_version}"
+                )
+                + f"; MLflow run {self.parent_run_id}",
+                f"Champion gate: {self.gate.reason if self.gate else '-'}",
+                f"Wrote {', '.join(f'ml.{t} ({n:,})' for t, n in self.tables.items())}"
+                if self.tables
+                else "ML tables left as they are (they describe the champion)",
             ]
         )
 
@@ -180,6 +205,9 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
         with tempfile.TemporaryDirectory() as tmp:
             logged = mlflow.artifacts.download_artifacts(artifact_uri=model_infos[selected].model_uri, dst_path=tmp)
             provenance = signature_tags(Path(logged), settings.home)
+        gate = champion_gate.decide(settings, config, data, splits[0], selected, scores[selected])
+        log.info("champion gate: %s", gate.reason)
+        mlflow.set_tags(gate.as_tags())
         version = mlflow.register_model(
             model_infos[selected].model_uri,
             config.registered_model_name,
@@ -190,6 +218,7 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
                 "data_digest": data.digest,
                 f"{splits[0].name}_roc_auc": f"{scores[selected]:.4f}",
                 **provenance,
+                **({} if gate.promote else {champion_gate.NOT_PROMOTED_TAG: gate.reason}),
             },
         )
         version_number = int(version.version)
@@ -197,8 +226,11 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
             evals, importances, selected, run_ids, parent.info.run_id, config, version_number, trained_at
         )
         mlflow.log_table(tables["ml_withdrawal_model_comparison"], "comparison/model_comparison.json")
-        counts = replace_tables(settings.warehouse, tables, SCHEMAS)
-        client.set_registered_model_alias(config.registered_model_name, config.alias, str(version_number))
+        counts: dict[str, int] = {}
+        if gate.promote:
+            # the ml tables describe the champion: a version the gate kept out leaves the champion's in place
+            counts = replace_tables(settings.warehouse, tables, SCHEMAS)
+            client.set_registered_model_alias(config.registered_model_name, config.alias, str(version_number))
         mlflow.set_tag("registered_model_version", str(version_number))
     return TrainResult(
         selected,
@@ -211,4 +243,5 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
         time.perf_counter() - start,
         config.profile,
         data.digest,
+        gate,
     )

@@ -33,6 +33,7 @@ def inspect_dags(dags_folder: str) -> dict[str, Any]:
             "schedule": type(dag.timetable).__name__,
             "tags": sorted(dag.tags),
             "params": sorted(dag.params.keys()),
+            "param_types": {k: dag.params.get_param(k).schema.get("type") for k in sorted(dag.params.keys())},
             "doc_md": bool(dag.doc_md),
             "max_active_runs": dag.max_active_runs,
             "tasks": {

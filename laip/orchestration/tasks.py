@@ -9,16 +9,14 @@ inputs gives the same warehouse.
 from __future__ import annotations
 
 import logging
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from laip.config import Settings
-from laip.locks import WriterBusy, warehouse_writer
+from laip.locks import warehouse_writer
 
 if TYPE_CHECKING:
     from laip.ingest.acquire import DataSource
@@ -57,15 +55,32 @@ def report(result: StepResult) -> dict[str, Any]:
     return result.as_xcom()
 
 
-def data_source(settings: Settings, data_dir: str | Path | None) -> DataSource:
-    """Where the raw files come from (``data_dir``, LAIP_DATA_DIR, a download, or the bundled sample), logged."""
-    from laip.ingest.acquire import DataDirError, resolve_data_dir
+def data_source(
+    settings: Settings, data_dir: str | Path | None, *, allow_sample: bool = False, confirm_change: bool = False
+) -> DataSource:
+    """Where the raw files come from (``data_dir``, LAIP_DATA_DIR, a download, or the bundled sample), logged.
 
+    The bundled sample is a fallback only with ``allow_sample`` (the interactive first ``make run``) and only while
+    nothing was ever loaded into this LAIP_HOME. Data of another family than the last load's (sample vs real data,
+    fewer module-presentations: :mod:`laip.ingest.source_guard`) fails unless ``confirm_change``."""
+    from laip.ingest.acquire import DataDirError, resolve_data_dir
+    from laip.ingest.source_guard import SourceChanged, check_source, family_of_warehouse
+
+    never_loaded = family_of_warehouse(settings.warehouse, settings.sample_dir) is None
     try:
-        source = resolve_data_dir(settings, Path(data_dir) if data_dir else None)
-    except DataDirError as exc:
+        source = resolve_data_dir(
+            settings, Path(data_dir) if data_dir else None, allow_sample=allow_sample and never_loaded
+        )
+        change = (
+            None
+            if never_loaded
+            else check_source(settings.warehouse, source.path, settings.sample_dir, confirmed=confirm_change)
+        )
+    except (DataDirError, SourceChanged) as exc:
         raise StepFailed(str(exc)) from exc
     log.info(source.message)
+    if change:
+        log.warning(change)
     return source
 
 
@@ -82,14 +97,22 @@ def validation_checks(settings: Settings) -> Checks:
 
 
 def validate_raw(
-    settings: Settings, data_dir: str | Path | None = None, *, require_valid: bool = True
+    settings: Settings,
+    data_dir: str | Path | None = None,
+    *,
+    require_valid: bool = True,
+    allow_sample: bool = False,
+    confirm_change: bool = False,
 ) -> ValidationResult:
     """Validate the raw OULAD files and write the report; with ``require_valid``, raise :class:`StepFailed` naming
-    every problem (file, column, row) when they are invalid."""
+    every problem (file, column, row) when they are invalid, or when they would change the data source unconfirmed
+    (:func:`data_source`)."""
     from laip.ingest.report import ValidationResult, write_report
     from laip.ingest.validate import validate
 
-    source = data_source(settings, data_dir)
+    source = data_source(
+        settings, data_dir, allow_sample=allow_sample, confirm_change=confirm_change or not require_valid
+    )
     checked = validate(source.path, validation_checks(settings))
     result = ValidationResult(source, checked, write_report(checked, settings.reports_dir))
     if require_valid and not checked.ok:
@@ -100,15 +123,23 @@ def validate_raw(
     return result
 
 
-def load_raw(settings: Settings, data_dir: str | Path | None = None, *, force: bool = False) -> LoadResult:
+def load_raw(
+    settings: Settings,
+    data_dir: str | Path | None = None,
+    *,
+    force: bool = False,
+    allow_sample: bool = False,
+    confirm_change: bool = False,
+) -> LoadResult:
     """Load the (validated) raw files into the warehouse atomically (a no-op when they are unchanged, unless
-    ``force``); raises :class:`StepFailed` with the validation report when they are invalid (warehouse unchanged)."""
+    ``force``); raises :class:`StepFailed` with the validation report when they are invalid, or when they would
+    change the data source unconfirmed (warehouse unchanged either way)."""
     from laip.ingest.load import load
     from laip.ingest.report import ValidationError
 
-    source = data_source(settings, data_dir)
     try:
         with writing(settings, "load"):
+            source = data_source(settings, data_dir, allow_sample=allow_sample, confirm_change=confirm_change)
             return load(
                 source.path,
                 settings.warehouse,
@@ -220,15 +251,16 @@ def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] 
         log.info("retraining: %s", reason)
     with writing(settings, "train"):
         summary = report(train_model(settings, models))
-        version = summary.get("model_version")
+        version = summary.get("champion_version")
+        outcome = f"retrained: champion is now version {version}"
+        if not summary.get("promoted", True):
+            outcome = (
+                f"retrained: version {summary.get('model_version')} not promoted, champion stays version {version} "
+                f"({summary.get('champion_gate')})"
+            )
+            log.warning(outcome)
         kept = Decision(**{f.name: decision[f.name] for f in fields(Decision) if f.name in decision})
-        run_monitor(
-            settings,
-            kept.mode,
-            decision=kept,
-            outcome=f"retrained: champion is now version {version}",
-            new_model_version=version,
-        )
+        run_monitor(settings, kept.mode, decision=kept, outcome=outcome, new_model_version=version)
     return summary
 
 
@@ -245,41 +277,3 @@ def train_or_keep(settings: Settings, decision: dict[str, Any], models: Sequence
     if branch_after_monitor(decision) == "train_model":
         return retrain(settings, decision, models)
     return keep_champion(settings, decision)
-
-
-# --- the whole pipeline without Airflow (laip run) ---
-
-
-def run_all(settings: Settings, data_dir: str | Path | None = None, retrain: str = "auto") -> int:
-    """The DAG's steps in this process, in the DAG's order; prints the timings. Exit code 1 at the first failed
-    step (the published snapshot is then unchanged)."""
-    decision: dict[str, Any] = {}
-    steps: list[tuple[str, Callable[[], object]]] = [
-        ("validate", lambda: report(validate_raw(settings, data_dir))),
-        ("load", lambda: report(load_raw(settings, data_dir))),
-        ("build", lambda: report(build_warehouse(settings))),
-        ("monitor", lambda: decision.update(report(monitor(settings, retrain)))),
-        ("train", lambda: train_or_keep(settings, decision)),
-        ("score", lambda: report(score(settings))),
-        ("insights", lambda: report(insight_cards(settings))),
-        ("publish", lambda: report(publish(settings))),
-    ]
-    timings = []
-    for name, step in steps:
-        start = time.perf_counter()
-        try:
-            step()
-        except (StepFailed, WriterBusy) as exc:
-            print(str(exc), file=sys.stderr)
-            print(
-                f"Step {name} failed; the published snapshot {settings.serving_warehouse} is unchanged.",
-                file=sys.stderr,
-            )
-            return 1
-        timings.append((name, time.perf_counter() - start))
-    print("\n".join(f"  {n:<10} {s:7.1f} s" for n, s in timings))
-    print(
-        f"Done in {sum(s for _, s in timings):.1f} s. Serving snapshot (dashboards, API): "
-        f"{settings.serving_warehouse}\nWarehouse: {settings.warehouse}\nMLflow: {settings.mlflow_tracking_uri}"
-    )
-    return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-ML_SCHEMA = "ml"
+from laip.ingest.load import ML_SCHEMA
 
 
 def _select_sql(name: str, frame: pd.DataFrame, schemas: Mapping[str, Mapping[str, str]]) -> str:

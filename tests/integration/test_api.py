@@ -43,7 +43,7 @@ def api_home(service_sample: Settings, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def server(api_home: Settings):
-    srv = Server(api_home.home)
+    srv = Server(api_home.home, env={"LAIP_API_CHAMPION_CHECK_SECONDS": "0"})  # reloads only when told
     yield srv
     srv.kill()
 
@@ -175,6 +175,50 @@ def test_health_model_and_reload(server: Server, api_home: Settings) -> None:
     status, info = request(server, "POST", "/model/reload", headers=auth(api_home))
     assert status == 200 and info["model_version"] == int(v2.version)
     assert request(server, "GET", "/health")[1]["model_version"] == int(v2.version)
+
+
+def test_the_api_follows_the_champion_alias(api_home: Settings, records: list[dict]) -> None:
+    """After a promotion the API serves the new champion without a restart or a reload call; a version it cannot
+    load (untrusted) leaves the previous one serving, and GET /model says why."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = api_home.mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, registry_uri=uri)
+    name = "laip-withdrawal-day30"
+    srv = Server(api_home.home, env={"LAIP_API_CHAMPION_CHECK_SECONDS": "1"})
+    try:
+
+        def served(version: int, timeout: float = 60) -> dict:
+            deadline = time.monotonic() + timeout
+            while True:
+                info = request(srv, "GET", "/model")[1]
+                if info.get("model_version") == version or time.monotonic() > deadline:
+                    return info
+
+        current = client.get_model_version_by_alias(name, "champion")
+        info = served(int(current.version))
+        assert info["alias_check_seconds"] == 1 and info["model_version"] == int(current.version)
+        promoted = client.create_model_version(name, current.source, run_id=current.run_id, tags=current.tags)
+        client.set_registered_model_alias(name, "champion", promoted.version)
+        info = served(int(promoted.version))
+        assert info["model_version"] == int(promoted.version) and info["alias_checked_at"], info
+        status, body = request(srv, "POST", "/predict", _input(records[0]))
+        assert status == 200 and body["model_version"] == int(promoted.version)
+        # a version without this platform's signature is never loaded: the promoted one keeps serving
+        unsigned = {k: v for k, v in current.tags.items() if not k.startswith("laip.signature")}
+        bad = client.create_model_version(name, current.source, run_id=current.run_id, tags=unsigned)
+        client.set_registered_model_alias(name, "champion", bad.version)
+        deadline = time.monotonic() + 60
+        while not (info := request(srv, "GET", "/model")[1]).get("load_error") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert info["model_version"] == int(promoted.version) and info["load_error"], info
+        assert request(srv, "GET", "/health")[1]["model_version"] == int(promoted.version)
+    finally:
+        srv.kill()
+        client.set_registered_model_alias(name, "champion", current.version)
 
 
 def test_every_prediction_and_rejection_is_logged(server: Server, records: list[dict], api_home: Settings) -> None:

@@ -13,6 +13,7 @@ from support.bad_input import truncated_gzip
 from support.data import SAMPLE_DIR
 
 from laip.config import Settings, load_settings
+from laip.ingest.acquire import missing_files
 from laip.orchestration.airflow_run import AirflowApi, admin_credentials, run_dag
 from laip.services import stack as services
 
@@ -95,5 +96,14 @@ def test_run_triggered_through_the_api_succeeds(dag_settings: Settings, first_ru
         assert state == "success", {k: v for k, v in states.items() if v != "success"}
         # same data as the first run: monitoring finds no trigger, the champion is kept and not retrained
         assert states["keep_champion"] == "success" and states["train_model"] == "skipped", states
+        if missing_files(dag_settings.data_dir):
+            # default params (a schedule, or the REST API with {}) and no data in data/raw: no fallback to the
+            # bundled sample, the run fails at validate_raw and nothing downstream runs
+            before = _digest(dag_settings.serving_warehouse)
+            run_id = api.trigger({})
+            assert api.wait_for_run(run_id, timeout_s=600) == "failed"
+            states = api.task_states(run_id)
+            assert states["validate_raw"] == "failed" and states["load_raw"] == "upstream_failed", states
+            assert _digest(dag_settings.serving_warehouse) == before
     finally:
         services.down(dag_settings)

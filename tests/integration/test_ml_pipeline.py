@@ -3,6 +3,7 @@ temp dir) and real DuckDB. Quick ML profile (small grids)."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -127,8 +128,31 @@ def test_serving_tables_match_schemas_and_carry_the_run(ml_sample: dict) -> None
 
 def test_publish_ships_the_ml_tables(ml_sample: dict) -> None:
     tables = ml_sample["publish"].tables
-    for table in (*TRAINING_TABLES, "ml_withdrawal_predictions", "insight_cards"):
+    for table in (*TRAINING_TABLES, "ml_withdrawal_predictions", "ml_withdrawal_risk_list", "insight_cards"):
         assert tables.get(f"ml.{table}", 0) > 0, table
+
+
+def test_risk_list_is_every_held_out_student_of_each_modules_latest_presentation(ml_sample: dict) -> None:
+    """The sample's latest presentations: AAA 2014J and GGG 2014J (held out); BBB's latest, 2013J, trained the
+    model, so its in-sample scores are never listed."""
+    with duckdb.connect(str(ml_sample["settings"].serving_warehouse), read_only=True) as con:
+        listed = con.execute("select * from ml.ml_withdrawal_risk_list").df()
+        expected = con.execute(
+            "select count(*) from ml.ml_withdrawal_predictions where code_presentation = '2014J'"
+        ).fetchall()[0][0]
+    assert sorted(set(zip(listed.code_module, listed.code_presentation, strict=True))) == [
+        ("AAA", "2014J"),
+        ("GGG", "2014J"),
+    ]
+    assert len(listed) == expected > 200 and not listed.is_training_row.any()  # every student, no cap
+    for _, group in listed.groupby("code_module"):
+        assert sorted(group.rank_in_presentation) == list(range(1, len(group) + 1))
+        assert (group.relative_band == "top").sum() == math.ceil(len(group) * 0.10)
+        assert group.sort_values("rank_in_presentation").withdrawal_probability.is_monotonic_decreasing
+    # module context is never given as a student's reason
+    reasons = set(listed[["reason_1_code", "reason_2_code", "reason_3_code"]].stack())
+    assert "course_context" not in reasons and "background" not in reasons
+    assert set(listed.module_context.dropna()) <= {"Studies a module run where many students withdraw"}
 
 
 def test_grouped_split_shares_no_student(ml_sample: dict) -> None:

@@ -1,4 +1,5 @@
-"""Data acquisition: explicit dirs, the official download (served from loopback), and the sample fallback."""
+"""Data acquisition: explicit dirs, the official download (served from loopback), and the sample fallback (only
+when allowed)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from laip.bench.http_load import free_port
 from laip.config import Settings, load_settings
-from laip.ingest.acquire import missing_files, resolve_data_dir
+from laip.ingest.acquire import DataDirError, missing_files, resolve_data_dir
 
 
 @pytest.fixture
@@ -74,9 +75,11 @@ def test_download_when_absent(settings: Settings, tmp_path: Path, zip_server: st
     assert resolve_data_dir(s).kind == "raw"  # second time: already there
 
 
-def test_fallback_to_sample_when_download_fails(settings: Settings, tmp_path: Path) -> None:
+def test_fallback_to_sample_when_download_fails_only_if_allowed(settings: Settings, tmp_path: Path) -> None:
     s = _with_default_dir(settings, tmp_path, (_closed_port_url(),))
-    source = resolve_data_dir(s)
+    with pytest.raises(DataDirError, match=r"OULAD not found in .*raw and the download failed .*first `make run`"):
+        resolve_data_dir(s)
+    source = resolve_data_dir(s, allow_sample=True)
     assert source.kind == "sample" and source.path == settings.sample_dir
     assert "download failed" in source.message and "sample" in source.message
     assert "\n" not in source.message

@@ -110,6 +110,8 @@ def test_one_writer_at_a_time(tasks: dict) -> None:
 
 def test_params_schedule_and_docs(described: dict) -> None:
     dag = described["dags"][DAG_ID]
-    assert dag["params"] == ["data_dir", "full_refresh", "models", "retrain"]
+    assert dag["params"] == ["confirm_source_change", "data_dir", "full_refresh", "models", "retrain"]
+    # optional in the trigger form (an empty required string kept its Trigger button disabled)
+    assert "null" in dag["param_types"]["data_dir"]
     assert dag["schedule"] == "NullTimetable"  # off by default; LAIP_SCHEDULE sets the documented cron
     assert dag["doc_md"] and "laip" in dag["tags"] and dag["max_active_runs"] == 1

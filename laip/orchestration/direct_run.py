@@ -1,0 +1,75 @@
+"""The whole pipeline without Airflow (``laip run``): the DAG's steps of :mod:`laip.orchestration.tasks`, in the DAG's
+order, in this process."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from laip.config import Settings
+from laip.locks import WriterBusy
+from laip.orchestration.tasks import (
+    StepFailed,
+    build_warehouse,
+    insight_cards,
+    load_raw,
+    monitor,
+    publish,
+    report,
+    score,
+    train_or_keep,
+    validate_raw,
+)
+
+
+def run_all(
+    settings: Settings,
+    data_dir: str | Path | None = None,
+    retrain: str = "auto",
+    *,
+    allow_sample: bool = False,
+    confirm_change: bool = False,
+) -> int:
+    """The DAG's steps in this process, in the DAG's order; prints the timings. Exit code 1 at the first failed
+    step (the published snapshot is then unchanged). ``allow_sample``, ``confirm_change``: see
+    :func:`laip.orchestration.tasks.data_source`."""
+    decision: dict[str, Any] = {}
+    source: dict[str, Any] = {"allow_sample": allow_sample, "confirm_change": confirm_change}
+
+    def validate() -> None:
+        result = validate_raw(settings, data_dir, **source)
+        report(result)
+        source.update(data_dir=result.source.path, allow_sample=False)  # the load reads what was validated
+
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("validate", validate),
+        ("load", lambda: report(load_raw(settings, **source))),
+        ("build", lambda: report(build_warehouse(settings))),
+        ("monitor", lambda: decision.update(report(monitor(settings, retrain)))),
+        ("train", lambda: train_or_keep(settings, decision)),
+        ("score", lambda: report(score(settings))),
+        ("insights", lambda: report(insight_cards(settings))),
+        ("publish", lambda: report(publish(settings))),
+    ]
+    timings = []
+    for name, step in steps:
+        start = time.perf_counter()
+        try:
+            step()
+        except (StepFailed, WriterBusy) as exc:
+            print(str(exc), file=sys.stderr)
+            print(
+                f"Step {name} failed; the published snapshot {settings.serving_warehouse} is unchanged.",
+                file=sys.stderr,
+            )
+            return 1
+        timings.append((name, time.perf_counter() - start))
+    print("\n".join(f"  {n:<10} {s:7.1f} s" for n, s in timings))
+    print(
+        f"Done in {sum(s for _, s in timings):.1f} s. Serving snapshot (dashboards, API): "
+        f"{settings.serving_warehouse}\nWarehouse: {settings.warehouse}\nMLflow: {settings.mlflow_tracking_uri}"
+    )
+    return 0
