@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from laip.api.alias_watch import check_interval, follow_alias
 from laip.api.errors import install_error_handlers
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watch.cancel()
         predlog.close()
 
-    app = FastAPI(
+    # FastAPIOffline: the /docs and /redoc pages load Swagger UI / ReDoc from the installation, not from a CDN
+    app = FastAPIOffline(
         title="LAIP withdrawal-risk API",
         version="1.0",
         lifespan=lifespan,

@@ -144,7 +144,11 @@ def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
         conf["models"] = args.models.split(",")
     if getattr(args, "retrain", None):
         conf["retrain"] = args.retrain
-    result = run_dag(settings, conf, echo=args.verbose)
+    if not args.verbose:
+        print(f"Running the DAG (airflow dags test) on {conf['data_dir']}; each task as it finishes:", flush=True)
+    result = run_dag(
+        settings, conf, echo=args.verbose, progress=None if args.verbose else lambda line: print(line, flush=True)
+    )
     print(result.summary())
     if result.success:
         print(
@@ -174,7 +178,16 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
     if not settings.serving_warehouse.is_file():
         print("No published warehouse yet: running the pipeline first (make run).", file=sys.stderr)
-        code = cmd_dag(settings, argparse.Namespace(data_dir=None, full_refresh=False, models=None, verbose=False))
+        # the interactive first run of this home, like `make run`: the bundled sample when no data is found
+        first = argparse.Namespace(
+            data_dir=None,
+            full_refresh=False,
+            models=None,
+            verbose=False,
+            allow_sample=True,
+            confirm_source_change=False,
+        )
+        code = cmd_dag(settings, first)
         if code:
             return code
     names = args.services.split(",") if args.services else None

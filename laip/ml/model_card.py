@@ -277,5 +277,8 @@ def write_model_docs(
     if log_to_run:
         from mlflow import MlflowClient
 
+        from laip.ml.registry import describe_version
+
         MlflowClient().log_artifact(run.training_run_id, str(card), "docs")
+        describe_version(run.registered_model_name, run.version, card.read_text())
     return card, plan

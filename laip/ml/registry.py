@@ -40,6 +40,31 @@ def legacy_module_names() -> Iterator[None]:
             sys.modules.pop(old, None)
 
 
+REGISTERED_MODEL_DESCRIPTION = (
+    "Day-30 withdrawal risk of an OULAD module attempt: the calibrated probability that a student enrolled on course "
+    "day 30 withdraws later, from information dated up to day 30 only (leakage-safe). The `champion` alias marks "
+    "the version the pipeline scores with and the API serves; a version is promoted only if it is at least as good "
+    "as the champion on the same held-out rows (tag `laip.not_promoted` says why one was not). Each version's "
+    "description is its model card once `laip model-card` ran (docs/model_card.md). Reason codes and risk bands "
+    "are model outputs, not causes."
+)
+
+
+MAX_DESCRIPTION = 5000
+
+
+def describe_version(registered_model_name: str, version: int, description: str) -> None:
+    """Set the registered model's description and that version's (MLflow renders both as markdown)."""
+    from mlflow import MlflowClient
+
+    if len(description) > MAX_DESCRIPTION:  # the registry's column holds 5,000 characters
+        cut = description[: MAX_DESCRIPTION - 200].rsplit("\n", 1)[0]
+        description = f"{cut}\n\n... (the whole card: the training run's artifact docs/model_card.md)"
+    client = MlflowClient()
+    client.update_registered_model(registered_model_name, description=REGISTERED_MODEL_DESCRIPTION)
+    client.update_model_version(registered_model_name, str(version), description=description)
+
+
 class NoChampion(LookupError):
     """No version carries the champion alias (yet)."""
 

@@ -46,6 +46,14 @@ def environment_kept(*names: str) -> Iterator[None]:
                 os.environ[n] = value
 
 
+# The MLflow UI opens an experiment on the view of its kind: runs (model training), not the GenAI traces view.
+EXPERIMENT_TAGS = {
+    "mlflow.experimentKind": "custom_model_development",
+    "mlflow.note.content": "Day-30 withdrawal risk of OULAD attempts (laip train). One parent run per training with a "
+    "nested run per model; the champion alias of the registered model marks the version served. See ml/README.md.",
+}
+
+
 def setup_tracking(settings: Settings, config: MLConfig) -> str:
     """Point MLflow at the platform's store, create the experiment if needed; returns its id."""
     uri = settings.mlflow_tracking_uri
@@ -60,10 +68,13 @@ def setup_tracking(settings: Settings, config: MLConfig) -> str:
         experiment_id = mlflow.create_experiment(
             config.experiment_name,
             artifact_location=artifact_root(settings),
-            tags={"project": "laip", "problem": "day-30 withdrawal risk"},
+            tags={"project": "laip", "problem": "day-30 withdrawal risk", **EXPERIMENT_TAGS},
         )
     else:
         experiment_id = exp.experiment_id
+        for key, value in EXPERIMENT_TAGS.items():
+            if exp.tags.get(key) != value:
+                mlflow.MlflowClient().set_experiment_tag(experiment_id, key, value)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

@@ -34,6 +34,7 @@ from laip.ml.features import load_feature_data, make_splits
 from laip.ml.modeling import select_model
 from laip.ml.monitoring.profile import log_reference_profile
 from laip.ml.provenance import signature_tags
+from laip.ml.registry import describe_version
 from laip.ml.run_logging import clean_metric, log_dataset, log_model_run, parent_params
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,9 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
             cfg_path.write_text(yaml.safe_dump(config.raw, sort_keys=False))
             mlflow.log_artifact(str(cfg_path), "config")
         for name in names:
-            with mlflow.start_run(run_name=name, nested=True, experiment_id=experiment_id) as child:
+            # named after the model and the splits it is evaluated on (the MLflow UI lists runs by name)
+            run_name = f"{name}: {config.model_labels.get(name, name)}, {' + '.join(s.name for s in splits)}"
+            with mlflow.start_run(run_name=run_name, nested=True, experiment_id=experiment_id) as child:
                 t0 = time.perf_counter()
                 evals[name] = [evaluate(name, data, s, config, settings) for s in splits]
                 importances[name] = feature_importance(evals[name][0], data, config)
@@ -222,6 +225,13 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
             },
         )
         version_number = int(version.version)
+        describe_version(
+            config.registered_model_name,
+            version_number,
+            f"{selected} ({config.model_labels.get(selected, selected)}), trained {trained_at:%Y-%m-%d %H:%M} UTC on "
+            f"data {data.digest}: {splits[0].name} held-out ROC AUC {scores[selected]:.3f}. Champion gate: "
+            f"{gate.reason}. Training run {parent.info.run_id}.",
+        )
         tables = build_tables(
             evals, importances, selected, run_ids, parent.info.run_id, config, version_number, trained_at
         )

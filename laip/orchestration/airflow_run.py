@@ -11,11 +11,10 @@ import json
 import logging
 import os
 import secrets
-import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from laip.config import Settings
 from laip.durable import atomic_write_text
 from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION
+from laip.orchestration.dag_runs import DagRunResult, ProgressWatcher, latest_run_id, task_runs
 
 log = logging.getLogger(__name__)
 
@@ -133,58 +133,15 @@ def init_airflow(settings: Settings) -> None:
     log.info("dbt manifest for the DAG: %s", manifest)
 
 
-@dataclass
-class TaskRun:
-    task_id: str
-    state: str
-    seconds: float | None
-
-
-@dataclass
-class DagRunResult:
-    run_id: str
-    state: str
-    seconds: float
-    tasks: list[TaskRun] = field(default_factory=list)
-    log_file: Path | None = None
-    error: str = ""
-
-    @property
-    def success(self) -> bool:
-        return self.state == "success"
-
-    def summary(self) -> str:
-        lines = [f"DAG {DAG_ID} run {self.run_id}: {self.state.upper()} in {self.seconds:.1f} s"]
-        for t in self.tasks:
-            secs = f"{t.seconds:8.1f} s" if t.seconds is not None else "        -"
-            lines.append(f"  {t.task_id:<58} {t.state or 'none':<16}{secs}")
-        if self.error:
-            lines.append(self.error)
-        if self.log_file:
-            lines.append(f"Full log: {self.log_file}")
-        return "\n".join(lines)
-
-
-def task_runs(settings: Settings, run_id: str) -> tuple[str, list[TaskRun]]:
-    """State of a DAG run and of its tasks, in execution order, read from Airflow's metadata DB."""
-    with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
-        state = con.execute("select state from dag_run where dag_id = ? and run_id = ?", [DAG_ID, run_id]).fetchone()
-        rows = con.execute(
-            "select task_id, state, duration from task_instance where dag_id = ? and run_id = ? "
-            "order by coalesce(start_date, '9999'), task_id",
-            [DAG_ID, run_id],
-        ).fetchall()
-    return (state[0] if state else "unknown"), [TaskRun(t, s, d) for t, s, d in rows]
-
-
-def latest_run_id(settings: Settings) -> str | None:
-    with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
-        row = con.execute("select run_id from dag_run where dag_id = ? order by id desc limit 1", [DAG_ID]).fetchone()
-    return row[0] if row else None
-
-
-def run_dag(settings: Settings, conf: dict[str, Any] | None = None, *, echo: bool = False) -> DagRunResult:
-    """Run the whole DAG once with ``airflow dags test`` (no scheduler needed) and summarise its tasks."""
+def run_dag(
+    settings: Settings,
+    conf: dict[str, Any] | None = None,
+    *,
+    echo: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> DagRunResult:
+    """Run the whole DAG once with ``airflow dags test`` (no scheduler needed) and summarise its tasks; ``progress``
+    gets one line per task as it finishes (:class:`~laip.orchestration.dag_runs.ProgressWatcher`)."""
     init_airflow(settings)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / f"dag_test_{datetime.now():%Y%m%dT%H%M%S}.log"
@@ -198,11 +155,12 @@ def run_dag(settings: Settings, conf: dict[str, Any] | None = None, *, echo: boo
             args, env=airflow_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
-            if echo:
-                sys.stdout.write(line)
-        proc.wait()
+        with ProgressWatcher(settings, before, progress):
+            for line in proc.stdout:
+                out.write(line)
+                if echo:
+                    sys.stdout.write(line)
+            proc.wait()
     seconds = time.perf_counter() - start
     run_id = latest_run_id(settings)
     if run_id is None or run_id == before:

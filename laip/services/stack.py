@@ -84,6 +84,7 @@ def airflow_service(settings: Settings) -> Service:
 def mlflow_service(settings: Settings) -> Service:
     """The local default: ``mlflow ui`` on loopback, no login (single user; the production profile runs MLflow with
     basic authentication: :mod:`laip.services.mlflow_server`)."""
+    from laip.ml.config import load_ml_config
     from laip.services.mlflow_server import server_command
 
     p = port("mlflow")
@@ -94,7 +95,10 @@ def mlflow_service(settings: Settings) -> Service:
         f"http://{HOST}:{p}/",
         f"http://{HOST}:{p}/health",
         [Process("mlflow", argv, {**env, "MLFLOW_TRACKING_URI": uri})],
-        info={"compare runs": "Experiments > laip-withdrawal-risk: tick runs, then Compare"},
+        info={
+            "compare runs": f"Experiments > {load_ml_config(settings).experiment_name}: tick runs, then Compare",
+            "models": f"Models > {load_ml_config(settings).registered_model_name} (alias champion)",
+        },
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -251,6 +252,14 @@ def test_openapi_is_served_and_export_matches(server: Server, api_home: Settings
     assert record["additionalProperties"] is False and "clicks_total" in record["required"]
     with urllib.request.urlopen(server.url + "/docs", timeout=30) as resp:
         assert resp.status == 200
+        page = resp.read().decode()
+    # offline: Swagger UI comes from the installation, never from a CDN
+    assert "cdn." not in page and "https://" not in page.split("<body>")[0], page[:500]
+    assets = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css))"', page)
+    assert assets, page[:500]
+    for asset in assets:
+        with urllib.request.urlopen(server.url + asset, timeout=30) as resp:
+            assert resp.status == 200 and len(resp.read()) > 10_000, asset
     env = {**os.environ, "LAIP_HOME": str(api_home.home), "LAIP_ML_PROFILE": "quick"}
     env.pop("MLFLOW_TRACKING_URI", None)
     out = tmp_path / "openapi.json"

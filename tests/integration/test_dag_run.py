@@ -5,6 +5,7 @@ scheduler, dag-processor and api-server running) succeeds too."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import duckdb
@@ -29,9 +30,22 @@ def dag_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return load_settings(home=tmp_path_factory.mktemp("dagrun") / "home")
 
 
+PROGRESS: list[str] = []  # the lines `make run` prints while the first run goes
+
+
 @pytest.fixture(scope="module")
 def first_run(dag_settings: Settings):
-    return run_dag(dag_settings, {"data_dir": str(SAMPLE_DIR), "models": ["lr", "hgb"]})
+    return run_dag(dag_settings, {"data_dir": str(SAMPLE_DIR), "models": ["lr", "hgb"]}, progress=PROGRESS.append)
+
+
+def test_progress_reports_each_task_as_it_finishes(first_run) -> None:
+    assert first_run.success
+    parsed = [re.match(r"^\[\s*\d+ s\]\s+(\d+)/\d+ (\S+)\s+(\S+)", line) for line in PROGRESS]
+    assert all(parsed), PROGRESS
+    reported = [m.group(2) for m in parsed if m]
+    assert sorted(reported) == sorted(t.task_id for t in first_run.tasks)  # each task once, as it finished
+    assert [int(m.group(1)) for m in parsed if m] == list(range(1, len(PROGRESS) + 1))  # the running total
+    assert reported.index("validate_raw") < reported.index("load_raw") < reported.index("publish")
 
 
 def test_dags_test_runs_the_whole_pipeline(dag_settings: Settings, first_run) -> None:

@@ -231,7 +231,11 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
             continue
         qc = _query_context(api, chart_id)
         base = _rows(_data(api, qc)[1])
-        for col, value in (("code_module", "AAA"), ("code_presentation", "2013J")):
+        # the risk list holds only the latest presentation of each module: 2014J for every module of the sample, so
+        # filtering on it keeps every row
+        risk_list = name.startswith("Risk list")
+        presentation = "2014J" if risk_list else "2013J"
+        for col, value in (("code_module", "AAA"), ("code_presentation", presentation)):
             status, body = _data(api, qc, [{"col": col, "op": "IN", "val": [value]}])
             result = body["result"][0] if status == 200 else {}
             applied = {f["column"] for f in result.get("applied_filters", [])}
@@ -241,7 +245,7 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
             elif col in rejected or col not in applied:
                 if "global" not in name.lower():
                     problems.append(f"{name}: the {col} filter is not applied and the title does not say 'global'")
-            elif _rows(body) == base:
+            elif _rows(body) == base and not (risk_list and col == "code_presentation"):
                 problems.append(f"{name}: filtering on {col} = {value} did not change the result")
     assert not problems, "\n".join(problems)
 

@@ -1,0 +1,119 @@
+"""DAG runs as recorded in Airflow's metadata DB: the run summary, and the progress of a run while it goes.
+
+``make run`` (:func:`laip.orchestration.airflow_run.run_dag`) prints one line per task as it finishes, with the
+running total, instead of staying silent for minutes: :class:`ProgressWatcher` reads the metadata DB every few
+seconds (read-only queries on Airflow's SQLite file) while ``airflow dags test`` runs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from laip.config import Settings
+from laip.orchestration.dag_config import DAG_ID
+
+FINISHED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+
+
+@dataclass
+class TaskRun:
+    task_id: str
+    state: str
+    seconds: float | None
+
+
+@dataclass
+class DagRunResult:
+    run_id: str
+    state: str
+    seconds: float
+    tasks: list[TaskRun] = field(default_factory=list)
+    log_file: Path | None = None
+    error: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.state == "success"
+
+    def summary(self) -> str:
+        lines = [f"DAG {DAG_ID} run {self.run_id}: {self.state.upper()} in {self.seconds:.1f} s"]
+        for t in self.tasks:
+            secs = f"{t.seconds:8.1f} s" if t.seconds is not None else "        -"
+            lines.append(f"  {t.task_id:<58} {t.state or 'none':<16}{secs}")
+        if self.error:
+            lines.append(self.error)
+        if self.log_file:
+            lines.append(f"Full log: {self.log_file}")
+        return "\n".join(lines)
+
+
+def task_runs(settings: Settings, run_id: str) -> tuple[str, list[TaskRun]]:
+    """State of a DAG run and of its tasks, in execution order, read from Airflow's metadata DB."""
+    with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
+        state = con.execute("select state from dag_run where dag_id = ? and run_id = ?", [DAG_ID, run_id]).fetchone()
+        rows = con.execute(
+            "select task_id, state, duration from task_instance where dag_id = ? and run_id = ? "
+            "order by coalesce(start_date, '9999'), task_id",
+            [DAG_ID, run_id],
+        ).fetchall()
+    return (state[0] if state else "unknown"), [TaskRun(t, s, d) for t, s, d in rows]
+
+
+def latest_run_id(settings: Settings) -> str | None:
+    with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
+        row = con.execute("select run_id from dag_run where dag_id = ? order by id desc limit 1", [DAG_ID]).fetchone()
+    return row[0] if row else None
+
+
+class ProgressWatcher:
+    """While a new run of the DAG goes (one started after ``before``), call ``report`` with one line per task as it
+    finishes: elapsed time, task, state, its duration and how many tasks are done. A no-op without ``report``."""
+
+    def __init__(
+        self, settings: Settings, before: str | None, report: Callable[[str], None] | None, every: float = 2.0
+    ):
+        self.settings, self.before, self.report, self.every = settings, before, report, every
+        self.done: set[str] = set()
+        self.stop = threading.Event()
+        self.start = time.perf_counter()
+        self.thread = threading.Thread(target=self._watch, name="dag-progress", daemon=True)
+
+    def __enter__(self) -> ProgressWatcher:
+        if self.report is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(10)
+        self.poll()  # the tasks that finished since the last poll
+
+    def _watch(self) -> None:
+        while not self.stop.wait(self.every):
+            try:
+                self.poll()
+            except sqlite3.Error:
+                pass  # the DB is busy (Airflow writing): next time
+
+    def poll(self) -> None:
+        if self.report is None:
+            return
+        run_id = latest_run_id(self.settings)
+        if run_id is None or run_id == self.before:
+            return
+        _, runs = task_runs(self.settings, run_id)
+        for t in runs:
+            if t.state in FINISHED and t.task_id not in self.done:
+                self.done.add(t.task_id)
+                took = f"{t.seconds:7.1f} s" if t.seconds is not None else "      -  "
+                self.report(
+                    f"[{time.perf_counter() - self.start:6.0f} s] {len(self.done):>3}/{len(runs)} "
+                    f"{t.task_id:<50} {t.state:<15} {took}"
+                )
