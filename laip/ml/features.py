@@ -8,7 +8,6 @@ mart built with another ``prediction_day`` can never be trained on silently.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,8 +120,13 @@ def manifest_digest(manifest: list[dict[str, object]]) -> str:
 
 
 def read_manifest(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
-    df = con.execute(f"select * from {MANIFEST} order by file_name").df()
-    return json.loads(df.to_json(orient="records", date_format="iso"))
+    """The load manifest's rows as JSON-ready dicts (timestamps in ISO 8601)."""
+    cur = con.execute(f"select * from {MANIFEST} order by file_name")
+    names = [d[0] for d in cur.description or ()]
+    return [
+        {n: v.isoformat() if hasattr(v, "isoformat") else v for n, v in zip(names, row, strict=True)}
+        for row in cur.fetchall()
+    ]
 
 
 def load_feature_data(warehouse: Path, config: MLConfig) -> FeatureData:

@@ -219,7 +219,7 @@ def publish(settings: Settings) -> PublishResult:
 
     try:
         with writing(settings, "publish"):
-            return publish_snapshot(settings.warehouse, settings.serving_warehouse)
+            return publish_snapshot(settings.warehouse, settings.serving_warehouse, settings.sample_dir)
     except PublishError as exc:
         raise StepFailed(f"publish refused: {exc}") from exc
 

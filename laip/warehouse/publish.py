@@ -1,15 +1,17 @@
 """Publish a read-only serving snapshot of the warehouse for dashboards and the API.
 
 Only the governed schemas are copied (``marts``, ``ml`` when present, ``meta``); raw and staging data stay
-in the working warehouse. The snapshot is written to a new file and swapped in with an atomic rename, so
-a reader (Superset through duckdb-engine, the API) sees the old or the new snapshot, never a half-written
-one, and never holds a lock the pipeline needs.
+in the working warehouse. ``meta.publication`` records what the snapshot holds (data, load, model version, when it
+was published) and the one line of freshness every dashboard tab shows. The snapshot is written to a new file and
+swapped in with an atomic rename, so a reader (Superset through duckdb-engine, the API) sees the old or the new
+snapshot, never a half-written one, and never holds a lock the pipeline needs.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,11 @@ import duckdb
 
 from laip.durable import atomic_replace, staging_path
 from laip.ingest.load import MANIFEST
+from laip.ingest.source_guard import SourceFamily, family_of_warehouse
 from laip.warehouse.build import BUILD_STATUS
 
 PUBLISHED_SCHEMAS = ("marts", "ml", "meta")
+PUBLICATION = "meta.publication"  # written into the snapshot only
 
 
 class PublishError(RuntimeError):
@@ -63,11 +67,48 @@ def check_publishable(con: duckdb.DuckDBPyConnection) -> None:
         raise PublishError("the last dbt build failed; fix it and run `laip build` before publishing")
 
 
-def publish(warehouse: Path, serving: Path) -> PublishResult:
-    """Copy the governed schemas of ``warehouse`` into a new snapshot and swap it in at ``serving``."""
+def _record_publication(con: duckdb.DuckDBPyConnection, family: SourceFamily | None) -> int:
+    """``meta.publication``: when this snapshot was published, the load and the model it holds, and the line every
+    dashboard tab shows ("Data: ..., loaded ... · Model version N ... · Published ...")."""
+    loaded_at, load_id, source_dir = con.execute(
+        f"select max(loaded_at), max(load_id), max(source_dir) from {MANIFEST}"
+    ).fetchall()[0]
+    model = (None, None, None)
+    if con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'ml' and table_name = 'ml_withdrawal_predictions'"
+    ).fetchall()[0][0]:
+        model = con.execute(
+            "select max(model_version), max(model_name), max(scored_at) from ml.ml_withdrawal_predictions"
+        ).fetchall()[0]
+    published_at = datetime.now(UTC).replace(microsecond=0)
+    data = family.describe() if family else f"data from {source_dir}"
+    scored = (
+        f"model version {model[0]} ({model[1]}), scored {model[2]:%Y-%m-%d %H:%M} UTC"
+        if model[0] is not None
+        else "no model scores yet"
+    )
+    line = (
+        f"Data: {data.split(' (')[0]}, loaded {loaded_at:%Y-%m-%d %H:%M} UTC · {scored} · "
+        f"published {published_at:%Y-%m-%d %H:%M} UTC"
+    )
+    con.execute(
+        f"""create table {PUBLICATION} (published_at timestamptz, load_id varchar, loaded_at timestamptz,
+            data_source varchar, model_version integer, model_name varchar, scored_at timestamptz, freshness varchar)"""
+    )
+    con.execute(
+        f"insert into {PUBLICATION} values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [published_at, load_id, loaded_at, data, model[0], model[1], model[2], line],
+    )
+    return 1
+
+
+def publish(warehouse: Path, serving: Path, sample_dir: Path | None = None) -> PublishResult:
+    """Copy the governed schemas of ``warehouse`` into a new snapshot and swap it in at ``serving``, with the
+    snapshot's one-line freshness in ``meta.publication`` (``sample_dir``: tells the bundled sample from real data)."""
     start = time.perf_counter()
     if not warehouse.is_file():
         raise PublishError(f"no warehouse at {warehouse}; run the pipeline first")
+    family = family_of_warehouse(warehouse, sample_dir) if sample_dir else None
     serving.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_path(serving, "publishing")
     staging.unlink(missing_ok=True)
@@ -88,6 +129,7 @@ def publish(warehouse: Path, serving: Path) -> PublishResult:
             con.execute(f'create table {schema}."{table}" as select * from wh.{schema}."{table}"')
             tables[f"{schema}.{table}"] = con.execute(f'select count(*) from {schema}."{table}"').fetchall()[0][0]
         con.execute("detach wh")
+        tables[PUBLICATION] = _record_publication(con, family)
         con.execute("checkpoint")
     atomic_replace(staging, serving)
     return PublishResult(serving, time.perf_counter() - start, tables)

@@ -132,6 +132,20 @@ def test_publish_ships_the_ml_tables(ml_sample: dict) -> None:
         assert tables.get(f"ml.{table}", 0) > 0, table
 
 
+def test_the_snapshot_says_what_it_holds(ml_sample: dict, tmp_path: Path) -> None:
+    """meta.publication: the line every dashboard tab shows (which data, loaded when, model version, published)."""
+    settings = ml_sample["settings"]
+    serving = tmp_path / "serving.duckdb"
+    publish(settings.warehouse, serving, settings.sample_dir)
+    with duckdb.connect(str(serving), read_only=True) as con:
+        row = con.execute("select data_source, model_version, freshness from meta.publication").fetchall()
+    version = ml_sample["train"].model_version
+    assert len(row) == 1 and row[0][0].startswith("the bundled sample") and row[0][1] == version
+    line = row[0][2]
+    assert line.startswith("Data: the bundled sample, loaded ") and f"model version {version} (" in line
+    assert " published " in line and "\n" not in line
+
+
 def test_risk_list_is_every_held_out_student_of_each_modules_latest_presentation(ml_sample: dict) -> None:
     """The sample's latest presentations: AAA 2014J and GGG 2014J (held out); BBB's latest, 2013J, trained the
     model, so its in-sample scores are never listed."""

@@ -35,9 +35,15 @@ def test_bundle_references_are_consistent() -> None:
     assert dash["dashboard_title"] == "Learning Analytics" and dash["slug"] == "learning-analytics"
     in_layout = {n["meta"]["uuid"] for n in dash["position"].values() if isinstance(n, dict) and n["type"] == "CHART"}
     assert in_layout == {c["uuid"] for c in charts.values()}, "every chart is on the dashboard, and only those"
+    # the freshness line opens every tab
+    for tab in dash["position"]["TABS-main"]["children"]:
+        first_row = dash["position"][dash["position"][tab]["children"][0]]
+        first = dash["position"][first_row["children"][0]]
+        assert first["meta"].get("sliceName") == "Data and model freshness (global)", tab
     tabs = [dash["position"][t]["meta"]["text"] for t in dash["position"]["TABS-main"]["children"]]
     assert tabs == [
         "Overview",
+        "Students at risk",
         "Engagement & Assessment",
         "Student Success Signals",
         "ML Withdrawal Risk",
