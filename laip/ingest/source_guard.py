@@ -110,7 +110,7 @@ def family_of_warehouse(warehouse: Path, sample_dir: Path) -> SourceFamily | Non
 
 def check_source(warehouse: Path, data_dir: Path, sample_dir: Path, *, confirmed: bool = False) -> str | None:
     """None when ``data_dir`` may be loaded into ``warehouse`` without confirmation (nothing loaded yet, or the same
-    family); the change in one line when it was confirmed; raises :class:`SourceChanged` otherwise."""
+    family); the change in one line when ``confirmed``; raises :class:`SourceChanged` otherwise."""
     before = family_of_warehouse(warehouse, sample_dir)
     if before is None:
         return None
@@ -128,5 +128,5 @@ def check_source(warehouse: Path, data_dir: Path, sample_dir: Path, *, confirmed
         return None
     message = "data source changed: " + "; ".join(problems)
     if confirmed:
-        return message + " (confirmed)"
+        return message
     raise SourceChanged(f"{message}; the warehouse is unchanged: {CONFIRM_HINT}")

@@ -56,13 +56,19 @@ def report(result: StepResult) -> dict[str, Any]:
 
 
 def data_source(
-    settings: Settings, data_dir: str | Path | None, *, allow_sample: bool = False, confirm_change: bool = False
+    settings: Settings,
+    data_dir: str | Path | None,
+    *,
+    allow_sample: bool = False,
+    confirm_change: bool = False,
+    warn_only: bool = False,
 ) -> DataSource:
     """Where the raw files come from (``data_dir``, LAIP_DATA_DIR, a download, or the bundled sample), logged.
 
     The bundled sample is a fallback only with ``allow_sample`` (the interactive first ``make run``) and only while
     nothing was ever loaded into this LAIP_HOME. Data of another family than the last load's (sample vs real data,
-    fewer module-presentations: :mod:`laip.ingest.source_guard`) fails unless ``confirm_change``."""
+    fewer module-presentations: :mod:`laip.ingest.source_guard`) fails unless ``confirm_change`` (``warn_only``: only
+    logged, for ``laip validate``)."""
     from laip.ingest.acquire import DataDirError, resolve_data_dir
     from laip.ingest.source_guard import SourceChanged, check_source, family_of_warehouse
 
@@ -74,13 +80,17 @@ def data_source(
         change = (
             None
             if never_loaded
-            else check_source(settings.warehouse, source.path, settings.sample_dir, confirmed=confirm_change)
+            else check_source(
+                settings.warehouse, source.path, settings.sample_dir, confirmed=confirm_change or warn_only
+            )
         )
     except (DataDirError, SourceChanged) as exc:
         raise StepFailed(str(exc)) from exc
     log.info(source.message)
     if change:
-        log.warning(change)
+        log.warning(
+            "%s (%s)", change, "confirmed" if confirm_change else "a load refuses it without --confirm-source-change"
+        )
     return source
 
 
@@ -110,8 +120,9 @@ def validate_raw(
     from laip.ingest.report import ValidationResult, write_report
     from laip.ingest.validate import validate
 
+    # the standalone `laip validate` (not require_valid) reports a change of source as a warning only
     source = data_source(
-        settings, data_dir, allow_sample=allow_sample, confirm_change=confirm_change or not require_valid
+        settings, data_dir, allow_sample=allow_sample, confirm_change=confirm_change, warn_only=not require_valid
     )
     checked = validate(source.path, validation_checks(settings))
     result = ValidationResult(source, checked, write_report(checked, settings.reports_dir))
