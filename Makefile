@@ -61,9 +61,10 @@ setup-tools:
 	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing >/dev/null; \
 	fi
 
+# The integration tier prints its 15 slowest tests: where CI's time goes.
 test: setup setup-tools
 	$(BIN)/pytest -m "not integration" -q
-	$(BIN)/pytest -m integration -q
+	$(BIN)/pytest -m integration -q --durations=15
 
 # Linters, pinned in requirements.lock and configured in pyproject.toml / .sqlfluff (.pre-commit-config.yaml runs
 # the same). `make format` applies ruff's fixes and formatting.
@@ -82,7 +83,7 @@ test-unit: setup
 	$(BIN)/pytest -m "not integration" -q
 
 test-integration: setup setup-tools
-	$(BIN)/pytest -m integration -q
+	$(BIN)/pytest -m integration -q --durations=15
 
 bench: setup
 	$(BIN)/python -m laip.bench.pipeline $(BENCH_DATA)
