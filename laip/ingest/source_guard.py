@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from laip.ingest.acquire import find_file
+from laip.ingest.acquire import digest_file, find_file
 from laip.ingest.schema import TABLES
 
 COURSES_STEM = "courses"
@@ -40,17 +39,11 @@ class SourceFamily:
         return f"{kind} ({len(self.presentations)} module-presentations, {self.where})"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def sample_digests(sample_dir: Path) -> dict[str, str]:
     """{file name: sha256} of the committed sample (1.8 MB: cheap)."""
-    return {p.name: _sha256(p) for spec in TABLES if (p := find_file(sample_dir, spec.file_stem)) is not None}
+    return {
+        p.name: digest_file(p).sha256 for spec in TABLES if (p := find_file(sample_dir, spec.file_stem)) is not None
+    }
 
 
 def _is_sample_dir(data_dir: Path, sample_dir: Path) -> bool:
@@ -63,7 +56,9 @@ def _is_sample_dir(data_dir: Path, sample_dir: Path) -> bool:
     # sizes first: real data never has the sample's sizes, so its files are not hashed here
     paths = [p for p in files.values() if p is not None]
     sizes = {p.name: (sample_dir / p.name).stat().st_size for p in paths}
-    return all(p.stat().st_size == sizes[p.name] for p in paths) and all(_sha256(p) == expected[p.name] for p in paths)
+    return all(p.stat().st_size == sizes[p.name] for p in paths) and all(
+        digest_file(p).sha256 == expected[p.name] for p in paths
+    )
 
 
 def _presentations_in_file(path: Path) -> frozenset[str]:
@@ -108,12 +103,10 @@ def family_of_warehouse(warehouse: Path, sample_dir: Path) -> SourceFamily | Non
     return SourceFamily(is_sample, frozenset(p for (p,) in presentations), source_dir)
 
 
-def check_source(warehouse: Path, data_dir: Path, sample_dir: Path, *, confirmed: bool = False) -> str | None:
-    """None when ``data_dir`` may be loaded into ``warehouse`` without confirmation (nothing loaded yet, or the same
-    family); the change in one line when ``confirmed``; raises :class:`SourceChanged` otherwise."""
-    before = family_of_warehouse(warehouse, sample_dir)
-    if before is None:
-        return None
+def check_source(before: SourceFamily, data_dir: Path, sample_dir: Path, *, confirmed: bool = False) -> str | None:
+    """None when ``data_dir`` may be loaded over a last load of family ``before`` (:func:`family_of_warehouse`)
+    without confirmation (the same family); the change in one line when ``confirmed``; raises
+    :class:`SourceChanged` otherwise."""
     now = family_of_dir(data_dir, sample_dir)
     problems = []
     if before.is_sample != now.is_sample:

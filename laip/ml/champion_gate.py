@@ -21,6 +21,7 @@ import numpy as np
 from laip.config import Settings
 from laip.ml.config import MLConfig
 from laip.ml.features import FeatureData, Split, prepare_X
+from laip.ml.modeling import auc_or_nan
 from laip.ml.registry import find_champion
 
 NOT_PROMOTED_TAG = "laip.not_promoted"
@@ -42,12 +43,6 @@ class GateDecision:
         if self.champion_auc is not None:
             tags["previous_champion_roc_auc_same_rows"] = f"{self.champion_auc:.4f}"
         return tags
-
-
-def _auc(y: np.ndarray, proba: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, proba)) if len(np.unique(y)) == 2 else math.nan
 
 
 def champion_scores(model: Any, settings: Settings, config: MLConfig, data: FeatureData, split: Split) -> np.ndarray:
@@ -84,7 +79,7 @@ def decide(
             challenger_auc,
             current.version,
         )
-    champion_auc = _auc(data.y[split.test], proba)
+    champion_auc = auc_or_nan(data.y[split.test], proba)
     versus = (
         f"{challenger} ROC AUC {challenger_auc:.4f} vs champion version {current.version} {champion_auc:.4f} on the "
         f"same {len(split.test):,} held-out rows ({split.name}; tie tolerance {config.tie_tolerance})"

@@ -162,7 +162,8 @@ def oof_proba(
     return out
 
 
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
+def auc_or_nan(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC, NaN when ``y`` holds one class only."""
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
 
 
@@ -216,7 +217,7 @@ def _fit_model(
     best_params, best_oof, best_score = candidates[0], None, -np.inf
     for params in candidates:
         oof = oof_proba(build_pipeline(name, config, params), X, y, cv)
-        score = _auc(y, oof)
+        score = auc_or_nan(y, oof)
         scores[repr(sorted(params.items()))] = score
         if best_oof is None or score > best_score:
             best_params, best_oof, best_score = params, oof, score

@@ -72,17 +72,15 @@ def data_source(
     from laip.ingest.acquire import DataDirError, resolve_data_dir
     from laip.ingest.source_guard import SourceChanged, check_source, family_of_warehouse
 
-    never_loaded = family_of_warehouse(settings.warehouse, settings.sample_dir) is None
+    before = family_of_warehouse(settings.warehouse, settings.sample_dir)  # None: nothing loaded here yet
     try:
         source = resolve_data_dir(
-            settings, Path(data_dir) if data_dir else None, allow_sample=allow_sample and never_loaded
+            settings, Path(data_dir) if data_dir else None, allow_sample=allow_sample and before is None
         )
         change = (
             None
-            if never_loaded
-            else check_source(
-                settings.warehouse, source.path, settings.sample_dir, confirmed=confirm_change or warn_only
-            )
+            if before is None
+            else check_source(before, source.path, settings.sample_dir, confirmed=confirm_change or warn_only)
         )
     except (DataDirError, SourceChanged) as exc:
         raise StepFailed(str(exc)) from exc
