@@ -115,10 +115,14 @@ lock-superset: setup
 superset-export: setup
 	$(BIN)/python -m laip.services.superset export
 
-# Regenerate the dashboard screenshots (one PNG per tab, real Superset on the sample) into .laip/screenshots.
+# Regenerate the dashboard screenshots (one PNG per tab, real Superset on the sample) into .laip/screenshots,
+# and the README's smaller copies into docs/screenshots.
+README_SHOTS := overview students-at-risk picked-student-student-drill-down engagement-assessment \
+  student-success-signals ml-withdrawal-risk model-monitoring
 superset-screenshots: setup setup-tools
 	LAIP_SCREENSHOT_DIR=$(CURDIR)/.laip/screenshots $(BIN)/pytest -m integration -q \
 	  tests/integration/test_superset.py -k browser
+	$(SUPERSET_VENV)/bin/python superset/browser.py shrink .laip/screenshots docs/screenshots $(README_SHOTS)
 
 # Per-chart query time (median, p95) and dashboard load time on BENCH_DATA (default: the full OULAD).
 bench-superset: setup setup-tools

@@ -304,7 +304,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         tabs = dashboard_state(browser)["tabs"]
         if not tabs:
             raise BrowserError("the dashboard has no tabs")
-        for label in tabs[: args.max_tabs or None]:
+        wanted = [t.strip() for t in args.tabs.split(",")] if args.tabs else tabs[: args.max_tabs or None]
+        missing = [t for t in wanted if t not in tabs]
+        if missing:
+            raise BrowserError(f"no tab {missing[0]!r} (tabs: {tabs})")
+        for label in wanted:
             click_tab(browser, label)
             state = wait_charts(browser)
             png = out / f"{args.prefix}{slug_file(label)}.png"
@@ -365,6 +369,20 @@ def cmd_query_contexts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shrink(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    dest = Path(args.dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in args.names:
+        with Image.open(Path(args.src) / f"{name}.png") as im:
+            height = round(im.height * args.width / im.width)
+            small = im.convert("RGB").resize((args.width, height), Image.Resampling.LANCZOS)
+            small.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(dest / f"{name}.png", optimize=True)
+        print(dest / f"{name}.png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -375,7 +393,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--native-filters", default=None, help="rison value of the native_filters URL parameter")
     p.add_argument("--prefix", default="", help="file-name prefix of the PNGs")
     p.add_argument("--max-tabs", type=int, default=0, help="check only the first N tabs (0: all)")
+    p.add_argument("--tabs", default="", help="check only these tabs (comma-separated labels)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("shrink", help="copy PNGs at a smaller width and 256 colours (README screenshots)")
+    p.add_argument("src", help="directory of the PNGs")
+    p.add_argument("dest")
+    p.add_argument("names", nargs="+", help="file names (without .png) to copy")
+    p.add_argument("--width", type=int, default=1100)
+    p.set_defaults(func=cmd_shrink)
     p = sub.add_parser("load-time")
     p.add_argument("--url", required=True)
     p.add_argument("--dashboard", default="learning-analytics")

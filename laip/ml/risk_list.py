@@ -5,8 +5,10 @@ Only held-out rows: a presentation whose rows trained the champion is never list
 Each row keeps the absolute band (``risk_band``, fixed probabilities of ``ml/config.yaml`` ``risk_bands``) and gets
 a band relative to its module-presentation (``relative_band``: the top ``risk_bands.relative.high`` share is
 ``top``, the next ``relative.medium`` share ``next``, the rest ``rest``), its rank (1 = highest probability) and its
-percentile (100 = highest): fixed bands can leave a whole module without a high-risk student although many
-withdraw later, while a tutor calls students in the order of their own course.
+percentile (100 = highest): fixed bands can leave a whole module without a high-risk student although many withdraw
+later, while a tutor calls students in the order of their own course. ``attempt_label`` (``AAA 2014J · #0001 · student
+12345``) is the pick list of the dashboard's per-student drill-down: sorted as text, each module-presentation in rank
+order.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def risk_list(predictions: pd.DataFrame, config: MLConfig) -> pd.DataFrame:
     rows["rank_in_presentation"] = rank
     rows["risk_percentile"] = np.round(100 * (n - rank + 1) / n, 1)
     rows["relative_band"] = np.where(rank <= top, "top", np.where(rank <= following, "next", "rest"))
+    # the drill-down's pick list: sorted as text, it lists each module-presentation in the order to call
+    width = max(4, len(str(int(n.max())))) if len(rows) else 4
+    rows["attempt_label"] = [
+        f"{m} {p} · #{r:0{width}d} · student {s}"
+        for m, p, r, s in zip(rows.code_module, rows.code_presentation, rank, rows.id_student, strict=True)
+    ]
     rows["relative_band_rule"] = (
         f"top {config.relative_high:.0%} / next {config.relative_medium:.0%} of the module-presentation by probability"
     )

@@ -166,6 +166,7 @@ SCHEMAS["ml_withdrawal_risk_list"] = {  # laip.ml.risk_list
     "risk_percentile": "DOUBLE",  # 100 = highest
     "relative_band": "VARCHAR",  # top / next / rest of the module-presentation
     "relative_band_rule": "VARCHAR",
+    "attempt_label": "VARCHAR",  # 'AAA 2014J · #0001 · student 12345': the drill-down's pick list
 }
 
 TRAINING_TABLES = tuple(

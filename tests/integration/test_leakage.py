@@ -1,4 +1,5 @@
-"""Leakage safety, proven on real data: rewriting every event dated after day 30 changes no day-30 feature.
+"""Leakage safety, proven on real data: rewriting every event dated after day 30 changes no day-30 feature, and
+nothing of the intervention role's per-student drill-down (weekly clicks and assessments as known on day 30).
 
 Two warehouses are built from the same sample. In the second, before dbt runs, every click after day 30 is
 deleted, every submission after day 30 is moved later and re-scored, every unregistration after day 30 is
@@ -14,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from laip.config import Settings, load_settings
 from laip.ingest.load import load
@@ -21,6 +23,7 @@ from laip.ml.features import presentation_ended_before
 from laip.warehouse.build import build
 
 MART = "marts.mart_withdrawal_prediction_features"
+DRILL_DOWN = ("marts.fct_student_weekly_clicks_at_day_p", "marts.fct_student_assessments_at_day_p")
 KEY = "code_module, code_presentation, id_student"
 TARGET = "withdrew_after_day_30"
 
@@ -42,18 +45,23 @@ def _features(warehouse: Path) -> tuple[list[str], list[tuple]]:
     return cols, rows
 
 
-def test_post_day30_events_change_no_feature(built_sample: Settings, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def perturbed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The sample with every event after day 30 rewritten (PERTURB), built up to the day-30 marts."""
     from support.data import SAMPLE_DIR
 
-    perturbed = load_settings(home=tmp_path / "perturbed")
-    load(SAMPLE_DIR, perturbed.warehouse, perturbed.reports_dir)
-    with duckdb.connect(str(perturbed.warehouse)) as con:
+    settings = load_settings(home=tmp_path_factory.mktemp("perturbed"))
+    load(SAMPLE_DIR, settings.warehouse, settings.reports_dir)
+    with duckdb.connect(str(settings.warehouse)) as con:
         con.execute(PERTURB)
         changed = con.execute("select count(*) from raw.student_vle where date > 30").fetchone()[0]
     assert changed == 0
-    result = build(perturbed, select=f"+{MART.split('.')[1]}")
+    result = build(settings, select=" ".join(f"+{name.split('.')[1]}" for name in (MART, *DRILL_DOWN)))
     assert result.success, result.summary()
+    return settings
 
+
+def test_post_day30_events_change_no_feature(built_sample: Settings, perturbed: Settings) -> None:
     cols, original = _features(built_sample.warehouse)
     cols2, rewritten = _features(perturbed.warehouse)
     assert cols == cols2 and len(cols) > 20
@@ -69,3 +77,17 @@ def test_post_day30_events_change_no_feature(built_sample: Settings, tmp_path: P
         if x != y and not (c.startswith("prior_") and a[pres_col] in has_past)
     ]
     assert not diffs, f"{len(diffs)} feature values changed, e.g. {diffs[:5]}"
+
+
+@pytest.mark.parametrize("table", DRILL_DOWN)
+def test_post_day30_events_change_nothing_of_the_drill_down(
+    built_sample: Settings, perturbed: Settings, table: str
+) -> None:
+    def rows(warehouse: Path) -> list[tuple]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute(f"select * from {table} order by all").fetchall()
+
+    original, rewritten = rows(built_sample.warehouse), rows(perturbed.warehouse)
+    assert len(original) > 1000
+    changed = sorted(set(original) ^ set(rewritten))
+    assert not changed, f"{len(changed)} rows differ, e.g. {changed[:3]}"

@@ -217,19 +217,33 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
     api = superset.api()
     status, dash = api.get(f"/api/v1/dashboard/{DASHBOARD}")
     assert status == 200
-    filters = json.loads(dash["result"]["json_metadata"])["native_filter_configuration"]
-    assert {f["targets"][0]["column"]["name"] for f in filters} == {"code_module", "code_presentation"}
-    assert all(f["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []} for f in filters), "a chart is out of scope"
+    filters = {
+        f["targets"][0]["column"]["name"]: f
+        for f in json.loads(dash["result"]["json_metadata"])["native_filter_configuration"]
+    }
+    assert set(filters) == {"code_module", "code_presentation", "attempt_label"}
+    for name in ("code_module", "code_presentation"):
+        assert filters[name]["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}, "a chart is out of scope"
+    # the drill-down's student: one (required, the first of the list by default), on the drill-down tab only
+    # the drill-down's student: one, on the drill-down tab only, nothing picked by default (Superset 6.1 shows a
+    # first-item default in the filter bar without applying it)
+    student = filters["attempt_label"]
+    assert student["scope"]["rootPath"] == ["TAB-drilldown"] and not student["controlValues"]["multiSelect"]
+    assert not student["controlValues"]["defaultToFirstItem"]
 
     charts = _dashboard_chart_ids(api)
     assert len(charts) >= 15
     problems = []
     for chart_id, name in sorted(charts.items()):
+        qc = _query_context(api, chart_id)
+        drill_down = name.startswith("Selected student")
+        if drill_down:  # one student's charts: the student picked in the filter, of module AAA
+            problems += _drill_down_problems(superset, api, name, qc)
+            continue
         status, body = api.get(f"/api/v1/chart/{chart_id}/data/?force=true")
         if status != 200 or not _rows(body):
             problems.append(f"{name}: {status} {str(body)[:300]}")
             continue
-        qc = _query_context(api, chart_id)
         base = _rows(_data(api, qc)[1])
         # the risk list holds only the latest presentation of each module: 2014J for every module of the sample, so
         # filtering on it keeps every row
@@ -248,6 +262,39 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
             elif _rows(body) == base and not (risk_list and col == "code_presentation"):
                 problems.append(f"{name}: filtering on {col} = {value} did not change the result")
     assert not problems, "\n".join(problems)
+
+
+def _picked_student(settings: Settings) -> str:
+    """The drill-down label of the highest-risk student of AAA (whose presentation has a click log)."""
+    import duckdb
+
+    with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
+        return con.execute(
+            "select min(attempt_label) from ml.ml_withdrawal_risk_list where code_module = 'AAA'"
+        ).fetchone()[0]
+
+
+def _drill_down_problems(superset: Instance, api: SupersetAPI, name: str, qc: dict) -> list[str]:
+    """Without a pick the drill-down shows no student (the profile says how to pick); with one, that student only."""
+    label = _picked_student(superset.settings)
+    status, body = _data(api, qc)
+    unpicked = _rows(body) if status == 200 else None
+    status, body = _data(api, qc, [{"col": "attempt_label", "op": "IN", "val": [label]}])
+    picked = _rows(body) if status == 200 else None
+    if unpicked is None or picked is None:
+        return [f"{name}: {status} {str(body)[:300]}"]
+    problems = []
+    if name.startswith("Selected student: risk"):
+        if len(unpicked) != 1 or "No student picked" not in str(unpicked[0]):
+            problems.append(f"{name}: without a pick it should say how to pick, got {str(unpicked)[:200]}")
+        if len(picked) != 1 or label not in str(picked[0]):
+            problems.append(f"{name}: picking {label!r} gave {str(picked)[:200]}")
+    else:
+        if unpicked:
+            problems.append(f"{name}: {len(unpicked)} rows without a student picked")
+        if not picked:
+            problems.append(f"{name}: no row for {label!r}")
+    return problems
 
 
 def test_small_groups_are_suppressed_in_aggregate_datasets(superset: Instance) -> None:
@@ -302,7 +349,9 @@ def test_roles_viewer_is_refused_student_level_data(superset: Instance) -> None:
         status, body = viewer.post("/api/v1/chart/data", qc)
         assert status == 403, (chart_id, status, body)
         status, body = intervention.get(f"/api/v1/chart/{chart_id}/data/")
-        assert status == 200 and _rows(body), (chart_id, status, body)
+        # the drill-down's weekly clicks and assessments are empty until a student is picked
+        one_student = next(c["name"] for c in superset.charts if c["id"] == chart_id).startswith("Selected student")
+        assert status == 200 and (_rows(body) or one_student), (chart_id, status, body)
 
     status, body = viewer.get("/api/v1/dataset/?q=(page_size:100)")
     visible = {d["table_name"] for d in body["result"]} if status == 200 else set()
@@ -388,9 +437,10 @@ def test_browser_every_tab_renders_without_errors(superset: Instance) -> None:
     """Headless Chromium: log in, open each tab, wait for the charts, no error box, one PNG per tab."""
     report = _browser(superset, "check", "--out", str(SCREENSHOT_DIR))
     tabs = [t["tab"] for t in report["tabs"]]
-    assert tabs[:5] == [
+    assert tabs[:6] == [
         "Overview",
         "Students at risk",  # where the intervention role works: right after the overview
+        "Student drill-down",
         "Engagement & Assessment",
         "Student Success Signals",
         "ML Withdrawal Risk",
@@ -419,13 +469,24 @@ def test_browser_every_tab_renders_without_errors(superset: Instance) -> None:
         "1",
     )
     assert report["tabs"][0]["tab"] == "Overview" and report["tabs"][0]["charts"] >= 7
+    # one student picked through the URL, as the risk list's "open" link does: the drill-down shows that student
+    label = _picked_student(superset.settings)
+    flt = (
+        f"(NATIVE_FILTER-student:(extraFormData:(filters:!((col:attempt_label,op:IN,val:!('{label}')))),"
+        f"filterState:(value:!('{label}')),id:NATIVE_FILTER-student))"
+    )
+    args = ("--prefix", "picked-student-", "--native-filters", flt, "--tabs", "Student drill-down")
+    report = _browser(superset, "check", "--out", str(SCREENSHOT_DIR), *args)
+    (tab,) = report["tabs"]
+    assert tab["charts"] == 4 and not tab["empty"], tab  # freshness, the student's row, weekly clicks, assessments
 
 
 def test_browser_viewer_sees_the_aggregates_and_no_student_list(superset: Instance, tmp_path: Path) -> None:
     """As 'analytics viewer': every aggregate chart renders; only the student-level tables show a refusal."""
     report = _browser(superset, "check", "--out", str(tmp_path), user="viewer", expect_errors=True)
     student_charts = {c["name"] for c in superset.charts if c["student_level"]}
-    refused = {e.split(": ", 1)[0] for tab in report["tabs"] for e in tab["errors"]}
+    names = {c["name"] for c in superset.charts}
+    refused = {n for tab in report["tabs"] for e in tab["errors"] for n in names if e.startswith(f"{n}: ")}
     assert refused == student_charts, json.dumps(report, indent=1)
     # a plain notice, not Superset's "requires ... `all_datasource_access` permission"
     assert all("restricted to the intervention role" in e for tab in report["tabs"] for e in tab["errors"]), report

@@ -30,6 +30,7 @@ def _predictions() -> pd.DataFrame:
                     "code_module": module,
                     "code_presentation": pres,
                     "student_module_id": [f"{module}-{pres}-{i}" for i in range(n)],
+                    "id_student": range(n),
                     "withdrawal_probability": rng.uniform(0, 0.2 if module == "GGG" else 0.9, n),
                     "is_training_row": training,
                 }
@@ -66,6 +67,9 @@ def test_rank_percentile_and_relative_bands_within_the_module_presentation() -> 
     aaa = listed[listed.code_module == "AAA"]
     assert (aaa.relative_band == "top").sum() == 4 and (aaa.relative_band == "next").sum() == 8
     assert set(listed.relative_band_rule) == {"top 10% / next 20% of the module-presentation by probability"}
+    # the drill-down's pick list, sorted as text, is each module-presentation in rank order
+    assert ggg.attempt_label.iloc[0].startswith("GGG 2014J · #0001 · student ")
+    assert sorted(ggg.attempt_label) == ggg.attempt_label.tolist()
 
 
 @pytest.mark.parametrize(("top", "following"), [(0.0, 0.2), (0.9, 0.2), (0.1, -0.1)])

@@ -44,13 +44,18 @@ def test_bundle_references_are_consistent() -> None:
     assert tabs == [
         "Overview",
         "Students at risk",
+        "Student drill-down",
         "Engagement & Assessment",
         "Student Success Signals",
         "ML Withdrawal Risk",
         "Model Monitoring",
     ]
     for flt in dash["metadata"]["native_filter_configuration"]:
-        assert flt["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}
+        if flt["id"] == "NATIVE_FILTER-student":  # the drill-down's student: its tab only, not the freshness line
+            fresh = dash["position"]["CHART-drilldown-freshness"]["meta"]["chartId"]
+            assert flt["scope"] == {"rootPath": ["TAB-drilldown"], "excluded": [fresh]}
+        else:
+            assert flt["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}
         assert flt["targets"][0]["datasetUuid"] in ds_uuids
 
 
