@@ -16,7 +16,7 @@ BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup setup-tools run run-direct up down test test-unit test-integration lint format bench bench-api docs lock clean
-.PHONY: setup-superset lock-superset superset-export superset-screenshots bench-superset
+.PHONY: setup-superset lock-superset superset-export screenshots bench-superset
 
 setup: $(STAMP) $(SUPERSET_STAMP)
 
@@ -115,13 +115,14 @@ lock-superset: setup
 superset-export: setup
 	$(BIN)/python -m laip.services.superset export
 
-# Regenerate the dashboard screenshots (one PNG per tab, real Superset on the sample) into .laip/screenshots,
-# and the README's smaller copies into docs/screenshots.
+# Regenerate the README's screenshots of the real UIs, taken by the browser tests into .laip/screenshots: every
+# dashboard tab (Superset on the sample), a DAG run in Airflow, the trainings in MLflow; smaller copies into
+# docs/screenshots.
 README_SHOTS := overview students-at-risk picked-student-student-drill-down engagement-assessment \
-  student-success-signals ml-withdrawal-risk model-monitoring
-superset-screenshots: setup setup-tools
-	LAIP_SCREENSHOT_DIR=$(CURDIR)/.laip/screenshots $(BIN)/pytest -m integration -q \
-	  tests/integration/test_superset.py -k browser
+  student-success-signals ml-withdrawal-risk model-monitoring airflow-dag-run mlflow-runs
+screenshots: setup setup-tools
+	LAIP_SCREENSHOT_DIR=$(CURDIR)/.laip/screenshots $(BIN)/pytest -m integration -q -k "browser or api_succeeds" \
+	  tests/integration/test_superset.py tests/integration/test_dag_run.py
 	$(SUPERSET_VENV)/bin/python superset/browser.py shrink .laip/screenshots docs/screenshots $(README_SHOTS)
 
 # Per-chart query time (median, p95) and dashboard load time on BENCH_DATA (default: the full OULAD).

@@ -7,6 +7,10 @@ Runs in the Superset environment (``websocket-client``); no browser download, no
         until its charts have rendered, fail on any error box, save one PNG per tab into DIR; prints JSON.
     browser.py load-time --url URL [--runs N]
         time from navigation to "every chart of the first tab rendered" (JSON: each run, median).
+    browser.py shot --url URL --out PNG [--cookie NAME=VALUE] [--wait-text TEXT]
+        one page of another UI (the Airflow DAG, MLflow runs) as a PNG, for the README.
+    browser.py shrink SRC DEST NAME...
+        smaller 256-colour copies of PNGs (the README's docs/screenshots).
     browser.py query-contexts --url URL
         open every chart without a saved query context in Explore, which makes Superset's frontend save it
         (used before `provision.py export` when charts were written by hand).
@@ -369,6 +373,22 @@ def cmd_query_contexts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shot(args: argparse.Namespace) -> int:
+    """One page of another UI (the Airflow DAG, MLflow): optional cookies (a login token), wait for a text, PNG."""
+    with Chromium() as browser:
+        origin = re.match(r"https?://[^/]+", args.url)
+        for cookie in args.cookie:
+            name, _, value = cookie.partition("=")
+            browser.send("Network.setCookie", {"name": name, "value": value, "url": origin.group(0) if origin else ""})
+        browser.goto(args.url)
+        for text in args.wait_text:
+            browser.wait_for(f"document.body && document.body.innerText.includes({json.dumps(text)})", 90, text)
+        time.sleep(args.settle)
+        browser.screenshot(Path(args.out))
+    print(json.dumps({"screenshot": args.out}))
+    return 0
+
+
 def cmd_shrink(args: argparse.Namespace) -> int:
     from PIL import Image
 
@@ -395,6 +415,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-tabs", type=int, default=0, help="check only the first N tabs (0: all)")
     p.add_argument("--tabs", default="", help="check only these tabs (comma-separated labels)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("shot", help="one page of another UI as a PNG (Airflow, MLflow)")
+    p.add_argument("--url", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--cookie", action="append", default=[], help="NAME=VALUE set for the URL's origin first")
+    p.add_argument("--wait-text", action="append", default=[], help="wait until the page shows this text")
+    p.add_argument("--settle", type=float, default=2.0, help="seconds to let the page finish drawing")
+    p.set_defaults(func=cmd_shot)
     p = sub.add_parser("shrink", help="copy PNGs at a smaller width and 256 colours (README screenshots)")
     p.add_argument("src", help="directory of the PNGs")
     p.add_argument("dest")

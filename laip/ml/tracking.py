@@ -7,6 +7,7 @@ Default store: SQLite at ``$LAIP_HOME/mlflow/mlflow.db`` with artifacts in ``$LA
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import warnings
@@ -58,6 +59,42 @@ EXPERIMENT_TAGS = {
     "mlflow.note.content": "Day-30 withdrawal risk of OULAD attempts (laip train). One parent run per training with a "
     "nested run per model; the champion alias of the registered model marks the version served. See ml/README.md.",
 }
+# MLflow keeps a runs table's columns per browser; a shared view state (an experiment tag the UI reads when the URL
+# names it, ?viewStateShareKey=...) is the one server-side way to open the table with the key metrics as columns.
+RUNS_VIEW_KEY = "laip-key-metrics"
+SHARED_VIEW_TAG = "mlflow.sharedViewState."
+
+
+def runs_view(config: MLConfig) -> dict[str, object]:
+    """The runs table as data scientists compare trainings: sorted by the selection metric on the primary (held-out)
+    split, with the held-out metrics of both splits as columns."""
+    split = config.primary_split
+    metrics = [
+        f"{split}_{config.selection_metric}",
+        f"{split}_roc_auc",
+        f"{split}_average_precision",
+        f"{split}_brier",
+        f"{split}_recall",
+        "grouped_random_roc_auc",
+        "temporal_roc_auc",
+    ]
+    columns = ["attributes.`Models`", *dict.fromkeys(f"metrics.`{m}`" for m in metrics)]
+    return {
+        "orderByKey": f"metrics.`{split}_{config.selection_metric}`",
+        "orderByAsc": False,
+        "selectedColumns": columns,
+    }
+
+
+def experiment_tags(config: MLConfig) -> dict[str, str]:
+    """Tags every training (re)sets on the experiment: its kind, its note and the key-metrics view."""
+    return {**EXPERIMENT_TAGS, SHARED_VIEW_TAG + RUNS_VIEW_KEY: json.dumps(runs_view(config))}
+
+
+def runs_url(base_url: str, experiment_id: str) -> str:
+    """The experiment's runs table in MLflow's UI, with the key-metrics view (``runs_view``)."""
+    query = f"viewStateShareKey={RUNS_VIEW_KEY}&workflowType=machine_learning"
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
 
 
 def setup_tracking(settings: Settings, config: MLConfig) -> str:
@@ -74,11 +111,11 @@ def setup_tracking(settings: Settings, config: MLConfig) -> str:
         experiment_id = mlflow.create_experiment(
             config.experiment_name,
             artifact_location=artifact_root(settings),
-            tags={"project": "laip", "problem": "day-30 withdrawal risk", **EXPERIMENT_TAGS},
+            tags={"project": "laip", "problem": "day-30 withdrawal risk", **experiment_tags(config)},
         )
     else:
         experiment_id = exp.experiment_id
-        for key, value in EXPERIMENT_TAGS.items():
+        for key, value in experiment_tags(config).items():
             if exp.tags.get(key) != value:
                 mlflow.MlflowClient().set_experiment_tag(experiment_id, key, value)
     mlflow.set_experiment(experiment_id=experiment_id)

@@ -7,6 +7,7 @@ Logs go to ``$LAIP_HOME/logs/<name>.log``. Ports come from the environment (``LA
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -90,16 +91,33 @@ def mlflow_service(settings: Settings) -> Service:
     p = port("mlflow")
     uri = settings.mlflow_tracking_uri
     argv, env = server_command(settings, HOST, p, auth=False, backend_uri=uri)
+    ml = load_ml_config(settings)
+    key_metric = f"{ml.primary_split}_{ml.selection_metric}"
     return Service(
         "mlflow",
         f"http://{HOST}:{p}/",
         f"http://{HOST}:{p}/health",
         [Process("mlflow", argv, {**env, "MLFLOW_TRACKING_URI": uri})],
         info={
-            "compare runs": f"Experiments > {load_ml_config(settings).experiment_name}: tick runs, then Compare",
-            "models": f"Models > {load_ml_config(settings).registered_model_name} (alias champion)",
+            "runs": _runs_link(settings, f"http://{HOST}:{p}/", ml.experiment_name, key_metric),
+            "compare runs": "tick runs, then Compare",
+            "models": f"Models > {ml.registered_model_name} (alias champion)",
         },
     )
+
+
+def _runs_link(settings: Settings, base: str, experiment: str, key_metric: str) -> str:
+    """The experiment's runs sorted by the key metric with the held-out metrics as columns (laip.ml.tracking's
+    shared view), once a training created the experiment."""
+    from laip.ml.tracking import runs_url
+
+    with contextlib.suppress(Exception):  # no store or experiment yet: say where to look instead
+        import mlflow
+
+        found = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_experiment_by_name(experiment)
+        if found is not None:
+            return runs_url(base, found.experiment_id)
+    return f"{base} > Experiments > {experiment} (after the first training), sorted by {key_metric}"
 
 
 def superset_service(settings: Settings) -> Service:

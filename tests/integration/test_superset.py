@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.screenshots import SCREENSHOT_DIR
 
 from laip.bench.http_load import free_port
-from laip.config import REPO_ROOT, Settings
+from laip.config import Settings
 from laip.services.superset import (
     SUPERSET_DIR,
     SupersetAPI,
@@ -36,7 +37,6 @@ from laip.warehouse.publish import publish
 
 DASHBOARD = "learning-analytics"
 ROLE_USERS = {"viewer": "analytics viewer", "interventionist": "intervention"}
-SCREENSHOT_DIR = Path(os.environ.get("LAIP_SCREENSHOT_DIR", REPO_ROOT / ".laip" / "screenshots"))
 
 
 @dataclass
