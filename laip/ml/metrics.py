@@ -127,3 +127,29 @@ def fairness_table(
             "flag_rate",
         ],
     )
+
+
+def within_course_auc(per_course: pd.DataFrame) -> pd.DataFrame:
+    """ROC AUC as tutors meet it: computed inside each module-presentation (a tutor ranks the students of one
+    course), then averaged weighted by the course's rows. A pooled AUC is inflated by the base-rate differences
+    between modules, which rank whole courses rather than students.
+
+    ``per_course``: one row per group key (e.g. model and split) and module-presentation with ``roc_auc`` and ``n``
+    (the ``module_presentation`` subset of ``ml_withdrawal_metrics``, pivoted). Courses whose AUC is undefined (one
+    class only) are left out. Returns per group key: ``within_course_auc``, ``lowest_course_auc``, ``lowest_course``,
+    ``courses``, ``n``."""
+    keys = [c for c in per_course.columns if c not in ("code_module", "code_presentation", "roc_auc", "n")]
+    rows = []
+    for key, group in per_course.dropna(subset=["roc_auc"]).groupby(keys, sort=True):
+        low = group.loc[group.roc_auc.idxmin()]
+        rows.append(
+            {
+                **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
+                "within_course_auc": float(np.average(group.roc_auc, weights=group.n)),
+                "lowest_course_auc": float(low.roc_auc),
+                "lowest_course": f"{low.code_module} {low.code_presentation}",
+                "courses": len(group),
+                "n": int(group.n.sum()),
+            }
+        )
+    return pd.DataFrame(rows)

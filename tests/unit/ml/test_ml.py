@@ -229,3 +229,21 @@ def test_config_profile_and_validation(tmp_path: Path, config: MLConfig) -> None
         load_ml_config(path=broken)
     with pytest.raises(MLConfigError, match="unknown ML profile"):
         load_ml_config(profile="nope")
+
+
+def test_within_course_auc_is_the_row_weighted_mean_of_each_courses_auc() -> None:
+    from laip.ml.metrics import within_course_auc
+
+    per_course = pd.DataFrame(
+        {
+            "model_name": ["hgb", "hgb", "hgb", "lr"],
+            "code_module": ["AAA", "BBB", "CCC", "AAA"],
+            "code_presentation": ["2014J"] * 4,
+            "roc_auc": [0.60, 0.80, np.nan, 0.70],  # CCC: one class only, AUC undefined
+            "n": [100, 300, 50, 100],
+        }
+    )
+    out = within_course_auc(per_course).set_index("model_name")
+    assert out.loc["hgb", "within_course_auc"] == pytest.approx((0.60 * 100 + 0.80 * 300) / 400)
+    assert out.loc["hgb", "lowest_course"] == "AAA 2014J" and out.loc["hgb", "courses"] == 2
+    assert out.loc["hgb", "n"] == 400 and out.loc["lr", "within_course_auc"] == pytest.approx(0.70)
