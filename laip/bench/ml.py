@@ -39,18 +39,34 @@ def _build(settings: Settings, data_dir: Path) -> None:
         raise SystemExit(result.summary())
 
 
-def ablation(settings: Settings, model_name: str, params: dict) -> pd.DataFrame:
-    """Temporal-split ROC AUC / AP of ``model_name`` with all features and without each family."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
+def _temporal_data(settings: Settings):
+    """The ML config, the feature mart as model input and its temporal split (read once per report)."""
     from laip.ml.config import load_ml_config
     from laip.ml.features import load_feature_data, temporal_split
-    from laip.ml.modeling import build_pipeline
 
     config = load_ml_config(settings)
     data = load_feature_data(settings.warehouse, config)
-    split = temporal_split(data, config)
-    ytr, yte = data.y[split.train], data.y[split.test]
+    return config, data, temporal_split(data, config)
+
+
+def _held_out_scores(model_name: str, config, params: dict, data, train: np.ndarray, test: np.ndarray) -> dict:
+    """``model_name`` with ``params`` fitted on the ``train`` rows (``config``'s features), ROC AUC / AP on ``test``."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from laip.ml.modeling import build_pipeline
+
+    cols = config.features
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pipe = build_pipeline(model_name, config, params).fit(data.X.iloc[train][cols], data.y[train])
+        p = pipe.predict_proba(data.X.iloc[test][cols])[:, 1]
+    y = data.y[test]
+    return {"roc_auc": roc_auc_score(y, p), "average_precision": average_precision_score(y, p)}
+
+
+def ablation(settings: Settings, model_name: str, params: dict, temporal=None) -> pd.DataFrame:
+    """Temporal-split ROC AUC / AP of ``model_name`` with all features and without each family."""
+    config, data, split = temporal or _temporal_data(settings)
     rows = []
     variants = [("all families", None), *((f"without {fam}", fam) for fam in config.families)]
     for label, drop in variants:
@@ -59,40 +75,20 @@ def ablation(settings: Settings, model_name: str, params: dict) -> pd.DataFrame:
             if drop is None
             else dataclasses.replace(config, families={k: v for k, v in config.families.items() if k != drop})
         )
-        cols = cfg.features
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            pipe = build_pipeline(model_name, cfg, params).fit(data.X.iloc[split.train][cols], ytr)
-            p = pipe.predict_proba(data.X.iloc[split.test][cols])[:, 1]
-        rows.append(
-            {
-                "variant": label,
-                "n_features": len(cols),
-                "roc_auc": roc_auc_score(yte, p),
-                "average_precision": average_precision_score(yte, p),
-            }
-        )
+        scores = _held_out_scores(model_name, cfg, params, data, split.train, split.test)
+        rows.append({"variant": label, "n_features": len(cfg.features), **scores})
     frame = pd.DataFrame(rows)
     frame["roc_auc_lost"] = frame.roc_auc.iloc[0] - frame.roc_auc
     frame["ap_lost"] = frame.average_precision.iloc[0] - frame.average_precision
     return frame
 
 
-def unseen_module(settings: Settings, model_name: str, params: dict) -> pd.DataFrame:
+def unseen_module(settings: Settings, model_name: str, params: dict, temporal=None) -> pd.DataFrame:
     """AUC on a module the model never saw: for each module of the temporal test rows, ``model_name`` (its tuned
     parameters) refitted on the temporal training rows of every other module, tested on that module's rows (new
     modules appear every year). Returns per module: n, base rate, ROC AUC, AP."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    from laip.ml.config import load_ml_config
-    from laip.ml.features import load_feature_data, temporal_split
-    from laip.ml.modeling import build_pipeline
-
-    config = load_ml_config(settings)
-    data = load_feature_data(settings.warehouse, config)
-    split = temporal_split(data, config)
+    config, data, split = temporal or _temporal_data(settings)
     module = data.frame["code_module"].astype(str).to_numpy()
-    cols = config.features
     rows = []
     for held_out in sorted(set(module[split.test])):
         train = split.train[module[split.train] != held_out]
@@ -100,19 +96,8 @@ def unseen_module(settings: Settings, model_name: str, params: dict) -> pd.DataF
         y = data.y[test]
         if len(train) == 0 or len(set(y)) < 2:
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            pipe = build_pipeline(model_name, config, params).fit(data.X.iloc[train][cols], data.y[train])
-            p = pipe.predict_proba(data.X.iloc[test][cols])[:, 1]
-        rows.append(
-            {
-                "module": held_out,
-                "n": len(test),
-                "base_rate": float(y.mean()),
-                "roc_auc": roc_auc_score(y, p),
-                "average_precision": average_precision_score(y, p),
-            }
-        )
+        scores = _held_out_scores(model_name, config, params, data, train, test)
+        rows.append({"module": held_out, "n": len(test), "base_rate": float(y.mean()), **scores})
     return pd.DataFrame(rows)
 
 
@@ -160,7 +145,8 @@ def report(settings: Settings, skip_ablation: bool = False) -> None:
         .to_string(**fmt)
     )
     sel = result.comparison[(result.comparison.is_selected) & (result.comparison.split == "temporal")].iloc[0]
-    unseen = unseen_module(settings, sel.model_name, json.loads(sel.best_params))
+    temporal = _temporal_data(settings)
+    unseen = unseen_module(settings, sel.model_name, json.loads(sel.best_params), temporal)
     weighted = float(np.average(unseen.roc_auc, weights=unseen.n)) if len(unseen) else float("nan")
     print(
         f"\n== Unseen-module ROC AUC: {sel.model_name} refitted without the module, tested on it (temporal split);"
@@ -172,7 +158,7 @@ def report(settings: Settings, skip_ablation: bool = False) -> None:
             f"\n== Ablation: {sel.model_name} with its tuned temporal-split parameters {sel.best_params}, "
             "refitted without one feature family (temporal split)"
         )
-        print(ablation(settings, sel.model_name, json.loads(sel.best_params)).to_string(**fmt))
+        print(ablation(settings, sel.model_name, json.loads(sel.best_params), temporal).to_string(**fmt))
     print(f"\nTotal {time.perf_counter() - start:.0f} s")
 
 

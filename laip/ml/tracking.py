@@ -65,25 +65,19 @@ RUNS_VIEW_KEY = "laip-key-metrics"
 SHARED_VIEW_TAG = "mlflow.sharedViewState."
 
 
+def key_metric(config: MLConfig) -> str:
+    """The metric models are selected on, on the primary (held-out) split, as logged: e.g. ``temporal_roc_auc``."""
+    return f"{config.primary_split}_{config.selection_metric}"
+
+
 def runs_view(config: MLConfig) -> dict[str, object]:
-    """The runs table as data scientists compare trainings: sorted by the selection metric on the primary (held-out)
-    split, with the held-out metrics of both splits as columns."""
+    """The runs table as data scientists compare trainings: sorted by the key metric, with the primary split's
+    held-out metrics and the other split's ROC AUC as columns."""
     split = config.primary_split
-    metrics = [
-        f"{split}_{config.selection_metric}",
-        f"{split}_roc_auc",
-        f"{split}_average_precision",
-        f"{split}_brier",
-        f"{split}_recall",
-        "grouped_random_roc_auc",
-        "temporal_roc_auc",
-    ]
-    columns = ["attributes.`Models`", *dict.fromkeys(f"metrics.`{m}`" for m in metrics)]
-    return {
-        "orderByKey": f"metrics.`{split}_{config.selection_metric}`",
-        "orderByAsc": False,
-        "selectedColumns": columns,
-    }
+    other = "grouped_random" if split == "temporal" else "temporal"
+    metrics = [key_metric(config), *(f"{split}_{m}" for m in ("roc_auc", "average_precision", "brier", "recall"))]
+    columns = ["attributes.`Models`", *dict.fromkeys(f"metrics.`{m}`" for m in [*metrics, f"{other}_roc_auc"])]
+    return {"orderByKey": f"metrics.`{key_metric(config)}`", "orderByAsc": False, "selectedColumns": columns}
 
 
 def experiment_tags(config: MLConfig) -> dict[str, str]:

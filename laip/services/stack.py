@@ -19,9 +19,13 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from laip.config import Settings
 from laip.credentials import API_TOKEN_FILE, secret_file
+
+if TYPE_CHECKING:
+    from laip.ml.config import MLConfig
 
 log = logging.getLogger(__name__)
 
@@ -92,32 +96,31 @@ def mlflow_service(settings: Settings) -> Service:
     uri = settings.mlflow_tracking_uri
     argv, env = server_command(settings, HOST, p, auth=False, backend_uri=uri)
     ml = load_ml_config(settings)
-    key_metric = f"{ml.primary_split}_{ml.selection_metric}"
     return Service(
         "mlflow",
         f"http://{HOST}:{p}/",
         f"http://{HOST}:{p}/health",
         [Process("mlflow", argv, {**env, "MLFLOW_TRACKING_URI": uri})],
         info={
-            "runs": _runs_link(settings, f"http://{HOST}:{p}/", ml.experiment_name, key_metric),
+            "runs": _runs_link(settings, f"http://{HOST}:{p}/", ml),
             "compare runs": "tick runs, then Compare",
             "models": f"Models > {ml.registered_model_name} (alias champion)",
         },
     )
 
 
-def _runs_link(settings: Settings, base: str, experiment: str, key_metric: str) -> str:
+def _runs_link(settings: Settings, base: str, ml: MLConfig) -> str:
     """The experiment's runs sorted by the key metric with the held-out metrics as columns (laip.ml.tracking's
     shared view), once a training created the experiment."""
-    from laip.ml.tracking import runs_url
+    from laip.ml.tracking import key_metric, runs_url
 
     with contextlib.suppress(Exception):  # no store or experiment yet: say where to look instead
         import mlflow
 
-        found = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_experiment_by_name(experiment)
+        found = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_experiment_by_name(ml.experiment_name)
         if found is not None:
             return runs_url(base, found.experiment_id)
-    return f"{base} > Experiments > {experiment} (after the first training), sorted by {key_metric}"
+    return f"{base} > Experiments > {ml.experiment_name} (after the first training), sorted by {key_metric(ml)}"
 
 
 def superset_service(settings: Settings) -> Service:
