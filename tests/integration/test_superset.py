@@ -224,7 +224,6 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
     assert set(filters) == {"code_module", "code_presentation", "attempt_label"}
     for name in ("code_module", "code_presentation"):
         assert filters[name]["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}, "a chart is out of scope"
-    # the drill-down's student: one (required, the first of the list by default), on the drill-down tab only
     # the drill-down's student: one, on the drill-down tab only, nothing picked by default (Superset 6.1 shows a
     # first-item default in the filter bar without applying it)
     student = filters["attempt_label"]
@@ -236,8 +235,7 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
     problems = []
     for chart_id, name in sorted(charts.items()):
         qc = _query_context(api, chart_id)
-        drill_down = name.startswith("Selected student")
-        if drill_down:  # one student's charts: the student picked in the filter, of module AAA
+        if name.startswith("Selected student"):  # one student's charts: the student picked in the filter, of module AAA
             problems += _drill_down_problems(superset, api, name, qc)
             continue
         status, body = api.get(f"/api/v1/chart/{chart_id}/data/?force=true")
