@@ -15,6 +15,11 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = REPO_ROOT / "laip.yaml"
+DEFAULT_CHECKPOINTS = (14, 30, 60, 90, 120, 150, 180)
+
+
+class ConfigError(ValueError):
+    """``laip.yaml`` holds a value the platform cannot run with (the message names the key)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Settings:
     event_days_before_start: int = 400  # an event day must lie in [-before, module length + after]
     event_days_after_end: int = 14
     writer_wait_seconds: float = 600.0  # how long a warehouse writer waits for the one running (laip.locks)
+    checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS  # course days with a risk prediction; include prediction_day
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # --- derived locations (all state lives under ``home``) ---
@@ -96,10 +102,11 @@ class Settings:
     def superset_home(self) -> Path:
         return self.home / "superset"
 
-    def dbt_vars(self) -> dict[str, int]:
+    def dbt_vars(self) -> dict[str, int | list[int]]:
         """Thresholds handed to dbt (``--vars``), so dbt and Python read the same config."""
         return {
             "prediction_day": self.prediction_day,
+            "checkpoints": list(self.checkpoints),
             "click_log_complete_tolerance_days": self.click_log_complete_tolerance_days,
             "min_group_size": self.min_group_size,
             "event_days_before_start": self.event_days_before_start,
@@ -124,8 +131,25 @@ class Settings:
             "reports_dir": str(self.reports_dir),
             "logs_dir": str(self.logs_dir),
             "prediction_day": self.prediction_day,
+            "checkpoints": list(self.checkpoints),
             "min_group_size": self.min_group_size,
         }
+
+
+def parse_checkpoints(value: Any, prediction_day: int, where: str) -> tuple[int, ...]:
+    """The checkpoints (course days with a risk prediction) as a sorted tuple; :class:`ConfigError` naming
+    ``where`` unless they are distinct whole days >= 0 that include ``prediction_day`` (the default checkpoint)."""
+    try:
+        days = [int(v) for v in value] if isinstance(value, list | tuple) else []
+        exact = all(float(v) == int(v) for v in value)
+    except (TypeError, ValueError):
+        days, exact = [], False
+    if not days or not exact or len(set(days)) != len(days) or min(days) < 0 or prediction_day not in days:
+        raise ConfigError(
+            f"{where} must be a list of distinct course days >= 0 that includes prediction_day {prediction_day}, "
+            f"got {value!r}"
+        )
+    return tuple(sorted(days))
 
 
 def _resolve(base: Path, value: str | os.PathLike[str]) -> Path:
@@ -153,6 +177,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     root = REPO_ROOT
 
     home = _pick(overrides.get("home"), "LAIP_HOME", paths.get("home", ".laip"), root)
+    prediction_day = int(domain.get("prediction_day", 30))
+    checkpoints = parse_checkpoints(
+        domain.get("checkpoints", list(DEFAULT_CHECKPOINTS)), prediction_day, "laip.yaml domain.checkpoints"
+    )
     data_dir = _pick(overrides.get("data_dir"), "LAIP_DATA_DIR", paths.get("data_dir", "data/raw"), root)
     return Settings(
         repo_root=root,
@@ -164,7 +192,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         download_urls=tuple(raw.get("download", {}).get("urls", [])),
         download_timeout_s=float(raw.get("download", {}).get("timeout_seconds", 15)),
         max_examples_per_rule=int(raw.get("validation", {}).get("max_examples_per_rule", 5)),
-        prediction_day=int(domain.get("prediction_day", 30)),
+        prediction_day=prediction_day,
+        checkpoints=checkpoints,
         click_log_complete_tolerance_days=int(domain.get("click_log_complete_tolerance_days", 7)),
         min_group_size=int(domain.get("min_group_size", 10)),
         event_days_before_start=int(domain.get("event_days_before_start", 400)),

@@ -47,3 +47,26 @@
     (coalesce({{ unregistration_day }} > {{ p }}, false)
      or ({{ final_result }} = 'Withdrawn' and {{ unregistration_day }} is null))
 {%- endmacro %}
+
+{#- The checkpoints of the term: course days P at which withdrawal risk is predicted (var checkpoints,
+    laip.yaml domain.checkpoints). Sorted, distinct, positive, and including var prediction_day (the default
+    checkpoint). -#}
+{% macro checkpoints() -%}
+    {%- set days = var('checkpoints') -%}
+    {%- if days is string or days is number -%}
+        {%- set days = [days] -%}
+    {%- endif -%}
+    {%- set days = days | map('int') | unique | sort | list -%}
+    {%- if not days or days[0] < 0 or (var('prediction_day') | int) not in days -%}
+        {{ exceptions.raise_compiler_error(
+            "var checkpoints must be non-negative course days that include prediction_day "
+            ~ var('prediction_day') ~ ", got " ~ var('checkpoints')) }}
+    {%- endif -%}
+    {{ return(days) }}
+{%- endmacro %}
+
+{#- The checkpoints as a relation with one column, prediction_day (one row per checkpoint). -#}
+{% macro checkpoint_days() -%}
+    select prediction_day
+    from (values {% for p in checkpoints() %}({{ p }}){{ ', ' if not loop.last }}{% endfor %}) as checkpoint_days (prediction_day)
+{%- endmacro %}

@@ -1,6 +1,5 @@
--- Recompute a few day-P features straight from staging with "event day <= P" and compare:
--- a click or a submission after day P must not change any feature.
-{% set p = var('prediction_day') %}
+-- Recompute a few features of every checkpoint P straight from staging with "event day <= P" and compare:
+-- a click or a submission after day P must not change any feature of checkpoint P.
 
 with features as (
 
@@ -8,15 +7,22 @@ with features as (
 
 ),
 
+checkpoints as (
+
+    {{ checkpoint_days() }}
+
+),
+
 clicks as (
 
     select
-        student_module_id,
-        sum(clicks) as clicks_total,
-        count(distinct click_day) as active_days
-    from {{ ref('stg_oulad__student_vle') }}
-    where click_day <= {{ p }}
-    group by student_module_id
+        vle.student_module_id,
+        checkpoints.prediction_day,
+        sum(vle.clicks) as clicks_total,
+        count(distinct vle.click_day) as active_days
+    from {{ ref('stg_oulad__student_vle') }} as vle
+    inner join checkpoints on vle.click_day <= checkpoints.prediction_day
+    group by vle.student_module_id, checkpoints.prediction_day
 
 ),
 
@@ -24,19 +30,28 @@ submissions as (
 
     select
         {{ student_module_id('a.code_module', 'a.code_presentation', 's.id_student') }} as student_module_id,
+        checkpoints.prediction_day,
         count(*) filter (where not s.is_banked) as submitted,
         avg(s.score) as mean_score
     from {{ ref('stg_oulad__student_assessment') }} as s
     inner join {{ ref('stg_oulad__assessments') }} as a on s.id_assessment = a.id_assessment
-    where s.submitted_day <= {{ p }}
+    inner join checkpoints on s.submitted_day <= checkpoints.prediction_day
     group by all
 
 )
 
-select features.student_module_id
+select
+    features.student_module_id,
+    features.prediction_day
 from features
-left join clicks on features.student_module_id = clicks.student_module_id
-left join submissions on features.student_module_id = submissions.student_module_id
+left join clicks
+    on
+        features.student_module_id = clicks.student_module_id
+        and features.prediction_day = clicks.prediction_day
+left join submissions
+    on
+        features.student_module_id = submissions.student_module_id
+        and features.prediction_day = submissions.prediction_day
 where
     (
         features.has_click_data

@@ -1,7 +1,6 @@
--- The day-P prediction population (P = var prediction_day) must be exactly the attempts still
--- enrolled on day P: nobody unregistered on or before P, nobody registered after P, and nobody
--- who is enrolled on day P left out.
-{% set p = var('prediction_day') %}
+-- The prediction population of every checkpoint P must be exactly the attempts still enrolled on day P:
+-- nobody unregistered on or before P, nobody registered after P, and nobody who is enrolled on day P left
+-- out.
 
 with attempts as (
 
@@ -9,9 +8,18 @@ with attempts as (
 
 ),
 
+checkpoints as (
+
+    {{ checkpoint_days() }}
+
+),
+
 features as (
 
-    select student_module_id from {{ ref('mart_withdrawal_prediction_features') }}
+    select
+        student_module_id,
+        prediction_day
+    from {{ ref('mart_withdrawal_prediction_features') }}
 
 ),
 
@@ -19,12 +27,13 @@ wrongly_included as (
 
     select
         attempts.student_module_id,
+        features.prediction_day,
         'unregistered on or before day P or registered after P' as problem
     from features
     inner join attempts on features.student_module_id = attempts.student_module_id
     where
-        attempts.unregistration_day <= {{ p }}
-        or attempts.registration_day > {{ p }}
+        attempts.unregistration_day <= features.prediction_day
+        or attempts.registration_day > features.prediction_day
 
 ),
 
@@ -32,12 +41,17 @@ wrongly_excluded as (
 
     select
         attempts.student_module_id,
+        checkpoints.prediction_day,
         'enrolled on day P but missing' as problem
     from attempts
-    anti join features on attempts.student_module_id = features.student_module_id
+    cross join checkpoints
+    anti join features
+        on
+            attempts.student_module_id = features.student_module_id
+            and checkpoints.prediction_day = features.prediction_day
     where
-        (attempts.registration_day is null or attempts.registration_day <= {{ p }})
-        and (attempts.unregistration_day is null or attempts.unregistration_day > {{ p }})
+        (attempts.registration_day is null or attempts.registration_day <= checkpoints.prediction_day)
+        and (attempts.unregistration_day is null or attempts.unregistration_day > checkpoints.prediction_day)
 
 )
 

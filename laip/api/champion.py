@@ -131,7 +131,7 @@ def read_mart_features(settings: Settings, config: MLConfig) -> pd.DataFrame:
     cols = ", ".join(config.features)
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute(f"select {cols} from {config.source_table}").df()
+            return con.execute(config.mart_query(cols)).df()
     except duckdb.Error as exc:
         raise ChampionUnavailable(f"cannot read {config.source_table} from {path}: {exc}") from exc
 

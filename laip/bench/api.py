@@ -47,9 +47,7 @@ def population(settings: Settings, features: list[str]) -> list[dict]:
 
     config = load_ml_config(settings)
     with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
-        df = con.execute(
-            f"select student_module_id, {', '.join(features)} from {config.source_table} order by student_module_id"
-        ).df()
+        df = con.execute(config.mart_query(", ".join(["student_module_id", *features]))).df()
     return json.loads(df.to_json(orient="records"))
 
 

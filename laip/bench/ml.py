@@ -101,6 +101,78 @@ def unseen_module(settings: Settings, model_name: str, params: dict, temporal=No
     return pd.DataFrame(rows)
 
 
+def _held_out_auc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan")
+
+
+def checkpoint_table(settings: Settings, models: tuple[str, ...] = ("lr", "hgb")) -> pd.DataFrame:
+    """The temporal split at every checkpoint P: each of ``models`` (the first value of each grid of its
+    configured parameters: untuned) fitted on the training rows of checkpoint P, scored on P's test rows; plus
+    ``day30`` = the same HGB fitted at day 30 applied to P's test rows (what the day-30 model gives later in
+    the term). Per row: n, base rate, pooled ROC AUC and AP, ROC AUC with / without click data, within-course
+    ROC AUC and its lowest course."""
+    from sklearn.metrics import average_precision_score
+
+    from laip.ml.config import load_ml_config
+    from laip.ml.features import load_feature_data, temporal_split
+    from laip.ml.metrics import within_course_auc
+    from laip.ml.modeling import build_pipeline
+
+    base = load_ml_config(settings)
+    first = {m: {k: v[0] for k, v in base.model_params[m].items()} for m in base.model_params}
+    fitted, rows = {}, []
+    days = sorted(base.checkpoints, key=lambda d: d != base.prediction_day)  # day 30 first: its model is reused
+    for day in days:
+        config = base.at_checkpoint(day)
+        data = load_feature_data(settings.warehouse, config)
+        split = temporal_split(data, config)
+        X_train, X_test, y = data.X.iloc[split.train], data.X.iloc[split.test], data.y[split.test]
+        test_frame = data.frame.iloc[split.test]
+        scores = {}
+        for name in models:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pipe = build_pipeline(name, config, first[name]).fit(X_train, data.y[split.train])
+            scores[name] = pipe.predict_proba(X_test)[:, 1]
+            if day == base.prediction_day:
+                fitted[name] = pipe
+        scores["day30"] = fitted["hgb"].predict_proba(X_test)[:, 1]
+        clicks = test_frame["has_click_data"].to_numpy(dtype=bool)
+        for name, p in scores.items():
+            per_course = pd.DataFrame(
+                [
+                    {
+                        "model": name,
+                        "code_module": m,
+                        "code_presentation": c,
+                        "n": len(g),
+                        "roc_auc": _held_out_auc(y[g.index], p[g.index]),
+                    }
+                    for (m, c), g in test_frame.reset_index(drop=True).groupby(["code_module", "code_presentation"])
+                ]
+            )
+            within = within_course_auc(per_course).iloc[0]
+            rows.append(
+                {
+                    "day": day,
+                    "model": name,
+                    "n_train": len(split.train),
+                    "n_test": len(y),
+                    "base_rate": float(y.mean()),
+                    "roc_auc": _held_out_auc(y, p),
+                    "average_precision": float(average_precision_score(y, p)),
+                    "auc_with_clicks": _held_out_auc(y[clicks], p[clicks]),
+                    "auc_without_clicks": _held_out_auc(y[~clicks], p[~clicks]),
+                    "within_course_auc": within.within_course_auc,
+                    "lowest_course_auc": within.lowest_course_auc,
+                    "lowest_course": within.lowest_course,
+                }
+            )
+    return pd.DataFrame(rows).sort_values(["day", "model"]).reset_index(drop=True)
+
+
 def per_course_frame(settings: Settings, split: str) -> pd.DataFrame:
     """ROC AUC and n per model and module-presentation of ``split`` (from ``ml.ml_withdrawal_metrics``)."""
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
@@ -167,9 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data_dir", nargs="?", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "oulad")
     parser.add_argument("--home", type=Path, help="use the warehouse already built in this LAIP_HOME")
     parser.add_argument("--skip-ablation", action="store_true")
+    parser.add_argument(
+        "--checkpoints-only", action="store_true", help="print only the per-checkpoint table (no training run)"
+    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    if args.home and args.checkpoints_only:
+        print(checkpoint_table(load_settings(home=args.home)).to_string(float_format=lambda v: f"{v:.3f}", index=False))
+        return 0
     if args.home:
         report(load_settings(home=args.home), args.skip_ablation)
         return 0

@@ -52,9 +52,8 @@ def champion_scores(model: Any, settings: Settings, config: MLConfig, data: Feat
     if set(fitted) <= set(data.X.columns):
         X = data.X
     else:
-        keys = ", ".join(config.key_columns)
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-            frame = con.execute(f"select * from {config.source_table} order by {keys}").df()
+            frame = con.execute(config.mart_query()).df()
         own = dataclasses.replace(
             config, families={"champion": tuple(fitted)}, categorical=config.categorical & set(fitted)
         )

@@ -7,6 +7,7 @@ e.g. ``quick`` for the sample and tests) and checks it against the platform sett
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from laip.config import REPO_ROOT, Settings
+from laip.config import REPO_ROOT, ConfigError, Settings, parse_checkpoints
 
 ML_CONFIG_FILE = REPO_ROOT / "ml" / "config.yaml"
 MODEL_NAMES = ("lr", "rf", "hgb")
@@ -38,7 +39,7 @@ class MLConfig:
     """Typed view of ``ml/config.yaml`` after the profile was applied."""
 
     profile: str
-    prediction_day: int
+    prediction_day: int  # the checkpoint this config trains and scores (default: the day-30 checkpoint)
     source_table: str
     target: str
     key_columns: tuple[str, ...]
@@ -70,7 +71,21 @@ class MLConfig:
     alias: str
     relative_high: float = 0.10  # share of a module-presentation in the relative band "top"
     relative_medium: float = 0.20  # the next share: "next"
+    checkpoints: tuple[int, ...] = (30,)  # every checkpoint of the term (problem.checkpoints)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def at_checkpoint(self, day: int) -> MLConfig:
+        """This config for checkpoint ``day`` (one of ``self.checkpoints``): its population, target and split rules."""
+        if day not in self.checkpoints:
+            raise MLConfigError(f"{day} is not a checkpoint; checkpoints: {list(self.checkpoints)}")
+        return dataclasses.replace(self, prediction_day=day)
+
+    def mart_query(self, columns: str = "*") -> str:
+        """SQL reading ``columns`` of this checkpoint's rows of the feature mart, in key order."""
+        return (
+            f"select {columns} from {self.source_table} where prediction_day = {int(self.prediction_day)} "
+            f"order by {', '.join(self.key_columns)}"
+        )
 
     @property
     def features(self) -> list[str]:
@@ -103,6 +118,14 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _checkpoints(problem: dict[str, Any]) -> tuple[int, ...]:
+    day = int(problem["prediction_day"])
+    try:
+        return parse_checkpoints(problem.get("checkpoints", [day]), day, "ml/config.yaml problem.checkpoints")
+    except ConfigError as exc:
+        raise MLConfigError(str(exc)) from exc
+
+
 def load_ml_config(
     settings: Settings | None = None, *, profile: str | None = None, path: Path | None = None
 ) -> MLConfig:
@@ -124,6 +147,7 @@ def load_ml_config(
     config = MLConfig(
         profile=profile,
         prediction_day=int(problem["prediction_day"]),
+        checkpoints=_checkpoints(problem),
         source_table=problem["source_table"],
         target=problem["target"],
         key_columns=tuple(problem["key_columns"]),
@@ -202,6 +226,11 @@ def validate_ml_config(config: MLConfig, settings: Settings | None = None) -> No
         problems.append(
             f"ml/config.yaml prediction_day {config.prediction_day} != laip.yaml "
             f"domain.prediction_day {settings.prediction_day}"
+        )
+    if settings is not None and settings.checkpoints != config.checkpoints:
+        problems.append(
+            f"ml/config.yaml problem.checkpoints {list(config.checkpoints)} != laip.yaml "
+            f"domain.checkpoints {list(settings.checkpoints)}"
         )
     if problems:
         raise MLConfigError("invalid ML config: " + "; ".join(problems))

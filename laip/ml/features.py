@@ -1,14 +1,17 @@
 """Read the day-P feature mart into model inputs (X, y, groups) and define the train/test splits.
 
-The population and target are built in dbt (``mart_withdrawal_prediction_features``); this module re-checks
-them against the definition in ``ml/config.yaml`` on every load (:func:`check_population_and_target`), so a
-mart built with another ``prediction_day`` can never be trained on silently.
+The population and target are built in dbt (``mart_withdrawal_prediction_features``, one row per attempt and
+checkpoint); this module reads the rows of one checkpoint (``config.prediction_day``) and re-checks them against
+the definition in ``ml/config.yaml`` on every load (:func:`check_population_and_target`), so a mart built with
+other checkpoints can never be trained on silently.
 """
 
 from __future__ import annotations
 
 import hashlib
+from calendar import monthrange
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -85,8 +88,8 @@ def check_population_and_target(con: duckdb.DuckDBPyConnection, mart: pd.DataFra
     ]
     if set(enrolled.student_module_id) != set(mart.student_module_id):
         raise FeatureError(
-            f"{config.source_table} does not hold exactly the attempts enrolled on day "
-            f"{config.prediction_day}; rebuild it (laip build) with the same prediction_day"
+            f"{config.source_table} does not hold exactly the attempts enrolled on day {config.prediction_day} as "
+            f"the rows of checkpoint {config.prediction_day}; rebuild it (laip build) with the same checkpoints"
         )
     expected = withdrew_after_day(enrolled.unregistration_day, enrolled.final_result, config.prediction_day)
     merged = mart[["student_module_id", config.target]].merge(
@@ -94,8 +97,6 @@ def check_population_and_target(con: duckdb.DuckDBPyConnection, mart: pd.DataFra
     )
     if not (merged[config.target].astype(int) == merged.expected).all():
         raise FeatureError(f"{config.target} does not follow the configured target definition")
-    if (mart["prediction_day"] != config.prediction_day).any():
-        raise FeatureError("the mart was built for another prediction_day")
 
 
 def prepare_X(frame: pd.DataFrame, config: MLConfig) -> pd.DataFrame:
@@ -136,13 +137,18 @@ def load_feature_data(warehouse: Path, config: MLConfig) -> FeatureData:
     keys = list(config.key_columns)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         try:
-            frame = con.execute(f"select * from {config.source_table} order by {', '.join(keys)}").df()
+            frame = con.execute(config.mart_query()).df()
         except duckdb.CatalogException as exc:
             raise FeatureError(f"{config.source_table} is missing; run `laip build` first") from exc
+        except duckdb.BinderException as exc:
+            raise FeatureError(f"{config.source_table} has no prediction_day column; run `laip build`") from exc
+        if frame.empty:
+            raise FeatureError(
+                f"{config.source_table} has no rows for checkpoint {config.prediction_day}; rebuild it (laip build) "
+                f"with checkpoints {list(config.checkpoints)}"
+            )
         check_population_and_target(con, frame, config)
         manifest = read_manifest(con)
-    if frame.empty:
-        raise FeatureError(f"{config.source_table} is empty")
     X = prepare_X(frame, config)
     meta_cols = [*keys, "has_click_data", "presentation_year", "presentation_semester", config.target]
     slim = frame[[c for c in dict.fromkeys(meta_cols) if c in frame.columns]].copy()
@@ -157,19 +163,25 @@ def load_feature_data(warehouse: Path, config: MLConfig) -> FeatureData:
     )
 
 
+# OULAD's presentations start in February (B) or October (J) and last at most 241 (B) or 269 (J) days.
+START_MONTH = {"B": 2, "J": 10}
+LONGEST_DAYS = {"B": 241, "J": 269}
+
+
 def presentation_ended_before(earlier: str, later: str, prediction_day: int = 30) -> bool:
     """True when presentation ``earlier`` (e.g. ``2014B``) had certainly ended before day ``prediction_day`` of
     ``later``, so its final results (and every label of its attempts) were known by then.
 
-    The rule of ``int_presentations_calendar_estimated`` in terms of codes, for OULAD's lengths (B <= 241 days,
-    J <= 269 days): a B presentation (Feb..Oct, ended by 28 October) has ended before any presentation of a later
-    year, and before its own year's J from day 30 on (day 30 of a J presentation is on or after 31 October); a J
-    presentation (Oct..Jun/Jul) has ended before the J of a later year and the B of the year after next.
+    The rule of ``int_presentations_calendar_estimated`` in terms of codes, with OULAD's longest lengths: the
+    latest possible end (last day of the start month + the longest length) is before the earliest possible day P
+    (first day of the start month + P). A B presentation (Feb..Oct, ended by 27 October) has ended before any
+    presentation of a later year, and before its own year's J from day 27 on; a J presentation (Oct..Jul, ended by
+    27 July) before the J of a later year, the B of the year after next, and the next year's B from day 177 on.
     """
     ey, es, ly, ls = int(earlier[:4]), earlier[-1], int(later[:4]), later[-1]
-    if es == "B":
-        return ey < ly or (ey == ly and ls == "J" and prediction_day >= 30)
-    return ey < ly if ls == "J" else ey < ly - 1
+    month = START_MONTH[es]
+    latest_end = date(ey, month, monthrange(ey, month)[1]) + timedelta(days=LONGEST_DAYS[es])
+    return latest_end < date(ly, START_MONTH[ls], 1) + timedelta(days=prediction_day)
 
 
 def temporal_split(data: FeatureData, config: MLConfig) -> Split:

@@ -64,6 +64,7 @@ def records(api_home: Settings, server: Server) -> list[dict]:
                    p.reason_3_code
             from marts.mart_withdrawal_prediction_features f
             join ml.ml_withdrawal_predictions p using (student_module_id)
+            where f.prediction_day = 30
             order by p.withdrawal_probability desc, f.has_click_data""").df()
     picked = df.iloc[[0, 1, len(df) // 2, len(df) - 1]]
     return json.loads(picked.to_json(orient="records"))

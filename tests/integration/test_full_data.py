@@ -42,7 +42,8 @@ def test_full_oulad_validates_loads_and_builds(full_data_dir: Path, tmp_path: Pa
     with duckdb.connect(str(s.warehouse), read_only=True) as con:
         n_attempts = con.execute("select count(*) from marts.dim_student_module").fetchone()[0]
         n_pop, base_rate = con.execute(
-            "select count(*), avg(withdrew_after_day_30::int) from marts.mart_withdrawal_prediction_features"
+            "select count(*), avg(withdrew_after_prediction_day::int) from marts.mart_withdrawal_prediction_features "
+            "where prediction_day = 30"
         ).fetchone()
     assert n_attempts == 32593
     assert 20000 < n_pop < n_attempts and 0.1 < base_rate < 0.3

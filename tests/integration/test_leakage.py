@@ -1,17 +1,19 @@
-"""Leakage safety, proven on real data: rewriting every event dated after day 30 changes no day-30 feature, and
-nothing of the intervention role's per-student drill-down (weekly clicks and assessments as known on day 30).
+"""Leakage safety, proven on real data for every checkpoint P: rewriting every event dated after day P changes no
+feature of checkpoint P, and (for the default checkpoint, day 30) nothing of the intervention role's per-student
+drill-down (weekly clicks and assessments as known on day 30).
 
-Two warehouses are built from the same sample. In the second, before dbt runs, every click after day 30 is
-deleted, every submission after day 30 is moved later and re-scored, every unregistration after day 30 is
-moved later, every assessment due after day 30 is moved later, and every final result is swapped. The
-feature mart must be identical except for the target, and except for the prior_* columns of attempts whose day 30
-came after an earlier presentation had ended: the final results of that ended presentation were known by their
-day 30 (a swapped past is a different past). The end-to-end variant that also compares
-predictions is in test_ml_pipeline.py.
+For each P a second warehouse is built from the same sample. In it, before dbt runs, every click after day P is
+deleted, every submission after day P is moved later and re-scored, every unregistration after day P is moved
+later, every assessment due after day P is moved later, and every final result is swapped. The checkpoint-P rows
+of the feature mart must be identical except for the target, and except for the prior_* columns of attempts whose
+day P came after an earlier presentation had ended: the final results of that ended presentation were known by
+their day P (a swapped past is a different past). The end-to-end variant that also compares predictions is in
+test_ml_pipeline.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import duckdb
@@ -25,49 +27,70 @@ from laip.warehouse.build import build
 MART = "marts.mart_withdrawal_prediction_features"
 DRILL_DOWN = ("marts.fct_student_weekly_clicks_at_day_p", "marts.fct_student_assessments_at_day_p")
 KEY = "code_module, code_presentation, id_student"
-TARGET = "withdrew_after_day_30"
+TARGET = "withdrew_after_prediction_day"
+CHECKPOINTS = load_settings().checkpoints
 
-PERTURB = """
-delete from raw.student_vle where date > 30;
+
+def perturb_after(day: int) -> str:
+    """SQL rewriting every raw event dated after ``day`` (and every final result) of a loaded warehouse."""
+    return f"""
+delete from raw.student_vle where date > {day};
 update raw.student_assessment set score = 100 - coalesce(score, 50), date_submitted = date_submitted + 9
-    where date_submitted > 30;
-update raw.student_registration set date_unregistration = date_unregistration + 11 where date_unregistration > 30;
-update raw.assessments set date = date + 5 where date > 30;
+    where date_submitted > {day};
+update raw.student_registration set date_unregistration = date_unregistration + 11 where date_unregistration > {day};
+update raw.assessments set date = date + 5 where date > {day};
 update raw.student_info set final_result = case final_result when 'Pass' then 'Fail' when 'Fail' then 'Distinction'
     when 'Distinction' then 'Pass' else final_result end;
 """
 
 
-def _features(warehouse: Path) -> tuple[list[str], list[tuple]]:
+def _features(warehouse: Path, day: int) -> tuple[list[str], list[tuple]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         cols = [r[0] for r in con.execute(f"describe {MART}").fetchall() if r[0] != TARGET]
-        rows = con.execute(f"select {', '.join(cols)} from {MART} order by {KEY}").fetchall()
+        rows = con.execute(
+            f"select {', '.join(cols)} from {MART} where prediction_day = {day} order by {KEY}"
+        ).fetchall()
     return cols, rows
 
 
-@pytest.fixture(scope="module")
-def perturbed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The sample with every event after day 30 rewritten (PERTURB), built up to the day-30 marts."""
+def _perturbed_home(home: Path, day: int, select: str) -> Settings:
+    """The sample with every event after ``day`` rewritten, built (``select``) for the checkpoints ``day`` and the
+    default one (each checkpoint's rows depend on nothing of the others)."""
     from support.data import SAMPLE_DIR
 
-    settings = load_settings(home=tmp_path_factory.mktemp("perturbed"))
+    settings = load_settings(home=home)
+    settings = dataclasses.replace(settings, checkpoints=tuple(sorted({day, settings.prediction_day})))
     load(SAMPLE_DIR, settings.warehouse, settings.reports_dir)
     with duckdb.connect(str(settings.warehouse)) as con:
-        con.execute(PERTURB)
-        changed = con.execute("select count(*) from raw.student_vle where date > 30").fetchone()[0]
+        con.execute(perturb_after(day))
+        changed = con.execute(f"select count(*) from raw.student_vle where date > {day}").fetchone()[0]
     assert changed == 0
-    result = build(settings, select=" ".join(f"+{name.split('.')[1]}" for name in (MART, *DRILL_DOWN)))
+    result = build(settings, select=select)
     assert result.success, result.summary()
     return settings
 
 
-def test_post_day30_events_change_no_feature(built_sample: Settings, perturbed: Settings) -> None:
-    cols, original = _features(built_sample.warehouse)
-    cols2, rewritten = _features(perturbed.warehouse)
+@pytest.fixture(scope="module")
+def perturbed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The sample with every event after day 30 rewritten, built up to the day-30 marts and the drill-down."""
+    select = " ".join(f"+{name.split('.')[1]}" for name in (MART, *DRILL_DOWN))
+    return _perturbed_home(tmp_path_factory.mktemp("perturbed"), 30, select)
+
+
+@pytest.mark.parametrize("day", CHECKPOINTS)
+def test_events_after_each_checkpoint_change_no_feature_of_it(
+    built_sample: Settings, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, day: int
+) -> None:
+    if day == built_sample.prediction_day:
+        rewritten_home: Settings = request.getfixturevalue("perturbed")
+    else:
+        rewritten_home = _perturbed_home(tmp_path_factory.mktemp(f"perturbed_{day}"), day, f"+{MART.split('.')[1]}")
+    cols, original = _features(built_sample.warehouse, day)
+    cols2, rewritten = _features(rewritten_home.warehouse, day)
     assert cols == cols2 and len(cols) > 20
     assert len(original) == len(rewritten) > 0
     presentations = {r[cols.index("code_presentation")] for r in original}
-    has_past = {p for p in presentations if any(presentation_ended_before(q, p) for q in presentations)}
+    has_past = {p for p in presentations if any(presentation_ended_before(q, p, day) for q in presentations)}
     assert any(c.startswith("prior_") for c in cols) and "2014J" in has_past and "2013B" not in has_past
     pres_col = cols.index("code_presentation")
     diffs = [
@@ -76,7 +99,7 @@ def test_post_day30_events_change_no_feature(built_sample: Settings, perturbed: 
         for c, x, y in zip(cols, a, b, strict=False)
         if x != y and not (c.startswith("prior_") and a[pres_col] in has_past)
     ]
-    assert not diffs, f"{len(diffs)} feature values changed, e.g. {diffs[:5]}"
+    assert not diffs, f"day {day}: {len(diffs)} feature values changed, e.g. {diffs[:5]}"
 
 
 @pytest.mark.parametrize("table", DRILL_DOWN)

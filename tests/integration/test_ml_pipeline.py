@@ -116,7 +116,9 @@ def test_serving_tables_match_schemas_and_carry_the_run(ml_sample: dict) -> None
         )
         assert {m for m, _, sel in comp if sel} == {result.selected_model}
         assert con.execute("select min(n) from ml.ml_withdrawal_fairness").fetchall()[0][0] >= settings.min_group_size
-        n_pop = con.execute("select count(*) from marts.mart_withdrawal_prediction_features").fetchall()[0][0]
+        n_pop = con.execute(
+            "select count(*) from marts.mart_withdrawal_prediction_features where prediction_day = 30"
+        ).fetchall()[0][0]
         pred = con.execute("""select count(*), count(distinct student_module_id), min(withdrawal_probability),
                                      max(withdrawal_probability), count(*) filter (where risk_band not in
                                      ('high', 'medium', 'low')), count(*) filter (where reason_1 is null)

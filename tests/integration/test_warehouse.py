@@ -63,12 +63,14 @@ def test_day30_population_and_target(built_sample: Settings) -> None:
     with duckdb.connect(str(built_sample.warehouse), read_only=True) as con:
         bad = con.execute("""select count(*) from marts.mart_withdrawal_prediction_features f
                              join raw.student_registration r using (code_module, code_presentation, id_student)
-                             where r.date_unregistration <= 30 or r.date_registration > 30""").fetchone()[0]
+                             where f.prediction_day = 30
+                               and (r.date_unregistration <= 30 or r.date_registration > 30)""").fetchone()[0]
         expected = con.execute("""select count(*) from raw.student_registration
                                   where (date_registration is null or date_registration <= 30)
                                     and (date_unregistration is null or date_unregistration > 30)""").fetchone()[0]
         n, positives = con.execute(
-            "select count(*), sum(withdrew_after_day_30::int) from marts.mart_withdrawal_prediction_features"
+            "select count(*), sum(withdrew_after_prediction_day::int) from marts.mart_withdrawal_prediction_features "
+            "where prediction_day = 30"
         ).fetchone()
     assert bad == 0 and n == expected and 0 < positives < n
 

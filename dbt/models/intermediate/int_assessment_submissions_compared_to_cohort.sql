@@ -1,14 +1,21 @@
--- Non-banked submissions dated on or before day P, compared with the cohort's submissions to the
--- same assessment that are ALSO dated on or before day P (nothing later enters the comparison):
--- score z-value and submission day versus the cohort's median submission day.
-{% set p = var('prediction_day') %}
+-- For every checkpoint P: non-banked submissions dated on or before day P, compared with the cohort's
+-- submissions to the same assessment that are ALSO dated on or before day P (nothing later enters the
+-- comparison): score z-value and submission day versus the cohort's median submission day.
 
-with submissions as (
+with checkpoints as (
 
-    select * from {{ ref('int_assessment_submissions_joined') }}
-    where
-        submitted_day <= {{ p }}
-        and not is_banked
+    {{ checkpoint_days() }}
+
+),
+
+submissions as (
+
+    select
+        joined.*,
+        checkpoints.prediction_day
+    from {{ ref('int_assessment_submissions_joined') }} as joined
+    inner join checkpoints on joined.submitted_day <= checkpoints.prediction_day
+    where not joined.is_banked
 
 ),
 
@@ -16,6 +23,7 @@ compared as (
 
     select
         assessment_submission_id,
+        prediction_day,
         student_module_id,
         module_presentation_id,
         id_assessment,
@@ -26,7 +34,7 @@ compared as (
         median(submitted_day) over cohort as cohort_median_submitted_day,
         count(*) over cohort as cohort_submissions
     from submissions
-    window cohort as (partition by id_assessment)
+    window cohort as (partition by id_assessment, prediction_day)
 
 )
 

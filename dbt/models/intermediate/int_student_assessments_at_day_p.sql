@@ -1,8 +1,7 @@
--- assess_* features of the day-P population: assessments due on or before day P = var('prediction_day')
--- and submissions dated on or before P (their score and timing), compared with the cohort's submissions
+-- assess_* features of the population at each checkpoint P: assessments due on or before day P and
+-- submissions dated on or before P (their score and timing), compared with the cohort's submissions
 -- that are also dated on or before P. Nothing about an assessment due after P (not even its due day)
 -- enters a feature, except that a submission dated by P counts as working ahead.
-{% set p = var('prediction_day') | int %}
 
 with population as (
 
@@ -12,22 +11,27 @@ with population as (
 
 submissions as (
 
-    select * from {{ ref('int_assessment_submissions_joined') }}
-    where submitted_day <= {{ p }}
+    -- The population's submissions dated on or before its checkpoint P.
+    select
+        joined.*,
+        population.prediction_day
+    from {{ ref('int_assessment_submissions_joined') }} as joined
+    inner join population
+        on
+            joined.student_module_id = population.student_module_id
+            and joined.submitted_day <= population.prediction_day
 
 ),
 
 assessments_due as (
 
-    -- Assessments with a due day on or before P (exams without a due day are never due by P).
+    -- Assessments with a due day (exams without one are never due by P); compared with P below.
     select
         module_presentation_id,
         id_assessment,
         due_day
     from {{ ref('stg_oulad__assessments') }}
-    where
-        due_day is not null
-        and due_day <= {{ p }}
+    where due_day is not null
 
 ),
 
@@ -42,16 +46,20 @@ due_features as (
     -- Per attempt in the population: assessments due by P and whether each was submitted by P.
     select
         population.student_module_id,
+        population.prediction_day,
         count(assessments_due.id_assessment) as due_count,
         count(submissions.assessment_submission_id) as due_submitted_count
     from population
     left join assessments_due
-        on population.module_presentation_id = assessments_due.module_presentation_id
+        on
+            population.module_presentation_id = assessments_due.module_presentation_id
+            and population.prediction_day >= assessments_due.due_day
     left join submissions
         on
             population.student_module_id = submissions.student_module_id
+            and population.prediction_day = submissions.prediction_day
             and assessments_due.id_assessment = submissions.id_assessment
-    group by population.student_module_id
+    group by population.student_module_id, population.prediction_day
 
 ),
 
@@ -59,6 +67,7 @@ submission_features as (
 
     select
         student_module_id,
+        prediction_day,
         count(*) filter (where not is_banked) as submitted_count,
         count(*) filter (where is_banked) as banked_count,
         count(*) filter (where is_late) as late_count,
@@ -67,16 +76,16 @@ submission_features as (
         / nullif(sum(weight) filter (where weight > 0 and score is not null), 0) as weighted_score,
         -- Timeliness only of assessments already due by P, so that nothing about assessments due
         -- after P (not even their due day) enters a feature.
-        avg(days_early) filter (where due_day <= {{ p }}) as mean_days_early,
-        min(days_early) filter (where due_day <= {{ p }}) as min_days_early,
+        avg(days_early) filter (where due_day <= prediction_day) as mean_days_early,
+        min(days_early) filter (where due_day <= prediction_day) as min_days_early,
         -- Submitted by P although due after P (working ahead).
-        count(*) filter (where not is_banked and effective_due_day > {{ p }}) as submitted_ahead_count,
+        count(*) filter (where not is_banked and effective_due_day > prediction_day) as submitted_ahead_count,
         count(*) filter (where score < 40) as failed_count,
         max(score) as max_score,
         min(score) as min_score,
         min(submitted_day) filter (where not is_banked) as first_submitted_day
     from submissions
-    group by student_module_id
+    group by student_module_id, prediction_day
 
 ),
 
@@ -84,15 +93,19 @@ cohort_comparison_features as (
 
     select
         student_module_id,
-        avg(score_z) as score_z_mean,
+        prediction_day,
+        -- Summed as exact decimals: a float sum depends on the order of the rows, and its last digit could
+        -- flip the rounding below between two builds of the same data.
+        avg(cast(score_z as decimal(18, 4))) as score_z_mean,
         avg(days_after_cohort_median) as days_after_cohort_median
     from compared_submissions
-    group by student_module_id
+    group by student_module_id, prediction_day
 
 )
 
 select
     population.student_module_id,
+    population.prediction_day,
     coalesce(due_features.due_count, 0) as assess_due_count,
     coalesce(due_features.due_submitted_count, 0) as assess_due_submitted_count,
     coalesce(due_features.due_count, 0) - coalesce(due_features.due_submitted_count, 0) as assess_missed_count,
@@ -111,6 +124,15 @@ select
     round(cohort_comparison_features.score_z_mean, 4) as assess_score_z_mean,
     round(cohort_comparison_features.days_after_cohort_median, 2) as assess_days_after_cohort_median
 from population
-left join due_features on population.student_module_id = due_features.student_module_id
-left join submission_features on population.student_module_id = submission_features.student_module_id
-left join cohort_comparison_features on population.student_module_id = cohort_comparison_features.student_module_id
+left join due_features
+    on
+        population.student_module_id = due_features.student_module_id
+        and population.prediction_day = due_features.prediction_day
+left join submission_features
+    on
+        population.student_module_id = submission_features.student_module_id
+        and population.prediction_day = submission_features.prediction_day
+left join cohort_comparison_features
+    on
+        population.student_module_id = cohort_comparison_features.student_module_id
+        and population.prediction_day = cohort_comparison_features.prediction_day

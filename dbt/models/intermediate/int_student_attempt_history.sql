@@ -1,6 +1,6 @@
 {{ config(materialized='table') }}
--- One row per student-module attempt: the student's OTHER attempts (any module) in presentations
--- that had certainly ended before this attempt's prediction day P (see
+-- One row per student-module attempt and checkpoint P: the student's OTHER attempts (any module) in
+-- presentations that had certainly ended before this attempt's day P (see
 -- int_presentations_calendar_estimated), with their final results, known by day P.
 -- Attempts in the same, overlapping or later presentations never count.
 
@@ -23,6 +23,7 @@ dated_attempts as (
         attempts.id_student,
         attempts.code_module,
         attempts.final_result,
+        calendar.prediction_day,
         calendar.latest_end_date,
         calendar.earliest_day_p_date
     from attempts
@@ -32,6 +33,7 @@ dated_attempts as (
 
 select
     current_attempt.student_module_id,
+    current_attempt.prediction_day,
     count(earlier.student_module_id) as prior_attempts_ended,
     count(earlier.student_module_id) filter (where earlier.code_module = current_attempt.code_module)
         as prior_same_module_attempts_ended,
@@ -43,5 +45,6 @@ from dated_attempts as current_attempt
 left join dated_attempts as earlier
     on
         current_attempt.id_student = earlier.id_student
+        and current_attempt.prediction_day = earlier.prediction_day
         and current_attempt.earliest_day_p_date > earlier.latest_end_date
-group by current_attempt.student_module_id
+group by current_attempt.student_module_id, current_attempt.prediction_day

@@ -1,26 +1,33 @@
--- The population of the withdrawal model: one row per student-module attempt still enrolled on the
--- prediction day P = var('prediction_day'), i.e. registered by P (an unknown registration day counts as
--- registered) and not unregistered on or before P (macro is_enrolled_on_day). That is known on day P:
--- the rule only asks whether an unregistration happened by P, never whether or when one follows.
+-- The population of the withdrawal model at every checkpoint: one row per student-module attempt and
+-- checkpoint P (macro checkpoint_days, var checkpoints) at which the attempt is still enrolled, i.e. registered
+-- by P (an unknown registration day counts as registered) and not unregistered on or before P (macro
+-- is_enrolled_on_day). That is known on day P: the rule only asks whether an unregistration happened by P,
+-- never whether or when one follows.
 -- Columns: the keys of the feature mart and whether the presentation's click log covers day P.
-{% set p = var('prediction_day') | int %}
 
 with attempts as (
 
     select * from {{ ref('int_student_attempts_joined') }}
 
+),
+
+checkpoints as (
+
+    {{ checkpoint_days() }}
+
 )
 
 select
-    student_module_id,
-    code_module,
-    code_presentation,
-    id_student,
-    module_presentation_id,
-    presentation_year,
-    presentation_semester,
-    {{ p }} as prediction_day,
+    attempts.student_module_id,
+    attempts.code_module,
+    attempts.code_presentation,
+    attempts.id_student,
+    attempts.module_presentation_id,
+    attempts.presentation_year,
+    attempts.presentation_semester,
+    checkpoints.prediction_day,
     -- The click log covers day P for this presentation (otherwise every clicks_* feature is NULL).
-    coalesce({{ click_log_covers_day(p) }}, false) as has_click_data
+    coalesce({{ click_log_covers_day('checkpoints.prediction_day') }}, false) as has_click_data
 from attempts
-where {{ is_enrolled_on_day(p) }}
+cross join checkpoints
+where {{ is_enrolled_on_day('checkpoints.prediction_day') }}

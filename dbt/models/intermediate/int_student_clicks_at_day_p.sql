@@ -1,8 +1,7 @@
--- clicks_* features of the day-P population: VLE clicks dated on or before day P = var('prediction_day').
+-- clicks_* features of the population at each checkpoint P: VLE clicks dated on or before day P.
 -- NULL (unknown), never 0, where the presentation's click log does not cover day P (has_click_data);
--- where it does, an attempt without a click genuinely has 0 clicks.
-{% set p = var('prediction_day') | int %}
-{% set half = (p / 2) | int %}
+-- where it does, an attempt without a click genuinely has 0 clicks. The two halves are days 0..floor(P/2)
+-- and floor(P/2)+1..P; the last 7 days are P-6..P, the 7 before them P-13..P-7.
 
 with population as (
 
@@ -12,8 +11,16 @@ with population as (
 
 daily as (
 
-    select * from {{ ref('int_student_activity_aggregated_daily') }}
-    where click_day <= {{ p }}
+    -- The population's active days dated on or before its checkpoint P.
+    select
+        activity.*,
+        population.prediction_day,
+        cast(floor(population.prediction_day / 2) as integer) as half_day
+    from {{ ref('int_student_activity_aggregated_daily') }} as activity
+    inner join population
+        on
+            activity.student_module_id = population.student_module_id
+            and activity.click_day <= population.prediction_day
 
 ),
 
@@ -21,14 +28,15 @@ per_attempt as (
 
     select
         student_module_id,
+        prediction_day,
         {{ student_click_sums() }},
-        {{ sum_clicks_where('click_day between 0 and ' ~ half) }} as clicks_first_half,
-        {{ sum_clicks_where('click_day between ' ~ (half + 1) ~ ' and ' ~ p) }} as clicks_second_half,
-        {{ sum_clicks_where('click_day between ' ~ (p - 6) ~ ' and ' ~ p) }} as clicks_last_7_days,
-        {{ sum_clicks_where('click_day between ' ~ (p - 13) ~ ' and ' ~ (p - 7)) }} as clicks_prev_7_days,
-        count(*) filter (where click_day between {{ p - 6 }} and {{ p }}) as active_days_last_7_days
+        {{ sum_clicks_where('click_day between 0 and half_day') }} as clicks_first_half,
+        {{ sum_clicks_where('click_day > half_day') }} as clicks_second_half,
+        {{ sum_clicks_where('click_day >= prediction_day - 6') }} as clicks_last_7_days,
+        {{ sum_clicks_where('click_day between prediction_day - 13 and prediction_day - 7') }} as clicks_prev_7_days,
+        count(*) filter (where click_day >= prediction_day - 6) as active_days_last_7_days
     from daily
-    group by student_module_id
+    group by student_module_id, prediction_day
 
 ),
 
@@ -36,16 +44,21 @@ joined as (
 
     select
         population.student_module_id,
+        population.prediction_day,
         population.module_presentation_id,
         population.has_click_data,
-        per_attempt.* exclude (per_attempt.student_module_id)
+        per_attempt.* exclude (per_attempt.student_module_id, per_attempt.prediction_day)
     from population
-    left join per_attempt on population.student_module_id = per_attempt.student_module_id
+    left join per_attempt
+        on
+            population.student_module_id = per_attempt.student_module_id
+            and population.prediction_day = per_attempt.prediction_day
 
 )
 
 select
     student_module_id,
+    prediction_day,
     case when has_click_data then coalesce(total_clicks, 0) end as clicks_total,
     case when has_click_data then coalesce(active_days, 0) end as clicks_active_days,
     {%- for t in main_activity_types() %}
@@ -68,11 +81,11 @@ select
     case when has_click_data then coalesce(active_days_last_7_days, 0) end as clicks_active_days_last_7_days,
     case when has_click_data then first_active_day end as clicks_first_active_day,
     -- Recency: P - last active day (NULL when never active by P; see clicks_total = 0).
-    case when has_click_data then {{ p }} - last_active_day end as clicks_days_since_last_active,
+    case when has_click_data then prediction_day - last_active_day end as clicks_days_since_last_active,
     -- Percent rank (0..1) of clicks_total within the presentation's day-P population.
     case
         when has_click_data then round(percent_rank() over (
-            partition by module_presentation_id order by coalesce(total_clicks, 0)
+            partition by module_presentation_id, prediction_day order by coalesce(total_clicks, 0)
         ), 4)
     end as clicks_total_percentile
 from joined

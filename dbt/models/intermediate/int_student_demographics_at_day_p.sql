@@ -1,4 +1,4 @@
--- demo_* features of the day-P population: demographics as recorded at registration.
+-- demo_* features of the population at each checkpoint P: demographics as recorded at registration.
 
 with population as (
 
@@ -14,6 +14,7 @@ attempts as (
 
 select
     population.student_module_id,
+    population.prediction_day,
     attempts.gender as demo_gender,
     attempts.region as demo_region,
     attempts.highest_education as demo_highest_education,

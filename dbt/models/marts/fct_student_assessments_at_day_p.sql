@@ -9,6 +9,7 @@
 with population as (
 
     select * from {{ ref('int_student_attempts_enrolled_at_day_p') }}
+    where prediction_day = {{ p }}
 
 ),
 

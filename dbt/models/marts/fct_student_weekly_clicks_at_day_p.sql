@@ -9,7 +9,9 @@
 with population as (
 
     select * from {{ ref('int_student_attempts_enrolled_at_day_p') }}
-    where has_click_data
+    where
+        prediction_day = {{ p }}
+        and has_click_data
 
 ),
 

@@ -1,15 +1,15 @@
--- Features for predicting withdrawal, as known on the prediction day P = var('prediction_day')
--- (default 30). One row per student-module attempt still enrolled on day P
--- (int_student_attempts_enrolled_at_day_p):
+-- Features for predicting withdrawal at every checkpoint P of the term (var checkpoints; the default
+-- checkpoint var prediction_day = 30). One row per student-module attempt and checkpoint P at which the
+-- attempt is still enrolled (int_student_attempts_enrolled_at_day_p):
 --   (registration_day is null or registration_day <= P) and (unregistration_day is null or unregistration_day > P)
 --
--- Leakage rule: every feature column uses only events dated on or before day P (clicks with
+-- Leakage rule: every feature column of a row uses only events dated on or before its day P (clicks with
 -- click_day <= P, submissions with submitted_day <= P, assessments due on or before P), plus facts
 -- known at registration (demographics, previous attempts, credits, registration day), plus final
 -- results of presentations that had certainly ENDED before this presentation's day P
 -- (int_presentations_calendar_estimated). Each feature family is one int_*_at_day_p model that
--- obeys this rule; this mart only joins them. Unregistration after P and this attempt's final_result
--- enter ONLY the target column.
+-- obeys this rule; this mart only joins them on (student_module_id, prediction_day). Unregistration after P
+-- and this attempt's final_result enter ONLY the target column.
 --
 -- Families (column prefixes, as in ml/config.yaml):
 --   clicks_*  VLE clicks; NULL, never 0, when has_click_data is false    int_student_clicks_at_day_p
@@ -19,7 +19,6 @@
 --   load_*    the student's other modules in the same presentation        int_student_study_load_at_day_p
 --   prior_*   earlier, ended presentations of the student and the module  int_student_prior_presentations_at_day_p
 --   cohort_*  the presentation's cohort as of day P                       int_module_presentation_cohort_at_day_p
-{% set p = var('prediction_day') | int %}
 
 with population as (
 
@@ -92,24 +91,47 @@ select
     population.prediction_day,
     population.has_click_data,
     -- features: every column of each family; the enforced contract (yml) fixes their names, types and order
-    clicks.* exclude (clicks.student_module_id),  -- noqa: AM04
-    assessments.* exclude (assessments.student_module_id),
-    registration.* exclude (registration.student_module_id),
-    demographics.* exclude (demographics.student_module_id),
-    study_load.* exclude (study_load.student_module_id),
-    prior_presentations.* exclude (prior_presentations.student_module_id),
+    clicks.* exclude (clicks.student_module_id, clicks.prediction_day),  -- noqa: AM04
+    assessments.* exclude (assessments.student_module_id, assessments.prediction_day),
+    registration.* exclude (registration.student_module_id, registration.prediction_day),
+    demographics.* exclude (demographics.student_module_id, demographics.prediction_day),
+    study_load.* exclude (study_load.student_module_id, study_load.prediction_day),
+    prior_presentations.* exclude (prior_presentations.student_module_id, prior_presentations.prediction_day),
     cohort.cohort_registered_by_day_p,
     cohort.cohort_unregistered_share_by_day_p,
     -- ---- target ----
     -- Withdrew after day P: unregistered after P, or final_result Withdrawn without an unregistration day.
-    cast({{ withdrew_after_day(p, 'outcomes.unregistration_day', 'outcomes.final_result') }} as integer)
-        as withdrew_after_day_30
+    cast(
+        {{ withdrew_after_day('population.prediction_day', 'outcomes.unregistration_day', 'outcomes.final_result') }}
+        as integer
+    ) as withdrew_after_prediction_day
 from population
-left join clicks on population.student_module_id = clicks.student_module_id
-left join assessments on population.student_module_id = assessments.student_module_id
-left join registration on population.student_module_id = registration.student_module_id
-left join demographics on population.student_module_id = demographics.student_module_id
-left join study_load on population.student_module_id = study_load.student_module_id
-left join prior_presentations on population.student_module_id = prior_presentations.student_module_id
-left join cohort on population.module_presentation_id = cohort.module_presentation_id
+left join clicks
+    on
+        population.student_module_id = clicks.student_module_id
+        and population.prediction_day = clicks.prediction_day
+left join assessments
+    on
+        population.student_module_id = assessments.student_module_id
+        and population.prediction_day = assessments.prediction_day
+left join registration
+    on
+        population.student_module_id = registration.student_module_id
+        and population.prediction_day = registration.prediction_day
+left join demographics
+    on
+        population.student_module_id = demographics.student_module_id
+        and population.prediction_day = demographics.prediction_day
+left join study_load
+    on
+        population.student_module_id = study_load.student_module_id
+        and population.prediction_day = study_load.prediction_day
+left join prior_presentations
+    on
+        population.student_module_id = prior_presentations.student_module_id
+        and population.prediction_day = prior_presentations.prediction_day
+left join cohort
+    on
+        population.module_presentation_id = cohort.module_presentation_id
+        and population.prediction_day = cohort.prediction_day
 left join outcomes on population.student_module_id = outcomes.student_module_id

@@ -67,7 +67,7 @@ def _toy_data(config: MLConfig, n_students: int = 60) -> FeatureData:
                     "id_student": student,
                     "module_presentation_id": f"AAA_{pres}",
                     "has_click_data": False,
-                    "withdrew_after_day_30": int(rng.random() < 0.3),
+                    "withdrew_after_prediction_day": int(rng.random() < 0.3),
                 }
             )
     frame = pd.DataFrame(rows)
@@ -75,7 +75,7 @@ def _toy_data(config: MLConfig, n_students: int = 60) -> FeatureData:
         if f not in frame:
             frame[f] = "x" if f in config.categorical else rng.normal(size=len(frame))
     X = prepare_X(frame, config)
-    return FeatureData(frame, X, frame.withdrew_after_day_30.to_numpy(), frame.id_student.to_numpy(), [], "toy")
+    return FeatureData(frame, X, frame.withdrew_after_prediction_day.to_numpy(), frame.id_student.to_numpy(), [], "toy")
 
 
 def test_grouped_random_split_shares_no_student(config: MLConfig) -> None:
@@ -92,6 +92,17 @@ def test_presentation_calendar_rule() -> None:
     assert presentation_ended_before("2013J", "2014J") and not presentation_ended_before("2013J", "2014B")
     assert presentation_ended_before("2013J", "2015B") and presentation_ended_before("2014B", "2014J")
     assert not presentation_ended_before("2014J", "2014J") and not presentation_ended_before("2014B", "2014B")
+    # Later checkpoints: a J presentation (ended by 27 July) has ended before the next B's day 177, not its day 176.
+    assert presentation_ended_before("2013J", "2014B", 177) and not presentation_ended_before("2013J", "2014B", 176)
+    assert presentation_ended_before("2013B", "2013J", 27) and not presentation_ended_before("2013B", "2013J", 26)
+
+
+def test_config_at_a_checkpoint_reads_its_rows_only(config: MLConfig) -> None:
+    at_90 = config.at_checkpoint(90)
+    assert at_90.prediction_day == 90 and at_90.checkpoints == config.checkpoints and config.prediction_day == 30
+    assert "where prediction_day = 90 " in at_90.mart_query("student_module_id")
+    with pytest.raises(MLConfigError, match="45 is not a checkpoint"):
+        config.at_checkpoint(45)
 
 
 def test_temporal_split_uses_only_rows_labelled_by_the_test_prediction_day(config: MLConfig) -> None:
