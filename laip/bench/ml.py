@@ -3,12 +3,15 @@
     python -m laip.bench.ml [DATA_DIR]            load + dbt build + train in a fresh temporary LAIP_HOME
     python -m laip.bench.ml --home DIR            reuse the warehouse already built in LAIP_HOME=DIR
                                                   (its MLflow store gets the training run)
+    python -m laip.bench.ml --home DIR --checkpoints-only
+                                                  only the table of every checkpoint (no training run)
 
 Prints (1) the metrics table per model and split, (2) held-out metrics for test rows with and without click data,
 (3) the within-course ROC AUC (inside each test module-presentation, row-weighted: how tutors rank students) per model,
 (4) the unseen-module ROC AUC (the selected model refitted without one module, tested on it), (5) the ablation table:
 the selected model type with its tuned hyper-parameters refitted on the temporal split without one feature family at a
-time (what each family adds). Default DATA_DIR: the full OULAD beside the repo.
+time (what each family adds), (6) per checkpoint of the term: untuned LR and HGB fitted at that checkpoint and the
+day-30 HGB applied to it (:func:`checkpoint_table`). Default DATA_DIR: the full OULAD beside the repo.
 """
 
 from __future__ import annotations
@@ -231,6 +234,8 @@ def report(settings: Settings, skip_ablation: bool = False) -> None:
             "refitted without one feature family (temporal split)"
         )
         print(ablation(settings, sel.model_name, json.loads(sel.best_params), temporal).to_string(**fmt))
+    print("\n== Every checkpoint: untuned LR / HGB fitted at the checkpoint, and the day-30 HGB applied to it")
+    print(checkpoint_table(settings).to_string(**fmt))
     print(f"\nTotal {time.perf_counter() - start:.0f} s")
 
 

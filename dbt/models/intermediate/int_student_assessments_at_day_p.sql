@@ -83,8 +83,67 @@ submission_features as (
         count(*) filter (where score < 40) as failed_count,
         max(score) as max_score,
         min(score) as min_score,
-        min(submitted_day) filter (where not is_banked) as first_submitted_day
+        min(submitted_day) filter (where not is_banked) as first_submitted_day,
+        max(submitted_day) filter (where not is_banked) as last_submitted_day
     from submissions
+    group by student_module_id, prediction_day
+
+),
+
+last_due as (
+
+    -- Per attempt and checkpoint: the assessment due most recently on or before P (ties: the higher id).
+    select
+        population.student_module_id,
+        population.prediction_day,
+        assessments_due.id_assessment
+    from population
+    inner join assessments_due
+        on
+            population.module_presentation_id = assessments_due.module_presentation_id
+            and population.prediction_day >= assessments_due.due_day
+    qualify row_number() over (
+        partition by population.student_module_id, population.prediction_day
+        order by assessments_due.due_day desc, assessments_due.id_assessment desc
+    ) = 1
+
+),
+
+last_due_features as (
+
+    -- Whether that assessment was submitted by P, and how many days before its deadline (< 0: late).
+    select
+        last_due.student_module_id,
+        last_due.prediction_day,
+        submissions.assessment_submission_id is null as last_due_missed,
+        case when not submissions.is_banked then submissions.days_early end as last_due_days_early
+    from last_due
+    left join submissions
+        on
+            last_due.student_module_id = submissions.student_module_id
+            and last_due.prediction_day = submissions.prediction_day
+            and last_due.id_assessment = submissions.id_assessment
+
+),
+
+score_trend_features as (
+
+    -- The latest score (by submission day) minus the mean of the earlier ones: NULL with fewer than two scores.
+    select
+        student_module_id,
+        prediction_day,
+        max(score) filter (where recency = 1) - avg(score) filter (where recency > 1) as score_trend
+    from (
+        select
+            student_module_id,
+            prediction_day,
+            score,
+            row_number() over (
+                partition by student_module_id, prediction_day order by submitted_day desc, id_assessment desc
+            ) as recency
+        from submissions
+        where not is_banked and score is not null
+    ) as scored
     group by student_module_id, prediction_day
 
 ),
@@ -122,7 +181,12 @@ select
     submission_features.min_score as assess_min_score,
     submission_features.first_submitted_day as assess_first_submitted_day,
     round(cohort_comparison_features.score_z_mean, 4) as assess_score_z_mean,
-    round(cohort_comparison_features.days_after_cohort_median, 2) as assess_days_after_cohort_median
+    round(cohort_comparison_features.days_after_cohort_median, 2) as assess_days_after_cohort_median,
+    -- Later in the term: the most recent deadline, the gap since the last submission, the score trend.
+    last_due_features.last_due_missed as assess_last_due_missed,
+    last_due_features.last_due_days_early as assess_last_due_days_early,
+    population.prediction_day - submission_features.last_submitted_day as assess_days_since_last_submission,
+    round(score_trend_features.score_trend, 2) as assess_score_trend
 from population
 left join due_features
     on
@@ -136,3 +200,11 @@ left join cohort_comparison_features
     on
         population.student_module_id = cohort_comparison_features.student_module_id
         and population.prediction_day = cohort_comparison_features.prediction_day
+left join last_due_features
+    on
+        population.student_module_id = last_due_features.student_module_id
+        and population.prediction_day = last_due_features.prediction_day
+left join score_trend_features
+    on
+        population.student_module_id = score_trend_features.student_module_id
+        and population.prediction_day = score_trend_features.prediction_day

@@ -1,7 +1,7 @@
 -- clicks_* features of the population at each checkpoint P: VLE clicks dated on or before day P.
 -- NULL (unknown), never 0, where the presentation's click log does not cover day P (has_click_data);
 -- where it does, an attempt without a click genuinely has 0 clicks. The two halves are days 0..floor(P/2)
--- and floor(P/2)+1..P; the last 7 days are P-6..P, the 7 before them P-13..P-7.
+-- and floor(P/2)+1..P; the last 7 days are P-6..P, the 7 before them P-13..P-7, the last 14 days P-13..P.
 
 with population as (
 
@@ -34,6 +34,7 @@ per_attempt as (
         {{ sum_clicks_where('click_day > half_day') }} as clicks_second_half,
         {{ sum_clicks_where('click_day >= prediction_day - 6') }} as clicks_last_7_days,
         {{ sum_clicks_where('click_day between prediction_day - 13 and prediction_day - 7') }} as clicks_prev_7_days,
+        {{ sum_clicks_where('click_day >= prediction_day - 13') }} as clicks_last_14_days,
         count(*) filter (where click_day >= prediction_day - 6) as active_days_last_7_days
     from daily
     group by student_module_id, prediction_day
@@ -87,5 +88,13 @@ select
         when has_click_data then round(percent_rank() over (
             partition by module_presentation_id, prediction_day order by coalesce(total_clicks, 0)
         ), 4)
-    end as clicks_total_percentile
+    end as clicks_total_percentile,
+    case when has_click_data then coalesce(clicks_last_14_days, 0) end as clicks_last_14_days,
+    -- Last 14 days against the presentation's day-P population: log((clicks + 1) / (cohort median + 1)).
+    case
+        when has_click_data
+            then round(ln((coalesce(clicks_last_14_days, 0) + 1.0) / (median(coalesce(clicks_last_14_days, 0)) over (
+                partition by module_presentation_id, prediction_day
+            ) + 1.0)), 4)
+    end as clicks_last_14_days_vs_cohort
 from joined
