@@ -14,6 +14,7 @@ Environment:
     LAIP_SUPERSET_HOME        state folder (metadata DB, secret key); see superset_config.py
     LAIP_SERVING_WAREHOUSE    the read-only serving snapshot the database URI points at
     LAIP_MIN_GROUP_SIZE       small-group suppression threshold handed to the datasets (default 10)
+    LAIP_PREDICTION_DAY       the default checkpoint (course day) of the model charts (default 30)
     SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD   admin credentials (setup)
 
 The bundle keeps the placeholder ``${LAIP_SERVING_WAREHOUSE}`` in the database URI; it is filled in at
@@ -40,6 +41,7 @@ ASSETS_DIR = HERE / "assets"
 ROLES_FILE = HERE / "roles.yaml"
 WAREHOUSE_PLACEHOLDER = "${LAIP_SERVING_WAREHOUSE}"
 GROUP_SIZE_PARAM = "min_group_size"
+CHECKPOINT_PARAM = "prediction_day"  # the default checkpoint, whose rows the day-30 model charts show
 # a dataset with one of these columns has one row per student (attempt): never for the viewer role
 STUDENT_LEVEL_COLUMNS = {"id_student", "student_module_id"}
 
@@ -72,6 +74,10 @@ def _min_group_size() -> int:
     return int(os.environ.get("LAIP_MIN_GROUP_SIZE", "10"))
 
 
+def _prediction_day() -> int:
+    return int(os.environ.get("LAIP_PREDICTION_DAY", "30"))
+
+
 def _admin():
     from superset import security_manager
 
@@ -83,7 +89,7 @@ def _admin():
 
 
 # ------------------------------------------------------------------------------------------- bundle
-def read_bundle(assets: Path, warehouse: Path, min_group_size: int) -> dict[str, str]:
+def read_bundle(assets: Path, warehouse: Path, min_group_size: int, prediction_day: int = 30) -> dict[str, str]:
     """The bundle as Superset's importer wants it ({relative path: YAML text}), machine values filled in."""
     import yaml
 
@@ -98,8 +104,9 @@ def read_bundle(assets: Path, warehouse: Path, min_group_size: int) -> dict[str,
         elif rel.startswith("datasets/"):
             config = yaml.safe_load(text)
             params = config.get("template_params") or {}
-            if GROUP_SIZE_PARAM in params:
-                params[GROUP_SIZE_PARAM] = min_group_size
+            values = {GROUP_SIZE_PARAM: min_group_size, CHECKPOINT_PARAM: prediction_day}
+            if values.keys() & params.keys():
+                params.update({k: v for k, v in values.items() if k in params})
                 config["template_params"] = params
                 text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
         contents[rel] = text
@@ -112,7 +119,7 @@ def import_assets(assets: Path = ASSETS_DIR) -> dict[str, int]:
     from superset.commands.importers.v1.assets import ImportAssetsCommand
     from superset.utils.core import override_user
 
-    contents = read_bundle(assets, _serving_warehouse(), _min_group_size())
+    contents = read_bundle(assets, _serving_warehouse(), _min_group_size(), _prediction_day())
     with override_user(_admin()):
         ImportAssetsCommand(contents).run()
     counts: dict[str, int] = {}

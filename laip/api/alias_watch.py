@@ -1,11 +1,11 @@
 """The API follows the champion alias: a promotion is served without a restart.
 
-Every ``api.champion_check_seconds`` (laip.yaml; env ``LAIP_API_CHAMPION_CHECK_SECONDS``; 0 = off) each worker
-asks the registry which version carries the alias (one query, in a thread: requests are not held up) and, when it
-is not the version served, loads it exactly like ``POST /model/reload`` (under the same lock; the previous
-champion keeps answering until the new one is ready). A version that fails to load (untrusted, unreadable) is not
-tried again until the alias moves on; ``GET /model`` says which version is served, when the alias was last checked
-and any load error.
+Every ``api.champion_check_seconds`` (laip.yaml; env ``LAIP_API_CHAMPION_CHECK_SECONDS``; 0 = off) each worker asks
+the registry which version carries each checkpoint's alias (one query per checkpoint, in a thread: requests are not
+held up) and, when it is not the version served, loads that checkpoint's like ``POST /model/reload`` (under the same
+lock; the previous champion keeps answering until the new one is ready). A version that fails to load (untrusted,
+unreadable) is not tried again until the alias moves on; ``GET /model`` says which version is served, when the alias
+was last checked and any load error.
 """
 
 from __future__ import annotations
@@ -35,23 +35,38 @@ def check_interval(settings: Settings) -> float:
     return max(0.0, float(value))
 
 
+def alias_versions(settings: Settings) -> dict[int, int | None]:
+    """The version each checkpoint's champion alias points at now (one registry query per checkpoint)."""
+    config = load_ml_config(settings)
+    return {day: champion_version_number(settings, config.at_checkpoint(day)) for day in config.checkpoints}
+
+
 async def check_once(app: FastAPI, state: ApiState) -> bool:
-    """Reload when the alias points at another version than the one served; True when a new version is served."""
-    config = load_ml_config(state.settings)
-    target = await asyncio.to_thread(champion_version_number, state.settings, config)
+    """Reload the checkpoints whose alias points at another version than the one served (the others are kept as
+    they are); True when a new version is served."""
+    targets = await asyncio.to_thread(alias_versions, state.settings)
     state.alias_checked_at = datetime.now(UTC)
-    served = state.champion.model_version if state.champion else None
-    if target is None or target == served or target == state.failed_version:
+    served = {day: ch.model_version for day, ch in state.champions.items()}
+    moved = {
+        day: v
+        for day, v in targets.items()
+        if v is not None and v != served.get(day) and v != state.failed_versions.get(day)
+    }
+    if not moved:
         return False
     async with state.reload_lock:
-        ok = await asyncio.to_thread(load_into, app, state)
-    served_now = state.champion.model_version if state.champion else None
-    if ok and served_now == target:
-        log.info("champion alias moved: now serving version %s (was %s)", target, served)
-        return True
-    state.failed_version = target
-    log.warning("champion alias points at version %s, which could not be loaded: %s", target, state.load_error)
-    return False
+        await asyncio.to_thread(load_into, app, state, set(served) - set(moved))
+    now = {day: ch.model_version for day, ch in state.champions.items()}
+    for day, target in moved.items():
+        if now.get(day) == target:
+            log.info("day-%s champion alias moved: now serving version %s (was %s)", day, target, served.get(day))
+        else:
+            state.failed_versions[day] = target
+            reason = state.load_error if day == state.default_day else state.unavailable_checkpoints.get(day)
+            log.warning(
+                "day-%s champion alias points at version %s, which could not be loaded: %s", day, target, reason
+            )
+    return any(now.get(day) == target for day, target in moved.items())
 
 
 async def follow_alias(app: FastAPI, state: ApiState, interval: float) -> None:

@@ -1,10 +1,11 @@
-"""The prediction API (FastAPI): day-30 withdrawal risk of one record or a batch, from the MLflow champion.
+"""The prediction API (FastAPI): withdrawal risk at a checkpoint of one record or a batch, from the MLflow champions.
 
-    POST /predict          one record  -> probability, risk band, flag, top 3 reasons, model name / version
-    POST /predict/batch    {"records": [...]} (at most api.max_batch_records, else 413)
-    GET  /health           200 when a champion is loaded, else 503
-    GET  /model            the champion: version, runs, training metrics, data digest, threshold, loaded_at
-    POST /model/reload     load models:/<name>@champion again (never trains)
+    POST /predict          one record (optional prediction_day, default 30) -> probability, risk band, flag, top 3
+                           reasons, checkpoint, model name / version
+    POST /predict/batch    {"records": [...], "prediction_day": 30} (at most api.max_batch_records, else 413)
+    GET  /health           200 when the day-30 champion is loaded, else 503
+    GET  /model            the champions: version, runs, training metrics, data digest, threshold, loaded_at
+    POST /model/reload     load every checkpoint's models:/<name>@champion again (never trains)
 
 Start with ``laip serve`` (uvicorn). The champion is loaded when the app is created, when the champion alias moves
 (checked every ``api.champion_check_seconds``: :mod:`laip.api.alias_watch`) and on an explicit reload;
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="LAIP withdrawal-risk API",
         version="1.0",
         lifespan=lifespan,
-        description=__doc__.split("\n\n", 1)[0] + " Course day 30; see laip/api/app.py.",
+        description=__doc__.split("\n\n", 1)[0] + " Default checkpoint: course day 30; see laip/api/app.py.",
     )
     state = ApiState(settings, predlog)
     state.alias_check_seconds = check_interval(settings)

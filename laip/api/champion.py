@@ -1,7 +1,8 @@
-"""The champion as the API serves it: ``models:/<name>@champion`` plus what scoring and the request schema need.
+"""One checkpoint's champion as the API serves it: ``models:/<name>@champion`` plus what scoring and the request
+schema need (:mod:`laip.api.checkpoints` loads every checkpoint's).
 
-Loaded with :meth:`laip.ml.registry.ChampionVersion.load` (never trains). The reason reference values are
-computed exactly as ``laip score`` does (:func:`laip.ml.reasons.reference_values` over the whole day-30 feature
+Loaded with :meth:`laip.ml.registry.ChampionVersion.load` (never trains). The reason reference values are computed
+exactly as ``laip score`` does (:func:`laip.ml.reasons.reference_values` over the checkpoint's rows of the feature
 mart), read from the published serving snapshot (else the working warehouse). Allowed categories are the ones the
 champion's encoder was fitted on; integer / boolean / nullable kinds of the numeric features come from the mart's
 column types. Requests are scored through :mod:`laip.api.fastpath` once it reproduced the pipeline on rows of the
@@ -64,6 +65,10 @@ class Champion:
     @property
     def model_name(self) -> str:
         return self.version.tags.get("model_name", getattr(self.model, "model_name", ""))
+
+    @property
+    def prediction_day(self) -> int:
+        return self.config.prediction_day
 
     @property
     def model_version(self) -> int:
@@ -185,9 +190,11 @@ def _run_metadata(version: ChampionVersion) -> dict[str, Any]:
     return meta
 
 
-def load(settings: Settings) -> Champion:
-    """Load ``models:/<registered name>@champion`` and everything serving needs; raises ChampionUnavailable."""
+def load(settings: Settings, day: int | None = None) -> Champion:
+    """Load checkpoint ``day``'s ``models:/<registered name>@champion`` (default: the default checkpoint) and
+    everything serving needs; raises ChampionUnavailable."""
     config = load_ml_config(settings)
+    config = config.at_checkpoint(config.prediction_day if day is None else day)
     try:
         version = get_champion(settings, config)
         model = version.load()

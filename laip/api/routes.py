@@ -7,17 +7,29 @@ No ``from __future__ import annotations`` here: FastAPI must see the generated r
 import asyncio
 import logging
 import time
+from collections.abc import Collection
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from laip.api import champion as champion_mod
+from laip.api.checkpoints import load_all, merged_fields
 from laip.api.predlog import now_iso
-from laip.api.schemas import BatchPrediction, ErrorBody, Health, ModelInfo, Prediction, Schemas, build_schemas
+from laip.api.schemas import (
+    BatchPrediction,
+    ErrorBody,
+    Health,
+    ModelInfo,
+    Prediction,
+    Schemas,
+    build_schemas,
+    day_bound_errors,
+)
 from laip.api.state import ERRORS, PREDICT_PATHS, UNAUTHORIZED, ApiState, unauthorized
 from laip.api.state import unavailable as unavailable_response
 from laip.credentials import same_secret
@@ -29,11 +41,28 @@ BEARER = HTTPBearer(auto_error=False, description="The API token: LAIP_API_TOKEN
 Token = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
+def _checkpoint_info(ch: champion_mod.Champion) -> dict[str, Any]:
+    return {
+        "prediction_day": ch.prediction_day,
+        "registered_model_name": ch.config.registered_model_name,
+        "model_version": ch.model_version,
+        "model_name": ch.model_name,
+        "run_id": ch.version.run_id,
+        "training_run_id": ch.metadata.get("training_run_id"),
+        "threshold": ch.threshold,
+        "metrics": ch.metadata.get("metrics", {}),
+        "loaded_at": ch.loaded_at.isoformat(),
+    }
+
+
 def _model_info(state: ApiState) -> dict[str, Any]:
     ch = state.champion
     assert ch is not None
     cfg, meta = ch.config, ch.metadata
     return {
+        "prediction_day": ch.prediction_day,
+        "checkpoints": [_checkpoint_info(state.champions[d]) for d in sorted(state.champions)],
+        "unavailable_checkpoints": dict(sorted(state.unavailable_checkpoints.items())),
         "registered_model_name": cfg.registered_model_name,
         "alias": cfg.alias,
         "model_version": ch.model_version,
@@ -66,6 +95,7 @@ def _record_lines(
         "model_name": ch.model_name,
         "registered_model_name": ch.config.registered_model_name,
         "model_version": ch.model_version,
+        "prediction_day": ch.prediction_day,
     }
     return [
         {**base, "record_index": i, "student_module_id": smid, "inputs": rec, "output": out, "error": None}
@@ -84,8 +114,15 @@ def install_prediction_routes(app: FastAPI, state: ApiState, schemas: Schemas) -
     """(Re)declare the two prediction routes for ``schemas`` and invalidate the cached OpenAPI document."""
     Record, Batch = schemas.Record, schemas.Batch
 
-    async def score(request: Request, records: list[dict]) -> JSONResponse:
-        ch = state.champion
+    async def score(request: Request, records: list[dict], day: int, loc: tuple = ()) -> JSONResponse:
+        errors = [
+            e
+            for i, r in enumerate(records)
+            for e in day_bound_errors(r, day, schemas.day_bounded, (*loc, i) if loc else ())
+        ]
+        if errors:
+            raise RequestValidationError(errors)
+        ch = state.champions.get(day)
         if ch is None:
             return unavailable_response(state, request)
         smids = [r.pop("student_module_id", None) for r in records]
@@ -94,6 +131,7 @@ def install_prediction_routes(app: FastAPI, state: ApiState, schemas: Schemas) -
         )  # logged durably
         ref = {
             "request_id": request.state.request_id,
+            "prediction_day": day,
             "model_name": ch.model_name,
             "registered_model_name": ch.config.registered_model_name,
             "model_version": ch.model_version,
@@ -106,12 +144,14 @@ def install_prediction_routes(app: FastAPI, state: ApiState, schemas: Schemas) -
     # Record and Batch are pydantic models built at run time from the champion's features: a static checker cannot
     # know them, hence the two ignores; FastAPI validates requests with them and documents response_model.
     async def predict(request: Request, record: Record) -> JSONResponse:  # type: ignore[valid-type]
-        """Withdrawal risk of one student-module attempt at course day 30."""
-        return await score(request, [cast(BaseModel, record).model_dump()])
+        """Withdrawal risk of one student-module attempt at a checkpoint (prediction_day, default day 30)."""
+        values = cast(BaseModel, record).model_dump()
+        return await score(request, [values], values.pop("prediction_day"))
 
     async def predict_batch(request: Request, batch: Batch) -> JSONResponse:  # type: ignore[valid-type]
-        """Withdrawal risk of several attempts (at most api.max_batch_records; 413 above)."""
-        return await score(request, [r.model_dump() for r in cast(Any, batch).records])
+        """Withdrawal risk of several attempts at one checkpoint (at most api.max_batch_records; 413 above)."""
+        body = cast(Any, batch)
+        return await score(request, [r.model_dump() for r in body.records], body.prediction_day, ("records",))
 
     router = APIRouter()
     router.add_api_route(
@@ -156,20 +196,30 @@ def install_unavailable_routes(app: FastAPI, state: ApiState) -> None:
     _swap_prediction_routes(app, router)
 
 
-def load_into(app: FastAPI, state: ApiState) -> bool:
-    """Load the champion into ``state`` (keeps the previous one on failure); rebuild routes if the schema changed."""
+def load_into(app: FastAPI, state: ApiState, reuse: Collection[int] = ()) -> bool:
+    """Load every checkpoint's champion into ``state`` (those in ``reuse`` are kept as served; all of them are
+    kept when the default checkpoint's fails); rebuild the routes when the schema changed."""
     try:
-        ch = champion_mod.load(state.settings)
+        served = load_all(state.settings, state.champions, reuse)
     except champion_mod.ChampionUnavailable as exc:
         state.load_error = str(exc)
         log.warning("%s", exc)
         if state.schemas is None:
             install_unavailable_routes(app, state)
         return False
-    if state.schemas is None or state.schemas.fields != ch.fields:
-        install_prediction_routes(app, state, build_schemas(ch.fields, ch.config, state.limits))
-    state.champion, state.load_error = ch, None
-    log.info("serving %s version %s (%s)", ch.config.registered_model_name, ch.model_version, ch.model_name)
+    fields, ch = merged_fields(served), served.default
+    if state.schemas is None or state.schemas.fields != fields or state.schemas.days != served.days:
+        install_prediction_routes(app, state, build_schemas(fields, ch.config, state.limits, served.days))
+    state.champions, state.default_day = served.champions, served.default_day
+    state.unavailable_checkpoints, state.load_error = served.unavailable, None
+    for day, reason in served.unavailable.items():
+        log.warning("checkpoint day %s not served: %s", day, reason)
+    log.info(
+        "serving %s",
+        ", ".join(
+            f"{c.config.registered_model_name} v{c.model_version} ({c.model_name})" for c in served.champions.values()
+        ),
+    )
     return True
 
 

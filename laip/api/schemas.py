@@ -5,7 +5,9 @@ built with :func:`pydantic.create_model`). Every feature must be present (no sil
 unknown and is accepted where the feature mart itself has NULLs, for every click feature (no click log for the
 presentation: never 0) and for every categorical (-> the model's ``unknown`` category). Categoricals are enums of
 the categories the champion was trained on; numeric ranges come from ``api.feature_bounds`` in ``laip.yaml``;
-NaN / infinity are refused. Unknown fields are rejected (``extra="forbid"``).
+NaN / infinity are refused. Unknown fields are rejected (``extra="forbid"``). ``prediction_day`` (of a record, or
+of a batch) is one of the checkpoints served, default the config's (day 30); a feature bounded by ``day`` is at
+most that checkpoint (:func:`day_bound_errors`, checked in the route).
 """
 
 from __future__ import annotations
@@ -24,22 +26,46 @@ from laip.ml.config import MLConfig
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
+DAY = "day"  # an upper bound of api.feature_bounds that is the request's checkpoint (e.g. a first active day)
+Bound = float | str | None
+
+
 @dataclass(frozen=True)
 class ApiLimits:
     max_batch_records: int
     max_body_bytes: int
-    bounds: tuple[tuple[str, float | None, float | None], ...]
+    bounds: tuple[tuple[str, Bound, Bound], ...]
 
-    def bounds_of(self, feature: str) -> tuple[float | None, float | None]:
+    def bounds_of(self, feature: str) -> tuple[Bound, Bound]:
         return next(
             ((lo, hi) for pattern, lo, hi in self.bounds if fnmatch.fnmatchcase(feature, pattern)), (None, None)
         )
+
+    def day_bounded(self, fields: dict[str, FieldSpec]) -> tuple[str, ...]:
+        """The numeric features whose upper bound is the checkpoint day (``day`` in api.feature_bounds)."""
+        return tuple(f for f, s in fields.items() if s.kind in ("int", "float") and self.bounds_of(f)[1] == DAY)
 
 
 def api_limits(settings: Settings) -> ApiLimits:
     cfg = settings.raw.get("api", {}) or {}
     bounds = tuple((str(p), lo, hi) for p, lo, hi in cfg.get("feature_bounds", []))
     return ApiLimits(int(cfg.get("max_batch_records", 1000)), int(cfg.get("max_body_bytes", 4_000_000)), bounds)
+
+
+def day_bound_errors(values: dict[str, Any], day: int, features: tuple[str, ...], loc: tuple) -> list[dict]:
+    """Validation errors (FastAPI's 422 format) of the values above the checkpoint ``day``: nothing dated after
+    the checkpoint can be known at it."""
+    return [
+        {
+            "type": "less_than_equal",
+            "loc": ("body", *loc, f),
+            "msg": f"Input should be less than or equal to {day} (the prediction_day: nothing after it is known)",
+            "input": values[f],
+            "ctx": {"le": day},
+        }
+        for f in features
+        if values.get(f) is not None and values[f] > day
+    ]
 
 
 def _unicode_text(value: str) -> str:
@@ -51,7 +77,7 @@ def _unicode_text(value: str) -> str:
     return value
 
 
-def _field(spec: FieldSpec, config: MLConfig, limits: ApiLimits) -> tuple[Any, Any]:
+def _field(spec: FieldSpec, config: MLConfig, limits: ApiLimits, last_day: int) -> tuple[Any, Any]:
     description = config.label(spec.name)
     if spec.kind == "category":
         typ: Any = Literal[spec.categories] if spec.categories else Annotated[str, AfterValidator(_unicode_text)]
@@ -61,6 +87,9 @@ def _field(spec: FieldSpec, config: MLConfig, limits: ApiLimits) -> tuple[Any, A
     else:
         typ = {"int": int, "bool": bool, "float": float}[spec.kind]
         lo, hi = limits.bounds_of(spec.name) if spec.kind != "bool" else (None, None)
+        if hi == DAY:
+            hi = last_day  # and at most the request's prediction_day (day_bound_errors)
+            description += " (at most the prediction_day)"
         extra = {k: v for k, v in (("ge", lo), ("le", hi)) if v is not None}
         if spec.nullable:
             description += " (null = unknown" + (", e.g. no click log)" if spec.name.startswith("clicks_") else ")")
@@ -74,15 +103,32 @@ class Schemas:
     Record: type[BaseModel]
     Batch: type[BaseModel]
     fields: dict[str, FieldSpec]
+    days: tuple[int, ...] = ()  # the checkpoints served
+    day_bounded: tuple[str, ...] = ()  # features at most the request's prediction_day
 
     @property
     def feature_names(self) -> list[str]:
         return list(self.fields)
 
 
-def build_schemas(fields: dict[str, FieldSpec], config: MLConfig, limits: ApiLimits) -> Schemas:
-    """The request models for these field specs (one field per feature, in config order)."""
-    definitions: dict[str, Any] = {name: _field(spec, config, limits) for name, spec in fields.items()}
+def _day_field(days: tuple[int, ...], default: int) -> tuple[Any, Any]:
+    return (
+        Literal[days],  # an unknown checkpoint: 422 naming prediction_day and the checkpoints served
+        Field(
+            default,
+            description=f"Course day of the checkpoint to score at: one of the checkpoints with a champion "
+            f"(GET /model); default {default}. The features are the ones known on that day.",
+        ),
+    )
+
+
+def build_schemas(
+    fields: dict[str, FieldSpec], config: MLConfig, limits: ApiLimits, days: tuple[int, ...] = ()
+) -> Schemas:
+    """The request models for these field specs (one field per feature, in config order) and checkpoint ``days``
+    (default: the config's checkpoint only)."""
+    days = tuple(sorted(days or (config.prediction_day,)))
+    definitions: dict[str, Any] = {name: _field(spec, config, limits, max(days)) for name, spec in fields.items()}
     definitions["student_module_id"] = (
         str | None,
         Field(
@@ -93,19 +139,22 @@ def build_schemas(fields: dict[str, FieldSpec], config: MLConfig, limits: ApiLim
             "not used by the model",
         ),
     )
+    doc = "Features of one student-module attempt at the prediction_day (every feature is required; null = unknown"
+    item = create_model("BatchRecord", __config__=STRICT, __doc__=doc + " where allowed).", **definitions)
     record = create_model(
         "PredictionRecord",
         __config__=STRICT,
-        __doc__="Day-30 features of one student-module attempt (every feature is required; "
-        "null = unknown where allowed).",
+        __doc__=doc + " where allowed).",
+        prediction_day=_day_field(days, config.prediction_day),
         **definitions,
     )
     batch = create_model(
         "PredictionBatch",
         __config__=STRICT,
-        __doc__="Records to score in one request.",
+        __doc__="Records to score in one request, all at one checkpoint.",
+        prediction_day=_day_field(days, config.prediction_day),
         records=(
-            list[record],  # type: ignore[valid-type]  # a model built at run time from the champion's features
+            list[item],  # type: ignore[valid-type]  # a model built at run time from the champion's features
             Field(
                 ...,
                 min_length=1,
@@ -114,7 +163,7 @@ def build_schemas(fields: dict[str, FieldSpec], config: MLConfig, limits: ApiLim
             ),
         ),
     )
-    return Schemas(record, batch, dict(fields))
+    return Schemas(record, batch, dict(fields), days, limits.day_bounded(fields))
 
 
 class Reason(BaseModel):
@@ -124,7 +173,7 @@ class Reason(BaseModel):
 
 
 class RecordPrediction(BaseModel):
-    probability: float = Field(ge=0, le=1, description="Calibrated probability of withdrawing after day 30")
+    probability: float = Field(ge=0, le=1, description="Calibrated probability of withdrawing after the prediction_day")
     risk_band: Literal["high", "medium", "low"]
     is_flagged: bool = Field(description="probability >= the model's operating threshold")
     reasons: list[Reason] = Field(description="Up to 3 reasons pushing the risk up, strongest first")
@@ -132,6 +181,7 @@ class RecordPrediction(BaseModel):
 
 class ModelRef(BaseModel):
     request_id: str
+    prediction_day: int = Field(description="The checkpoint scored at (course day)")
     model_name: str = Field(description="Algorithm of the champion (lr / rf / hgb)")
     registered_model_name: str
     model_version: int
@@ -153,7 +203,24 @@ class Health(BaseModel):
     detail: str | None = None
 
 
+class CheckpointModel(BaseModel):
+    prediction_day: int
+    registered_model_name: str
+    model_version: int
+    model_name: str
+    run_id: str
+    training_run_id: str | None
+    threshold: float
+    metrics: dict[str, float]
+    loaded_at: str
+
+
 class ModelInfo(BaseModel):
+    """The default checkpoint's champion (the top-level fields) and every checkpoint's (``checkpoints``)."""
+
+    prediction_day: int
+    checkpoints: list[CheckpointModel]
+    unavailable_checkpoints: dict[int, str] = Field(description="Checkpoints without a served champion, and why")
     registered_model_name: str
     alias: str
     model_version: int

@@ -1,5 +1,5 @@
-"""What the API serves (the champion, its request schemas, the prediction log, the limits) and the answers every
-part of the app shares: the log line of a rejected request and the 503 without a champion."""
+"""What the API serves (the checkpoints' champions, their request schemas, the prediction log, the limits) and the
+answers every part of the app shares: the log line of a rejected request and the 503 without a champion."""
 
 from __future__ import annotations
 
@@ -31,21 +31,29 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 
 
 class ApiState:
-    """What the app serves: the champion (or None), the request schemas built for it, the log, the limits."""
+    """What the app serves: every checkpoint's champion (none yet: 503), the request schemas built for them, the
+    log, the limits."""
 
     def __init__(self, settings: Settings, predlog: PredictionLog):
         self.settings = settings
         self.limits: ApiLimits = api_limits(settings)
         self.predlog = predlog
         self.api_token = api_token(settings.home)  # authorizes the state-changing endpoints
-        self.champion: champion_mod.Champion | None = None
+        self.champions: dict[int, champion_mod.Champion] = {}  # by checkpoint day (laip.api.checkpoints)
+        self.default_day: int | None = None  # the checkpoint a request without prediction_day is scored at
+        self.unavailable_checkpoints: dict[int, str] = {}  # checkpoints without a served champion, and why
         self.load_error: str | None = None
         self.schemas: Schemas | None = None
         self.reload_lock = asyncio.Lock()
         self.alias_checked_at: datetime | None = None  # laip.api.alias_watch
         self.alias_check_seconds = 0.0
-        self.failed_version: int | None = None  # the alias's version that could not be loaded (not retried)
+        self.failed_versions: dict[int, int] = {}  # checkpoint -> alias version that could not be loaded (not retried)
         self.batcher = Batcher(predlog.submit, max_records=max(2000, self.limits.max_batch_records))
+
+    @property
+    def champion(self) -> champion_mod.Champion | None:
+        """The default checkpoint's champion (None until one is loaded)."""
+        return self.champions.get(self.default_day) if self.default_day is not None else None
 
 
 def rejection(request_id: str, endpoint: str, status: int, error: str, start: float) -> dict[str, Any]:

@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from laip.bench.ml_checkpoints import checkpoint_table, day30_champion_auc
 from laip.config import REPO_ROOT, Settings, load_settings
 
 
@@ -42,12 +43,14 @@ def _build(settings: Settings, data_dir: Path) -> None:
         raise SystemExit(result.summary())
 
 
-def _temporal_data(settings: Settings):
-    """The ML config, the feature mart as model input and its temporal split (read once per report)."""
+def _temporal_data(settings: Settings, day: int | None = None):
+    """The ML config of checkpoint ``day`` (default: the day-30 one), its rows of the feature mart as model input
+    and its temporal split (read once per report)."""
     from laip.ml.config import load_ml_config
     from laip.ml.features import load_feature_data, temporal_split
 
     config = load_ml_config(settings)
+    config = config.at_checkpoint(day) if day is not None else config
     data = load_feature_data(settings.warehouse, config)
     return config, data, temporal_split(data, config)
 
@@ -104,86 +107,14 @@ def unseen_module(settings: Settings, model_name: str, params: dict, temporal=No
     return pd.DataFrame(rows)
 
 
-def _held_out_auc(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan")
-
-
-def checkpoint_table(settings: Settings, models: tuple[str, ...] = ("lr", "hgb")) -> pd.DataFrame:
-    """The temporal split at every checkpoint P: each of ``models`` (the first value of each grid of its
-    configured parameters: untuned) fitted on the training rows of checkpoint P, scored on P's test rows; plus
-    ``day30`` = the same HGB fitted at day 30 applied to P's test rows (what the day-30 model gives later in
-    the term). Per row: n, base rate, pooled ROC AUC and AP, ROC AUC with / without click data, within-course
-    ROC AUC and its lowest course."""
-    from sklearn.metrics import average_precision_score
-
-    from laip.ml.config import load_ml_config
-    from laip.ml.features import load_feature_data, temporal_split
-    from laip.ml.metrics import within_course_auc
-    from laip.ml.modeling import build_pipeline
-
-    base = load_ml_config(settings)
-    first = {m: {k: v[0] for k, v in base.model_params[m].items()} for m in base.model_params}
-    fitted, rows = {}, []
-    days = sorted(base.checkpoints, key=lambda d: d != base.prediction_day)  # day 30 first: its model is reused
-    for day in days:
-        config = base.at_checkpoint(day)
-        data = load_feature_data(settings.warehouse, config)
-        split = temporal_split(data, config)
-        X_train, X_test, y = data.X.iloc[split.train], data.X.iloc[split.test], data.y[split.test]
-        test_frame = data.frame.iloc[split.test]
-        scores = {}
-        for name in models:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pipe = build_pipeline(name, config, first[name]).fit(X_train, data.y[split.train])
-            scores[name] = pipe.predict_proba(X_test)[:, 1]
-            if day == base.prediction_day:
-                fitted[name] = pipe
-        scores["day30"] = fitted["hgb"].predict_proba(X_test)[:, 1]
-        clicks = test_frame["has_click_data"].to_numpy(dtype=bool)
-        for name, p in scores.items():
-            per_course = pd.DataFrame(
-                [
-                    {
-                        "model": name,
-                        "code_module": m,
-                        "code_presentation": c,
-                        "n": len(g),
-                        "roc_auc": _held_out_auc(y[g.index], p[g.index]),
-                    }
-                    for (m, c), g in test_frame.reset_index(drop=True).groupby(["code_module", "code_presentation"])
-                ]
-            )
-            within = within_course_auc(per_course).iloc[0]
-            rows.append(
-                {
-                    "day": day,
-                    "model": name,
-                    "n_train": len(split.train),
-                    "n_test": len(y),
-                    "base_rate": float(y.mean()),
-                    "roc_auc": _held_out_auc(y, p),
-                    "average_precision": float(average_precision_score(y, p)),
-                    "auc_with_clicks": _held_out_auc(y[clicks], p[clicks]),
-                    "auc_without_clicks": _held_out_auc(y[~clicks], p[~clicks]),
-                    "within_course_auc": within.within_course_auc,
-                    "lowest_course_auc": within.lowest_course_auc,
-                    "lowest_course": within.lowest_course,
-                }
-            )
-    return pd.DataFrame(rows).sort_values(["day", "model"]).reset_index(drop=True)
-
-
 def per_course_frame(settings: Settings, split: str) -> pd.DataFrame:
-    """ROC AUC and n per model and module-presentation of ``split`` (from ``ml.ml_withdrawal_metrics``)."""
+    """ROC AUC and n per checkpoint, model and module-presentation of ``split`` (``ml.ml_withdrawal_metrics``)."""
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         return con.execute(
-            """select model_name, code_module, code_presentation, value as roc_auc, n
+            """select prediction_day, model_name, code_module, code_presentation, value as roc_auc, n
                from ml.ml_withdrawal_metrics
                where subset = 'module_presentation' and metric = 'roc_auc' and split = ?
-               order by model_name, code_module, code_presentation""",
+               order by prediction_day, model_name, code_module, code_presentation""",
             [split],
         ).df()
 
@@ -191,51 +122,79 @@ def per_course_frame(settings: Settings, split: str) -> pd.DataFrame:
 def report(settings: Settings, skip_ablation: bool = False) -> None:
     import json
 
-    from laip.ml.train import COMPARISON_COLUMNS, train
+    from laip.ml.train import train
+    from laip.ml.train_result import COMPARISON_COLUMNS
 
     start = time.perf_counter()
     result = train(settings)
     fmt = {"float_format": lambda v: f"{v:.3f}", "index": False}
     print(
-        f"\n== Models x splits (training {result.seconds:.0f} s, profile {result.profile}, data {result.data_digest})"
+        f"\n== Checkpoints x models x splits (training {result.seconds:.0f} s, profile {result.profile}, "
+        f"data {result.data_digest})"
     )
     cols = [*COMPARISON_COLUMNS, "base_rate", "threshold", "cv_roc_auc", "n_train", "n_test", "is_selected"]
-    print(result.comparison[cols].to_string(**fmt))
+    comparison = pd.concat([r.comparison.assign(day=d) for d, r in sorted(result.checkpoints.items())])
+    print(comparison[["day", *cols]].to_string(**fmt))
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         subsets = con.execute("""
-            pivot (select model_name, split, subset, metric, value, n from ml.ml_withdrawal_metrics
+            pivot (select prediction_day, model_name, split, subset, metric, value, n from ml.ml_withdrawal_metrics
                    where subset in ('all', 'with_click_data', 'without_click_data')
                      and metric in ('roc_auc', 'average_precision', 'base_rate'))
-            on metric using first(value) order by split, model_name, subset""").df()
-    print("\n== Held-out rows with / without click data")
-    print(subsets[["split", "model_name", "subset", "n", "roc_auc", "average_precision", "base_rate"]].to_string(**fmt))
+            on metric using first(value) order by prediction_day, split, model_name, subset""").df()
+    print("\n== Held-out rows with / without click data, per checkpoint")
+    cols = ["prediction_day", "split", "model_name", "subset", "n", "roc_auc", "average_precision", "base_rate"]
+    print(subsets[cols].to_string(**fmt))
     from laip.ml.metrics import within_course_auc
 
     per_course = per_course_frame(settings, "temporal")
+    within = within_course_auc(per_course)
     print("\n== Within-course ROC AUC (temporal split): inside each test module-presentation, weighted by its rows")
-    print(within_course_auc(per_course).to_string(**fmt))
+    print(within.to_string(**fmt))
+    day30 = per_course[per_course.prediction_day == result.prediction_day]
     print(
-        per_course.pivot(index=["code_module", "code_presentation"], columns="model_name", values="roc_auc")
+        day30.pivot(index=["code_module", "code_presentation"], columns="model_name", values="roc_auc")
         .reset_index()
         .to_string(**fmt)
     )
+    summary = []
+    for day, r in sorted(result.checkpoints.items()):
+        sel = r.comparison[(r.comparison.is_selected) & (r.comparison.split == "temporal")].iloc[0]
+        lr = r.comparison[(r.comparison.model_name == "lr") & (r.comparison.split == "temporal")]
+        temporal = _temporal_data(settings, day)
+        unseen = unseen_module(settings, sel.model_name, json.loads(sel.best_params), temporal)
+        weighted = float(np.average(unseen.roc_auc, weights=unseen.n)) if len(unseen) else float("nan")
+        w = within[(within.prediction_day == day) & (within.model_name == sel.model_name)].iloc[0]
+        summary.append(
+            {
+                "day": day,
+                "selected": sel.model_name,
+                "n_test": int(sel.n_test),
+                "base_rate": sel.base_rate,
+                "roc_auc": sel.roc_auc,
+                "average_precision": sel.average_precision,
+                "lr_roc_auc": float(lr.roc_auc.iloc[0]) if len(lr) else float("nan"),
+                "day30_champion_roc_auc": day30_champion_auc(settings, temporal),
+                "within_course_auc": w.within_course_auc,
+                "lowest_course": f"{w.lowest_course} {w.lowest_course_auc:.3f}",
+                "unseen_module_auc": weighted,
+            }
+        )
+        if day == result.prediction_day:
+            print(
+                f"\n== Unseen-module ROC AUC, day {day}: {sel.model_name} refitted without the module, tested on it "
+                f"(temporal split); row-weighted mean {weighted:.3f}"
+            )
+            print(unseen.to_string(**fmt))
+    print("\n== Every checkpoint: the selected model, its LR baseline and the day-30 champion on the same rows")
+    print(pd.DataFrame(summary).to_string(**fmt))
     sel = result.comparison[(result.comparison.is_selected) & (result.comparison.split == "temporal")].iloc[0]
     temporal = _temporal_data(settings)
-    unseen = unseen_module(settings, sel.model_name, json.loads(sel.best_params), temporal)
-    weighted = float(np.average(unseen.roc_auc, weights=unseen.n)) if len(unseen) else float("nan")
-    print(
-        f"\n== Unseen-module ROC AUC: {sel.model_name} refitted without the module, tested on it (temporal split);"
-        f" row-weighted mean {weighted:.3f}"
-    )
-    print(unseen.to_string(**fmt))
     if not skip_ablation:
         print(
             f"\n== Ablation: {sel.model_name} with its tuned temporal-split parameters {sel.best_params}, "
             "refitted without one feature family (temporal split)"
         )
         print(ablation(settings, sel.model_name, json.loads(sel.best_params), temporal).to_string(**fmt))
-    print("\n== Every checkpoint: untuned LR / HGB fitted at the checkpoint, and the day-30 HGB applied to it")
-    print(checkpoint_table(settings).to_string(**fmt))
     print(f"\nTotal {time.perf_counter() - start:.0f} s")
 
 

@@ -76,11 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publish", help="swap in a read-only serving snapshot for dashboards")
     p.set_defaults(func=commands.cmd_publish)
 
-    p = sub.add_parser("train", help="train baseline and challengers, log to MLflow, register the champion")
+    p = sub.add_parser(
+        "train", help="at every checkpoint: train baseline and challengers, log to MLflow, register the champion"
+    )
     p.add_argument("--models", help="comma-separated subset of lr,rf,hgb")
+    p.add_argument("--checkpoints", help="comma-separated subset of the checkpoints (course days), e.g. 30,60")
     p.set_defaults(func=commands.cmd_train)
 
-    p = sub.add_parser("score", help="score the day-30 population with the champion into the serving tables")
+    p = sub.add_parser("score", help="score every checkpoint's population with its champion into the serving tables")
     p.set_defaults(func=commands.cmd_score)
 
     p = sub.add_parser("insights", help="write the governed insight cards")

@@ -68,7 +68,8 @@ def _step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from laip.orchestration import tasks
 
-    return _step(tasks.train_model, settings, args.models.split(",") if args.models else None)
+    checkpoints = [int(d) for d in args.checkpoints.split(",")] if args.checkpoints else None
+    return _step(tasks.train_model, settings, args.models.split(",") if args.models else None, checkpoints)
 
 
 def cmd_score(settings: Settings, args: argparse.Namespace) -> int:

@@ -78,7 +78,13 @@ class MLConfig:
         """This config for checkpoint ``day`` (one of ``self.checkpoints``): its population, target and split rules."""
         if day not in self.checkpoints:
             raise MLConfigError(f"{day} is not a checkpoint; checkpoints: {list(self.checkpoints)}")
-        return dataclasses.replace(self, prediction_day=day)
+        return dataclasses.replace(
+            self,
+            prediction_day=day,
+            labels=_labels(self.raw, day),
+            reasons=_reasons(self.raw, day),
+            registered_model_name=fill_day(self.raw["mlflow"]["registered_model_name"], day),
+        )
 
     def mart_query(self, columns: str = "*") -> str:
         """SQL reading ``columns`` of this checkpoint's rows of the feature mart, in key order."""
@@ -118,6 +124,28 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def fill_day(text: str, day: int) -> str:
+    """``text`` with ``{day}``, ``{half}`` (floor(day / 2)) and ``{half_next}`` filled in for checkpoint ``day``."""
+    return text.format(day=day, half=day // 2, half_next=day // 2 + 1)
+
+
+def _labels(cfg: dict[str, Any], day: int) -> dict[str, str]:
+    return {f: fill_day(text, day) for f, text in cfg["features"].get("labels", {}).items()}
+
+
+def _reasons(cfg: dict[str, Any], day: int) -> tuple[Reason, ...]:
+    return tuple(
+        Reason(
+            code,
+            fill_day(r["label"], day),
+            tuple(r["features"]),
+            bool(r.get("show", True)),
+            bool(r.get("context", False)),
+        )
+        for code, r in cfg["reasons"].items()
+    )
+
+
 def _checkpoints(problem: dict[str, Any]) -> tuple[int, ...]:
     day = int(problem["prediction_day"])
     try:
@@ -140,10 +168,7 @@ def load_ml_config(
             raise MLConfigError(f"unknown ML profile {profile!r}; known: full, {', '.join(profiles)}")
         cfg = _merge(raw, profiles[profile])
     problem, feats, sel = cfg["problem"], cfg["features"], cfg["selection"]
-    reasons = tuple(
-        Reason(code, r["label"], tuple(r["features"]), bool(r.get("show", True)), bool(r.get("context", False)))
-        for code, r in cfg["reasons"].items()
-    )
+    day = int(problem["prediction_day"])
     config = MLConfig(
         profile=profile,
         prediction_day=int(problem["prediction_day"]),
@@ -154,8 +179,8 @@ def load_ml_config(
         group_column=problem["group_column"],
         families={k: tuple(v) for k, v in feats["families"].items()},
         categorical=frozenset(feats.get("categorical", [])),
-        labels=dict(feats.get("labels", {})),
-        reasons=reasons,
+        labels=_labels(cfg, day),
+        reasons=_reasons(cfg, day),
         temporal_train=tuple(str(p) for p in cfg["splits"]["temporal"]["train_presentations"]),
         temporal_test=tuple(str(p) for p in cfg["splits"]["temporal"]["test_presentations"]),
         random_test_size=float(cfg["splits"]["grouped_random"]["test_size"]),
@@ -177,7 +202,7 @@ def load_ml_config(
         fairness_attributes=tuple(cfg["fairness_attributes"]),
         seed=int(cfg["seed"]),
         experiment_name=cfg["mlflow"]["experiment_name"],
-        registered_model_name=cfg["mlflow"]["registered_model_name"],
+        registered_model_name=fill_day(cfg["mlflow"]["registered_model_name"], day),
         alias=cfg["mlflow"]["alias"],
         raw=cfg,
     )

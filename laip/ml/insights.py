@@ -179,9 +179,11 @@ def _reason_cards(con: duckdb.DuckDBPyConnection, cards: _Cards) -> None:
 
 
 def _quality_cards(con: duckdb.DuckDBPyConnection, cards: _Cards, config: MLConfig) -> None:
-    rows = con.execute("""
-        select model_label, split, roc_auc, average_precision, base_rate, n_test from ml.ml_withdrawal_model_comparison
-        where is_selected order by split""").fetchall()
+    rows = con.execute(
+        """select model_label, split, roc_auc, average_precision, base_rate, n_test
+           from ml.ml_withdrawal_model_comparison where is_selected and prediction_day = ? order by split""",
+        [config.prediction_day],
+    ).fetchall()
     for label, split, auc, ap, base, n in rows:
         held_out = (
             "later presentations (" + ", ".join(config.temporal_test) + ")"
@@ -214,8 +216,11 @@ def build_insight_cards(settings: Settings) -> InsightResult:
     config = load_ml_config(settings)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         try:
-            model = con.execute("""select registered_model_name, model_version, mlflow_run_id, trained_at
-                                   from ml.ml_withdrawal_model_comparison where is_selected limit 1""").fetchall()
+            model = con.execute(
+                """select registered_model_name, model_version, mlflow_run_id, trained_at
+                   from ml.ml_withdrawal_model_comparison where is_selected and prediction_day = ? limit 1""",
+                [config.prediction_day],
+            ).fetchall()
             loaded = con.execute("select max(loaded_at) from meta.load_manifest").fetchall()[0][0]
             con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()
         except duckdb.CatalogException as exc:

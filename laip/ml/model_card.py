@@ -10,7 +10,7 @@ the same run always gives the same files. The card is also logged to the trainin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,9 @@ import yaml
 
 from laip.config import Settings
 from laip.durable import atomic_write_text
-from laip.ml.config import load_ml_config
+from laip.ml.checkpoint_champions import HEADER as CHECKPOINT_HEADER
+from laip.ml.checkpoint_champions import checkpoint_rows
+from laip.ml.config import fill_day, load_ml_config
 
 SPLIT_LABELS = {
     "temporal": "temporal (train on earlier presentations, test on later ones)",
@@ -73,6 +75,7 @@ class ChampionRun:
     fairness: pd.DataFrame
     fairness_source: str
     profile: dict[str, Any] | None
+    checkpoints: list[list[Any]] = field(default_factory=list)  # laip.ml.checkpoint_champions.checkpoint_rows
 
 
 def _table(artifact: dict[str, Any]) -> pd.DataFrame:
@@ -143,6 +146,7 @@ def load_champion_run(settings: Settings) -> ChampionRun:
         fairness,
         source,
         artifact(training_id, PROFILE_ARTIFACT),
+        checkpoint_rows(settings, config),
     )
 
 
@@ -183,7 +187,9 @@ def render_model_card(run: ChampionRun) -> str:
     cfg, p, m = run.config, run.params, run.metrics
     problem = cfg.get("problem", {})
     features = cfg.get("features", {})
-    labels, categorical = features.get("labels", {}), set(features.get("categorical", []))
+    day = int(p.get("prediction_day", problem.get("prediction_day")))
+    labels = {f: fill_day(str(text), day) for f, text in features.get("labels", {}).items()}
+    categorical = set(features.get("categorical", []))
     primary = run.tags.get("split", "temporal").split("+")[0]
     threshold = run.model_params.get(f"{primary}.threshold")
     splits = [s for s in ("temporal", "grouped_random") if f"{s}_roc_auc" in m]
@@ -198,7 +204,7 @@ def render_model_card(run: ChampionRun) -> str:
     context = {
         "run": run,
         "p": p,
-        "day": p.get("prediction_day", problem.get("prediction_day")),
+        "day": day,
         "population": p.get("population", " ".join(str(problem.get("population", "")).split())),
         "target": p.get("target", problem.get("target")),
         "grouped_test_size": float(p.get("grouped_random.test_size", "nan")),
@@ -242,6 +248,8 @@ def render_model_card(run: ChampionRun) -> str:
             }
             for attr, grp in (fair.groupby("attribute") if len(fair) else [])
         ],
+        "checkpoint_header": CHECKPOINT_HEADER,
+        "checkpoints": run.checkpoints,
         "missing_clicks": clicks.get("shares", [None])[-1] if clicks.get("kind") == "numeric" else None,
     }
     return _environment().get_template("model_card.md.j2").render(context)

@@ -1,12 +1,20 @@
-"""Score the day-P population with the champion model (``laip score``) into ``ml.ml_withdrawal_predictions``.
+"""Score the population of every checkpoint with its champion (``laip score``).
 
-Always loads ``models:/<registered name>@champion``. Each row gets the calibrated withdrawal probability, a risk
-band from the thresholds in ``ml/config.yaml`` (separate from the rule-based bands of the marts), the flag at the
-model's operating threshold and the top 3 reasons in plain words (:mod:`laip.ml.reasons`).
+At each checkpoint P, loads ``models:/<P's registered model>@champion`` (e.g. ``laip-withdrawal-day60``). Each row
+gets the calibrated withdrawal probability, a risk band from the thresholds in ``ml/config.yaml`` (separate from the
+rule-based bands of the marts), the flag at the model's operating threshold and the top 3 reasons in plain words
+(:mod:`laip.ml.reasons`). Writes, in one transaction:
+
+* ``ml.ml_withdrawal_risk_history``: one row per attempt and checkpoint reached (column ``prediction_day``);
+* ``ml.ml_withdrawal_risk_current``: each attempt's latest checkpoint, with the change since the one before;
+* ``ml.ml_withdrawal_predictions``: the day-30 rows (its meaning since the first version), and the risk list.
+
+A checkpoint without a champion yet (never trained) is left out with a warning; the default one must have one.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +31,12 @@ from laip.ml.risk_list import RISK_LIST, risk_list
 
 PREDICTIONS = "ml_withdrawal_predictions"
 
+log = logging.getLogger(__name__)
+
+
+HISTORY = "ml_withdrawal_risk_history"
+CURRENT = "ml_withdrawal_risk_current"
+
 
 @dataclass
 class ScoreResult:
@@ -33,6 +47,8 @@ class ScoreResult:
     bands: dict[str, int] = field(default_factory=dict)
     flagged: int = 0
     seconds: float = 0.0
+    checkpoints: dict[int, int] = field(default_factory=dict)  # rows scored per checkpoint
+    skipped: dict[int, str] = field(default_factory=dict)  # checkpoints without a champion: why
 
     def summary(self) -> str:
         bands = ", ".join(f"{b} {n:,}" for b, n in self.bands.items())
@@ -40,7 +56,10 @@ class ScoreResult:
             f"Scored {self.rows:,} day-30 attempts with {self.model_name} (model version {self.model_version}, "
             f"run {self.mlflow_run_id}) in {self.seconds:.1f} s\n"
             f"  risk bands: {bands}; flagged at the model threshold: {self.flagged:,}\n"
-            f"  wrote ml.{PREDICTIONS} and ml.{RISK_LIST} (latest held-out presentation of each module)"
+            f"  wrote ml.{PREDICTIONS} and ml.{RISK_LIST} (latest held-out presentation of each module)\n"
+            f"  every checkpoint: {', '.join(f'day {d} {n:,}' for d, n in sorted(self.checkpoints.items()))} rows in "
+            f"ml.{HISTORY}; latest checkpoint per attempt in ml.{CURRENT}"
+            + "".join(f"\n  day {d} not scored: {why}" for d, why in sorted(self.skipped.items()))
         )
 
     def as_xcom(self) -> dict[str, Any]:
@@ -53,17 +72,10 @@ def risk_band(proba: np.ndarray, config: MLConfig) -> np.ndarray:
     return np.where(proba >= config.risk_high, "high", np.where(proba >= config.risk_medium, "medium", "low"))
 
 
-def score(settings: Settings) -> ScoreResult:
-    """Score every attempt of the feature mart with the champion and replace ``ml.ml_withdrawal_predictions``."""
-    from laip.ml.registry import get_champion
-    from laip.ml.tables import SCHEMAS
-    from laip.warehouse.tables import replace_tables
-
-    start = time.perf_counter()
-    config = load_ml_config(settings)
-    data = load_feature_data(settings.warehouse, config)
-    version = get_champion(settings, config)
+def score_checkpoint(settings: Settings, config: MLConfig, version: Any) -> pd.DataFrame:
+    """The population of checkpoint ``config.prediction_day`` scored by champion ``version``."""
     model = version.load()
+    data = load_feature_data(settings.warehouse, config)
     proba, contributions = explain(model, data.X, config.reasons, reference_values(data.X, config))
     reasons = top_reasons(contributions, config.reasons, k=3)
     context = module_context(contributions, config)
@@ -86,8 +98,8 @@ def score(settings: Settings) -> ScoreResult:
             "decision_threshold": model.threshold,
         }
     )
-    out = pd.concat([out, reasons.reset_index(drop=True), context.reset_index(drop=True)], axis=1).assign(
-        observed_withdrew_after_day_30=data.y,
+    return pd.concat([out, reasons.reset_index(drop=True), context.reset_index(drop=True)], axis=1).assign(
+        observed_withdrew_after_prediction_day=data.y,
         is_training_row=training_rows,
         model_name=model_name,
         registered_model_name=config.registered_model_name,
@@ -95,14 +107,84 @@ def score(settings: Settings) -> ScoreResult:
         mlflow_run_id=version.run_id,
         scored_at=datetime.now(UTC),
     )
-    replace_tables(settings.warehouse, {PREDICTIONS: out, RISK_LIST: risk_list(out, config)}, SCHEMAS)
+
+
+def risk_current(history: pd.DataFrame, config: MLConfig) -> pd.DataFrame:
+    """Each attempt's latest checkpoint with the change since its previous one: ``newly high`` (band high now,
+    not before), ``risen`` / ``fallen`` (probability up / down by at least ``risk_bands.change``), ``steady``, or
+    ``first checkpoint``."""
+    ordered = history.sort_values(["student_module_id", "prediction_day"])
+    previous = ordered.groupby("student_module_id")[["prediction_day", "withdrawal_probability", "risk_band"]].shift()
+    ordered = ordered.assign(
+        previous_prediction_day=previous.prediction_day.astype("Int64"),
+        previous_probability=previous.withdrawal_probability,
+        previous_risk_band=previous.risk_band,
+    )
+    current = ordered.groupby("student_module_id").tail(1).copy()
+    delta = current.withdrawal_probability - current.previous_probability
+    step = float(config.raw.get("risk_bands", {}).get("change", 0.05))
+    current["probability_change"] = delta.round(6)
+    current["risk_change"] = np.select(
+        [
+            current.previous_probability.isna(),
+            (current.risk_band == "high") & (current.previous_risk_band != "high"),
+            delta >= step,
+            delta <= -step,
+        ],
+        ["first checkpoint", "newly high", "risen", "fallen"],
+        default="steady",
+    )
+    return current.reset_index(drop=True)
+
+
+def score(settings: Settings) -> ScoreResult:
+    """Score every checkpoint's population with its champion; replace the history, current and day-30 tables."""
+    from laip.ml.registry import NoChampion, get_champion
+    from laip.ml.tables import SCHEMAS
+    from laip.warehouse.tables import replace_tables
+
+    start = time.perf_counter()
+    base = load_ml_config(settings)
+    parts: dict[int, pd.DataFrame] = {}
+    skipped: dict[int, str] = {}
+    main_version = None
+    for day in base.checkpoints:
+        config = base.at_checkpoint(day)
+        try:
+            version = get_champion(settings, config)
+        except NoChampion as exc:
+            if day == base.prediction_day:
+                raise
+            skipped[day] = str(exc)
+            log.warning("day %s not scored: %s", day, exc)
+            continue
+        parts[day] = score_checkpoint(settings, config, version)
+        if day == base.prediction_day:
+            main_version = version
+    assert main_version is not None
+    history = pd.concat(parts.values(), ignore_index=True)
+    out = parts[base.prediction_day].rename(
+        columns={"observed_withdrew_after_prediction_day": "observed_withdrew_after_day_30"}
+    )
+    replace_tables(
+        settings.warehouse,
+        {
+            PREDICTIONS: out,
+            RISK_LIST: risk_list(out, base),
+            HISTORY: history,
+            CURRENT: risk_current(history, base),
+        },
+        SCHEMAS,
+    )
     bands = {b: int((out.risk_band == b).sum()) for b in ("high", "medium", "low")}
     return ScoreResult(
         len(out),
-        model_name,
-        version.version,
-        version.run_id,
+        str(out.model_name.iloc[0]) if len(out) else "",
+        main_version.version,
+        main_version.run_id,
         bands,
         int(out.is_flagged.sum()),
         time.perf_counter() - start,
+        {d: len(f) for d, f in parts.items()},
+        skipped,
     )

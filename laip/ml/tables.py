@@ -1,7 +1,8 @@
 """Column schemas of the ML serving tables in schema ``ml`` (one definition for writers, tests and docs).
 
-Every table carries the MLflow run that produced it and the registered model version; per-student and
-per-presentation tables carry ``code_module`` and ``code_presentation`` for dashboard filters.
+Every table carries the checkpoint (``prediction_day``), the MLflow run that produced it and the registered model
+version; per-student and per-presentation tables carry ``code_module`` and ``code_presentation`` for dashboard
+filters.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ RUN_COLUMNS: dict[str, str] = {
     "trained_at": "TIMESTAMPTZ",
 }
 
-_MODEL_SPLIT = {"model_name": "VARCHAR", "split": "VARCHAR"}
+_MODEL_SPLIT = {"prediction_day": "INTEGER", "model_name": "VARCHAR", "split": "VARCHAR"}  # checkpoint, model, split
 
 SCHEMAS: dict[str, dict[str, str]] = {
     "ml_withdrawal_model_comparison": {
@@ -169,9 +170,27 @@ SCHEMAS["ml_withdrawal_risk_list"] = {  # laip.ml.risk_list
     "attempt_label": "VARCHAR",  # 'AAA 2014J · #0001 · student 12345': the drill-down's pick list
 }
 
-TRAINING_TABLES = tuple(
-    t for t in SCHEMAS if t not in ("ml_withdrawal_predictions", "ml_withdrawal_risk_list", "insight_cards")
+SCHEMAS["ml_withdrawal_risk_history"] = {  # laip.ml.score: one row per attempt and checkpoint reached
+    (c if c != "observed_withdrew_after_day_30" else "observed_withdrew_after_prediction_day"): t
+    for c, t in SCHEMAS["ml_withdrawal_predictions"].items()
+}
+
+SCHEMAS["ml_withdrawal_risk_current"] = {  # laip.ml.score.risk_current: each attempt's latest checkpoint
+    **SCHEMAS["ml_withdrawal_risk_history"],
+    "previous_prediction_day": "INTEGER",
+    "previous_probability": "DOUBLE",
+    "previous_risk_band": "VARCHAR",
+    "probability_change": "DOUBLE",  # withdrawal_probability - previous_probability
+    "risk_change": "VARCHAR",  # newly high / risen / fallen / steady / first checkpoint
+}
+
+SCORING_TABLES = (
+    "ml_withdrawal_predictions",
+    "ml_withdrawal_risk_list",
+    "ml_withdrawal_risk_history",
+    "ml_withdrawal_risk_current",
 )
+TRAINING_TABLES = tuple(t for t in SCHEMAS if t not in (*SCORING_TABLES, "insight_cards"))
 
 
 def run_columns(
@@ -185,6 +204,7 @@ def run_columns(
     trained_at: datetime,
 ) -> pd.DataFrame:
     return frame.assign(
+        prediction_day=config.prediction_day,
         model_name=name,
         is_selected=name == selected,
         mlflow_run_id=run_ids[name],

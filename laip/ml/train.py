@@ -1,33 +1,31 @@
-"""Train, compare and register the day-30 withdrawal-risk model (``laip train``).
+"""Train, compare and register the withdrawal-risk model of every checkpoint of the term (``laip train``).
 
-For each configured model (LR baseline, RF and HGB challengers) and each split (primary: temporal; secondary:
-grouped random by student): tune on grouped k-fold CV inside the training rows, calibrate and pick the threshold on
-out-of-fold predictions, evaluate on the held-out rows. Everything goes to MLflow (a parent run per training, a
-nested run per model); the model with the best primary-split ROC AUC (LR wins ties within the tolerance) is
-registered; it gets the alias ``champion`` only through the champion gate (:mod:`laip.ml.champion_gate`: at least as
-good as the current champion on the same held-out rows), and then its evaluation tables are written to schema ``ml``
-in one transaction.
+At each checkpoint P (``problem.checkpoints``; the day-30 one first), for each configured model (LR baseline, RF and
+HGB challengers) and each split (primary: temporal; secondary: grouped random by student): tune on grouped k-fold CV
+inside the training rows, calibrate and pick the threshold on out-of-fold predictions, evaluate on the held-out rows.
+Everything goes to MLflow: a run per training, in it a nested run per checkpoint ("day 60"), in that a nested run
+per model. At each checkpoint the model with the best primary-split ROC AUC (LR wins ties within the tolerance) is
+registered as a version of that checkpoint's registered model (``laip-withdrawal-day60``); it gets the alias
+``champion`` only through the champion gate (:mod:`laip.ml.champion_gate`: at least as good as that checkpoint's
+current champion on the same held-out rows), and then its evaluation tables replace that checkpoint's rows of the
+tables in schema ``ml`` (column ``prediction_day``) in one transaction.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import yaml
 
 from laip.config import Settings
 from laip.ml import champion_gate
-from laip.ml.champion_gate import GateDecision
 from laip.ml.config import MODEL_NAMES, MLConfig, load_ml_config
 from laip.ml.evaluate import Evaluation, evaluate, feature_importance
 from laip.ml.features import load_feature_data, make_splits
@@ -36,80 +34,9 @@ from laip.ml.monitoring.profile import log_reference_profile
 from laip.ml.provenance import signature_tags
 from laip.ml.registry import describe_version
 from laip.ml.run_logging import clean_metric, log_dataset, log_model_run, parent_params
+from laip.ml.train_result import TrainResult
 
 log = logging.getLogger(__name__)
-
-# the columns of the model comparison that the summaries show
-COMPARISON_COLUMNS = ("model_name", "split", "roc_auc", "average_precision", "precision", "recall", "f1", "brier")
-
-
-@dataclass
-class TrainResult:
-    selected_model: str
-    model_version: int
-    registered_model_name: str
-    parent_run_id: str
-    experiment_id: str
-    comparison: pd.DataFrame
-    tables: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    profile: str = "full"
-    data_digest: str = ""
-    gate: GateDecision | None = None
-
-    @property
-    def promoted(self) -> bool:
-        return self.gate is None or self.gate.promote
-
-    @property
-    def champion_version(self) -> int | None:
-        """The version that carries the champion alias after this training."""
-        return self.model_version if self.promoted else (self.gate.champion_version if self.gate else None)
-
-    def as_xcom(self) -> dict[str, Any]:
-        """What the Airflow task keeps (JSON)."""
-        cols = [*COMPARISON_COLUMNS, "is_selected"]
-        return json.loads(
-            json.dumps(
-                {
-                    "selected_model": self.selected_model,
-                    "model_version": self.model_version,
-                    "promoted": self.promoted,
-                    "champion_version": self.champion_version,
-                    "champion_gate": self.gate.reason if self.gate else None,
-                    "registered_model_name": self.registered_model_name,
-                    "mlflow_run_id": self.parent_run_id,
-                    "profile": self.profile,
-                    "data_digest": self.data_digest,
-                    "seconds": round(self.seconds, 1),
-                    "tables": self.tables,
-                    "comparison": json.loads(self.comparison[cols].to_json(orient="records", double_precision=4)),
-                },
-                default=str,
-            )
-        )
-
-    def summary(self) -> str:
-        cols = [*COMPARISON_COLUMNS, "threshold", "is_selected"]
-        table = self.comparison[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
-        return "\n".join(
-            [
-                f"Trained {self.comparison.model_name.nunique()} models x {self.comparison.split.nunique()} splits "
-                f"in {self.seconds:.1f} s (profile {self.profile}, data {self.data_digest})",
-                table,
-                f"Selected: {self.selected_model} -> models:/{self.registered_model_name}/{self.model_version} "
-                + (
-                    "(alias champion)"
-                    if self.promoted
-                    else f"NOT promoted, champion stays version {self.champion_version}"
-                )
-                + f"; MLflow run {self.parent_run_id}",
-                f"Champion gate: {self.gate.reason if self.gate else '-'}",
-                f"Wrote {', '.join(f'ml.{t} ({n:,})' for t, n in self.tables.items())}"
-                if self.tables
-                else "ML tables left as they are (they describe the champion)",
-            ]
-        )
 
 
 def resolve_models(models: Sequence[str] | None, config: MLConfig) -> list[str]:
@@ -120,8 +47,24 @@ def resolve_models(models: Sequence[str] | None, config: MLConfig) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def train(settings: Settings, models: Sequence[str] | None = None, *, profile: str | None = None) -> TrainResult:
-    """Train the configured models (or the subset ``models``), log to MLflow, register the champion, write tables."""
+def resolve_checkpoints(checkpoints: Sequence[int] | None, config: MLConfig) -> list[int]:
+    """The checkpoints to train (default: all), the default checkpoint first."""
+    days = [int(d) for d in checkpoints] if checkpoints else list(config.checkpoints)
+    unknown = [d for d in days if d not in config.checkpoints]
+    if unknown:
+        raise ValueError(f"unknown checkpoint(s) {unknown}; configured: {list(config.checkpoints)}")
+    return sorted(dict.fromkeys(days), key=lambda d: (d != config.prediction_day, d))
+
+
+def train(
+    settings: Settings,
+    models: Sequence[str] | None = None,
+    *,
+    profile: str | None = None,
+    checkpoints: Sequence[int] | None = None,
+) -> TrainResult:
+    """Train the configured models (or the subset ``models``) at every checkpoint (or the subset ``checkpoints``),
+    log to MLflow, register each checkpoint's champion, write its tables."""
     from threadpoolctl import threadpool_limits
 
     # One BLAS thread: faster for these small dense problems and no oversubscription on a busy 2-core machine.
@@ -129,37 +72,78 @@ def train(settings: Settings, models: Sequence[str] | None = None, *, profile: s
         # MLflow's own deprecation / pandas-3 notices and its integer-schema hint are not actionable here
         warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
         warnings.filterwarnings("ignore", message=".*Inferred schema contains integer.*")
-        return _train(settings, models, profile)
+        return _train(settings, models, profile, checkpoints)
 
 
-def _train(settings: Settings, models: Sequence[str] | None, profile: str | None) -> TrainResult:
+def _train(
+    settings: Settings, models: Sequence[str] | None, profile: str | None, checkpoints: Sequence[int] | None
+) -> TrainResult:
+    import mlflow
+
+    from laip.ml.tracking import fail_orphaned_runs, git_tags, setup_tracking
+
+    start = time.perf_counter()
+    base = load_ml_config(settings, profile=profile)
+    names = resolve_models(models, base)
+    days = resolve_checkpoints(checkpoints, base)
+    experiment_id = setup_tracking(settings, base)
+    # runs a killed training left RUNNING (a version it registered, if any, never got the alias: it stays unused)
+    for run_id in fail_orphaned_runs(experiment_id):
+        log.warning("marked run %s FAILED: its training ended without closing it", run_id)
+    tags = {**git_tags(settings.repo_root), "profile": base.profile}
+    trained_at = datetime.now(UTC)
+    results: dict[int, TrainResult] = {}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{trained_at:%Y%m%d-%H%M%S}") as training:
+        mlflow.set_tags({**tags, "run_type": "training", "checkpoints": ",".join(map(str, days))})
+        mlflow.log_params({"checkpoints": ",".join(map(str, days)), "models": ",".join(names)})
+        for day in days:
+            results[day] = _train_checkpoint(settings, base.at_checkpoint(day), names, experiment_id, tags, trained_at)
+            log.info(results[day].checkpoint_summary())
+        mlflow.log_metrics(
+            {
+                f"day{day}_selected_{base.primary_split}_roc_auc": float(
+                    r.comparison[r.comparison.is_selected & (r.comparison.split == base.primary_split)].roc_auc.iloc[0]
+                )
+                for day, r in results.items()
+            }
+        )
+    main = results.get(base.prediction_day) or results[days[0]]
+    main.checkpoints = results
+    main.training_run_id = training.info.run_id
+    main.seconds = time.perf_counter() - start
+    return main
+
+
+def _train_checkpoint(
+    settings: Settings,
+    config: MLConfig,
+    names: list[str],
+    experiment_id: str,
+    base_tags: dict[str, str],
+    trained_at: datetime,
+) -> TrainResult:
+    """Train, select, gate, register and tabulate the models of one checkpoint (``config.prediction_day``), in a run
+    nested in the training run."""
     import mlflow
     from mlflow import MlflowClient
 
     from laip.ml.plots import curve_figure
     from laip.ml.tables import SCHEMAS, build_tables
-    from laip.ml.tracking import fail_orphaned_runs, git_tags, setup_tracking
-    from laip.warehouse.tables import replace_tables
+    from laip.warehouse.tables import replace_checkpoint_rows
 
     start = time.perf_counter()
-    config = load_ml_config(settings, profile=profile)
-    names = resolve_models(models, config)
+    day = config.prediction_day
     data = load_feature_data(settings.warehouse, config)
     splits = make_splits(data, config)
     for s in splits:
-        log.info(s.summary())
-    experiment_id = setup_tracking(settings, config)
-    # runs a killed training left RUNNING (a version it registered, if any, never got the alias: it stays unused)
-    for run_id in fail_orphaned_runs(experiment_id):
-        log.warning("marked run %s FAILED: its training ended without closing it", run_id)
-    tags = {**git_tags(settings.repo_root), "data_digest": data.digest, "profile": config.profile}
-    trained_at = datetime.now(UTC)
+        log.info("day %s: %s", day, s.summary())
+    tags = {**base_tags, "data_digest": data.digest, "prediction_day": str(day)}
     evals: dict[str, list[Evaluation]] = {}
     importances: dict[str, pd.DataFrame] = {}
     run_ids: dict[str, str] = {}
     model_infos = {}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{trained_at:%Y%m%d-%H%M%S}") as parent:
-        mlflow.set_tags({**tags, "split": "+".join(s.name for s in splits), "run_type": "training"})
+    with mlflow.start_run(run_name=f"day {day}", nested=True, experiment_id=experiment_id) as parent:
+        mlflow.set_tags({**tags, "split": "+".join(s.name for s in splits), "run_type": "checkpoint"})
         mlflow.log_params(parent_params(config, names, splits))
         log_dataset(data, settings, config)
         with tempfile.TemporaryDirectory() as tmp:
@@ -167,8 +151,8 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
             cfg_path.write_text(yaml.safe_dump(config.raw, sort_keys=False))
             mlflow.log_artifact(str(cfg_path), "config")
         for name in names:
-            # named after the model and the splits it is evaluated on (the MLflow UI lists runs by name)
-            run_name = f"{name}: {config.model_labels.get(name, name)}, {' + '.join(s.name for s in splits)}"
+            # named after the checkpoint, the model and the splits it is evaluated on (the MLflow UI lists runs by name)
+            run_name = f"day {day} {name}: {config.model_labels.get(name, name)}, {' + '.join(s.name for s in splits)}"
             with mlflow.start_run(run_name=run_name, nested=True, experiment_id=experiment_id) as child:
                 t0 = time.perf_counter()
                 evals[name] = [evaluate(name, data, s, config, settings) for s in splits]
@@ -176,7 +160,8 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
                 model_infos[name] = log_model_run(name, evals[name], importances[name], data, config, tags)
                 run_ids[name] = child.info.run_id
                 log.info(
-                    "%s: %s ROC AUC %.3f, AP %.3f (%.1f s)",
+                    "day %s %s: %s ROC AUC %.3f, AP %.3f (%.1f s)",
+                    day,
                     name,
                     splits[0].name,
                     evals[name][0].metrics["roc_auc"],
@@ -239,7 +224,7 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
         counts: dict[str, int] = {}
         if gate.promote:
             # the ml tables describe the champion: a version the gate kept out leaves the champion's in place
-            counts = replace_tables(settings.warehouse, tables, SCHEMAS)
+            counts = replace_checkpoint_rows(settings.warehouse, tables, SCHEMAS, day)
             client.set_registered_model_alias(config.registered_model_name, config.alias, str(version_number))
         mlflow.set_tag("registered_model_version", str(version_number))
     return TrainResult(
@@ -254,4 +239,5 @@ def _train(settings: Settings, models: Sequence[str] | None, profile: str | None
         config.profile,
         data.digest,
         gate,
+        day,
     )

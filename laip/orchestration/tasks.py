@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from laip.ml.insights import InsightResult
     from laip.ml.monitoring.monitor import MonitorResult
     from laip.ml.score import ScoreResult
-    from laip.ml.train import TrainResult
+    from laip.ml.train_result import TrainResult
     from laip.warehouse.build import BuildResult
     from laip.warehouse.publish import PublishResult
 
@@ -197,16 +197,19 @@ def certify_build(settings: Settings, command: str = "dbt build (airflow/cosmos)
     return {"command": command}
 
 
-def train_model(settings: Settings, models: Sequence[str] | None = None) -> TrainResult:
-    """Train the baseline and challengers, log them to MLflow, register the champion."""
+def train_model(
+    settings: Settings, models: Sequence[str] | None = None, checkpoints: Sequence[int] | None = None
+) -> TrainResult:
+    """At every checkpoint (or ``checkpoints``): train the baseline and challengers, log them to MLflow, register
+    the checkpoint's champion."""
     from laip.ml.train import train
 
     with writing(settings, "train"):
-        return train(settings, models=list(models) if models else None)
+        return train(settings, models=list(models) if models else None, checkpoints=checkpoints)
 
 
 def score(settings: Settings) -> ScoreResult:
-    """Score the day-30 population with ``models:/…@champion`` into the ML serving tables."""
+    """Score every checkpoint's population with its ``models:/…@champion`` into the ML serving tables."""
     from laip.ml.score import score as score_population
 
     with writing(settings, "score"):
@@ -259,9 +262,11 @@ def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] 
     for reason in decision.get("reasons", []):
         log.info("retraining: %s", reason)
     with writing(settings, "train"):
-        summary = report(train_model(settings, models))
-        version = summary.get("champion_version")
-        outcome = f"retrained: champion is now version {version}"
+        checkpoints = decision.get("checkpoints") or None  # the ones that triggered (None: every checkpoint)
+        summary = report(train_model(settings, models, checkpoints))
+        version, name = summary.get("champion_version"), summary.get("registered_model_name")
+        of = "" if settings.prediction_day in (checkpoints or [settings.prediction_day]) else f" of {name}"
+        outcome = f"retrained: champion{of} is now version {version}"
         if not summary.get("promoted", True):
             outcome = (
                 f"retrained: version {summary.get('model_version')} not promoted, champion stays version {version} "

@@ -57,6 +57,7 @@ def superset_env(settings: Settings) -> dict[str, str]:
             "LAIP_SUPERSET_HOME": str(settings.superset_home),
             "LAIP_SERVING_WAREHOUSE": str(settings.serving_warehouse),
             "LAIP_MIN_GROUP_SIZE": str(settings.min_group_size),
+            "LAIP_PREDICTION_DAY": str(settings.prediction_day),
             "SUPERSET_CONFIG_PATH": str(CONFIG),
             "FLASK_APP": "superset.app:create_app()",
             "PYTHONDONTWRITEBYTECODE": "1",

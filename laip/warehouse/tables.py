@@ -6,7 +6,7 @@ previous set or the new set, and a failure anywhere (a bad frame, a full disk) r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -26,6 +26,31 @@ def _select_sql(name: str, frame: pd.DataFrame, schemas: Mapping[str, Mapping[st
     return "select " + ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in schema.items()) + " from _frame"
 
 
+Write = Callable[[duckdb.DuckDBPyConnection, str, pd.DataFrame], None]
+
+
+def _write_all(warehouse: Path, tables: Mapping[str, pd.DataFrame], schema: str, write: Write) -> dict[str, int]:
+    """``write(con, name, frame)`` for each table (the frame registered as ``_frame``) in one transaction; returns
+    the row counts after it. Nothing changes on error."""
+    if not warehouse.is_file():
+        raise FileNotFoundError(f"no warehouse at {warehouse}; run `laip load` and `laip build` first")
+    counts: dict[str, int] = {}
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("begin transaction").fetchall()
+        try:
+            con.execute(f"create schema if not exists {schema}").fetchall()
+            for name, frame in tables.items():
+                con.register("_frame", frame)
+                write(con, name, frame)
+                con.unregister("_frame")
+                counts[name] = con.execute(f'select count(*) from {schema}."{name}"').fetchall()[0][0]
+            con.execute("commit").fetchall()
+        except BaseException:
+            con.execute("rollback").fetchall()
+            raise
+    return counts
+
+
 def replace_tables(
     warehouse: Path,
     tables: Mapping[str, pd.DataFrame],
@@ -37,21 +62,47 @@ def replace_tables(
     Tables declared in ``schemas`` (e.g. :data:`laip.ml.tables.SCHEMAS`) get exactly their declared columns and
     types; others keep the frame's.
     """
-    if not warehouse.is_file():
-        raise FileNotFoundError(f"no warehouse at {warehouse}; run `laip load` and `laip build` first")
-    counts: dict[str, int] = {}
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("begin transaction").fetchall()
-        try:
-            con.execute(f"create schema if not exists {schema}").fetchall()
-            for name, frame in tables.items():
-                con.register("_frame", frame)
-                select = _select_sql(name, frame, schemas)
-                con.execute(f'create or replace table {schema}."{name}" as {select}').fetchall()
-                con.unregister("_frame")
-                counts[name] = con.execute(f'select count(*) from {schema}."{name}"').fetchall()[0][0]
-            con.execute("commit").fetchall()
-        except BaseException:
-            con.execute("rollback").fetchall()
-            raise
-    return counts
+
+    def write(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+        con.execute(f'create or replace table {schema}."{name}" as {_select_sql(name, frame, schemas)}').fetchall()
+
+    return _write_all(warehouse, tables, schema, write)
+
+
+def replace_checkpoint_rows(
+    warehouse: Path,
+    tables: Mapping[str, pd.DataFrame],
+    schemas: Mapping[str, Mapping[str, str]],
+    prediction_day: int,
+    schema: str = ML_SCHEMA,
+) -> dict[str, int]:
+    """Replace the rows of checkpoint ``prediction_day`` of each ``schema.<name>`` with the frame (whose rows all
+    belong to that checkpoint), keeping the other checkpoints' rows; in one transaction, as :func:`replace_tables`.
+
+    Rows of a table written before it had the declared columns (e.g. no ``prediction_day``) are dropped: they
+    cannot be told apart. Returns the tables' row counts after the write."""
+    for name, frame in tables.items():
+        if "prediction_day" not in frame.columns or not (frame["prediction_day"] == prediction_day).all():
+            raise ValueError(f"{name}: every row must have prediction_day {prediction_day}")
+
+    def write(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+        declared = list(schemas.get(name, frame.columns))
+        existing = {
+            r[0]
+            for r in con.execute(
+                "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]
+            ).fetchall()
+        }
+        select = _select_sql(name, frame, schemas)
+        if set(declared) <= existing:
+            cols = ", ".join(f'"{c}"' for c in declared)
+            con.execute(
+                f'create or replace table {schema}."{name}" as '
+                f'select {cols} from {schema}."{name}" where prediction_day is distinct from ? '
+                f"union all by name {select}",
+                [prediction_day],
+            ).fetchall()
+        else:
+            con.execute(f'create or replace table {schema}."{name}" as {select}').fetchall()
+
+    return _write_all(warehouse, tables, schema, write)

@@ -95,6 +95,50 @@ def test_batch_equals_single_predictions(server: Server, records: list[dict]) ->
     )
 
 
+def test_every_checkpoint_is_served_like_the_score_table(server: Server, api_home: Settings) -> None:
+    """prediction_day picks the checkpoint's champion: the answer equals `laip score`'s risk history of that
+    checkpoint; an unknown checkpoint or a first active day after it is 422 naming the field; GET /model lists
+    every checkpoint's champion."""
+    status, info = request(server, "GET", "/model")
+    days = [c["prediction_day"] for c in info["checkpoints"]]
+    assert status == 200 and info["prediction_day"] == 30 and days == list(load_ml_config(api_home).checkpoints)
+    assert info["unavailable_checkpoints"] == {}
+    assert {c["registered_model_name"] for c in info["checkpoints"]} == {f"laip-withdrawal-day{d}" for d in days}
+    with duckdb.connect(str(api_home.serving_warehouse), read_only=True) as con:
+        df = con.execute(f"""
+            select f.prediction_day, f.student_module_id, {", ".join("f." + c for c in FEATURES)},
+                   h.withdrawal_probability, h.risk_band, h.reason_1_code, h.model_version
+            from marts.mart_withdrawal_prediction_features f
+            join ml.ml_withdrawal_risk_history h using (student_module_id, prediction_day)
+            where f.prediction_day in (14, 120)
+            qualify row_number() over (partition by f.prediction_day order by h.withdrawal_probability desc) <= 2
+            order by all""").df()
+    rows = json.loads(df.to_json(orient="records"))
+    assert {r["prediction_day"] for r in rows} == {14, 120}
+    for day in (14, 120):
+        at_day = [r for r in rows if r["prediction_day"] == day]
+        status, body = request(
+            server, "POST", "/predict/batch", {"prediction_day": day, "records": [_input(r) for r in at_day]}
+        )
+        assert status == 200 and body["prediction_day"] == day, body
+        assert body["registered_model_name"] == f"laip-withdrawal-day{day}"
+        assert [p["probability"] for p in body["predictions"]] == pytest.approx(
+            [r["withdrawal_probability"] for r in at_day], abs=1e-6
+        )
+        status, one = request(server, "POST", "/predict", {**_input(at_day[0]), "prediction_day": day})
+        assert status == 200 and one["probability"] == pytest.approx(at_day[0]["withdrawal_probability"], abs=1e-6)
+        assert [r["code"] for r in one["reasons"]][:1] == [c for c in [at_day[0]["reason_1_code"]] if c]
+    good = _input(rows[0])
+    status, body = request(server, "POST", "/predict", {**good, "prediction_day": 45})
+    assert status == 422 and [e["loc"] for e in body["detail"]] == [["body", "prediction_day"]], body
+    late = {**good, "clicks_first_active_day": 20}  # the first click after day 14: not known on day 14
+    status, body = request(server, "POST", "/predict", {**late, "prediction_day": 14})
+    assert status == 422 and body["detail"][0]["loc"] == ["body", "clicks_first_active_day"], body
+    assert request(server, "POST", "/predict", {**late, "prediction_day": 30})[0] == 200
+    status, body = request(server, "POST", "/predict/batch", {"prediction_day": 14, "records": [good, late]})
+    assert status == 422 and body["detail"][0]["loc"][-3:] == ["records", 1, "clicks_first_active_day"], body
+
+
 def test_invalid_input_is_422_naming_field_and_reason(server: Server, records: list[dict]) -> None:
     good = _input(records[0])
     cases = {

@@ -31,10 +31,10 @@ def gated(built_sample: Settings, tmp_path_factory: pytest.TempPathFactory) -> d
     config_file.write_text(yaml.safe_dump(raw, sort_keys=False))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LAIP_ML_CONFIG", str(config_file))
-        settings, first = trained_copy(built_sample, tmp_path_factory.mktemp("gate") / "home", ["lr"])
+        settings, first = trained_copy(built_sample, tmp_path_factory.mktemp("gate") / "home", ["lr"], [30])
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        worse = train(settings, ["rf"], profile="worse")
-        again = train(settings, ["lr"], profile="quick")  # the same model on the same data: a tie
+        worse = train(settings, ["rf"], profile="worse", checkpoints=[30])
+        again = train(settings, ["lr"], profile="quick", checkpoints=[30])  # the same model on the same data: a tie
         champion = get_champion(settings, load_ml_config(settings))
     return {"settings": settings, "first": first, "worse": worse, "again": again, "champion": champion}
 

@@ -18,7 +18,7 @@ from laip.ml.config import load_ml_config
 from laip.ml.features import load_feature_data, make_splits
 from laip.ml.insights import build_insight_cards
 from laip.ml.score import score
-from laip.ml.tables import SCHEMAS, TRAINING_TABLES
+from laip.ml.tables import SCHEMAS, SCORING_TABLES, TRAINING_TABLES
 from laip.ml.train import train
 from laip.warehouse.build import build
 from laip.warehouse.publish import publish
@@ -93,6 +93,41 @@ def test_mlflow_run_contents_and_champion_alias(ml_sample: dict) -> None:
     assert set(info.signature.inputs.input_names()) == set(config.features)
 
 
+def test_every_checkpoint_has_its_champion_runs_and_history(ml_sample: dict) -> None:
+    """One training run; in it a run per checkpoint with its model runs; a registered model per checkpoint with its
+    champion; the history holds every checkpoint's population, the current table each attempt's latest one."""
+    settings, result = ml_sample["settings"], ml_sample["train"]
+    config = load_ml_config(settings, profile="quick")
+    assert sorted(result.checkpoints) == list(config.checkpoints) and result.prediction_day == 30
+    client = _client(settings)
+    experiment = client.get_run(result.training_run_id).info.experiment_id
+    day_runs = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{result.training_run_id}'")
+    assert sorted(int(r.data.params["prediction_day"]) for r in day_runs) == list(config.checkpoints)
+    assert result.parent_run_id in {r.info.run_id for r in day_runs}
+    for day in config.checkpoints:
+        version = client.get_model_version_by_alias(config.at_checkpoint(day).registered_model_name, "champion")
+        run = client.get_run(version.tags["training_run_id"])
+        assert run.data.params["prediction_day"] == str(day)
+        assert run.data.tags["mlflow.parentRunId"] == result.training_run_id
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+
+        def per_day(table: str) -> dict[int, int]:
+            return dict(con.execute(f"select prediction_day, count(*) from {table} group by 1").fetchall())
+
+        population = per_day("marts.mart_withdrawal_prediction_features")
+        assert per_day("ml.ml_withdrawal_risk_history") == population
+        for table in TRAINING_TABLES:
+            assert set(per_day(f"ml.{table}")) == set(population), table
+        attempts, current, distinct, latest_ok = con.execute("""
+            select (select count(distinct student_module_id) from marts.mart_withdrawal_prediction_features),
+                   count(*), count(distinct c.student_module_id),
+                   bool_and(c.prediction_day = (select max(f.prediction_day)
+                                                from marts.mart_withdrawal_prediction_features f
+                                                where f.student_module_id = c.student_module_id))
+            from ml.ml_withdrawal_risk_current c""").fetchone()
+        assert attempts == current == distinct and latest_ok
+
+
 def test_serving_tables_match_schemas_and_carry_the_run(ml_sample: dict) -> None:
     settings, result = ml_sample["settings"], ml_sample["train"]
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
@@ -110,7 +145,9 @@ def test_serving_tables_match_schemas_and_carry_the_run(ml_sample: dict) -> None
                 f"or model_version != {result.model_version}) from ml.{table}"
             ).fetchall()[0]
             assert n > 0 and bad == 0, table
-        comp = con.execute("select model_name, split, is_selected from ml.ml_withdrawal_model_comparison").fetchall()
+        comp = con.execute(
+            "select model_name, split, is_selected from ml.ml_withdrawal_model_comparison where prediction_day = 30"
+        ).fetchall()
         assert sorted((m, s) for m, s, _ in comp) == sorted(
             (m, s) for m in MODELS for s in ("temporal", "grouped_random")
         )
@@ -130,7 +167,7 @@ def test_serving_tables_match_schemas_and_carry_the_run(ml_sample: dict) -> None
 
 def test_publish_ships_the_ml_tables(ml_sample: dict) -> None:
     tables = ml_sample["publish"].tables
-    for table in (*TRAINING_TABLES, "ml_withdrawal_predictions", "ml_withdrawal_risk_list", "insight_cards"):
+    for table in (*TRAINING_TABLES, *SCORING_TABLES, "insight_cards"):
         assert tables.get(f"ml.{table}", 0) > 0, table
 
 

@@ -76,11 +76,18 @@ def test_unchanged_data_keeps_the_champion(env: Settings) -> None:
             cols = con.execute(f"describe ml.{name}").fetchall()
             declared = [(c, t.replace("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")) for c, t in schema.items()]
             assert [(c[0], c[1]) for c in cols] == declared, name
-        perf = con.execute(f"select * from ml.{PERFORMANCE} order by population").df()
-        drift = con.execute(f"select * from ml.{DRIFT}").df()
+        days = {
+            t: con.execute(f"select distinct prediction_day from ml.{t}").df().prediction_day
+            for t in (PERFORMANCE, DRIFT)
+        }
+        perf = con.execute(f"select * from ml.{PERFORMANCE} where prediction_day = 30 order by population").df()
+        drift = con.execute(f"select * from ml.{DRIFT} where prediction_day = 30").df()
         assert con.execute(f"select count(*) from ml.{API}").fetchone()[0] == 0  # no prediction log yet
         row = con.execute(f"select retrain, decision, model_version from ml.{DECISION}").fetchall()
     assert row == [(False, "keep_champion", 1)]
+    # every checkpoint's champion is judged on its own rows
+    checkpoints = set(load_ml_config(env).checkpoints)
+    assert set(days[PERFORMANCE]) == checkpoints and set(days[DRIFT]) == checkpoints
     # the champion's held-out presentation reproduces the recorded AUC; training presentations are marked
     held_out = perf.set_index("population").loc["2014J"]
     assert held_out.auc == pytest.approx(held_out.champion_auc, abs=1e-9) and not held_out.in_training
@@ -107,8 +114,10 @@ def test_shifted_key_feature_retrains_then_the_new_champion_is_kept(
     result = monitor(drifted)
     decision = result.decision
     assert decision.retrain and decision.branch == "retrain", decision.reasons
-    assert any("reg_studied_credits drifted in 2014J" in r for r in decision.reasons)
-    drift = result.tables[DRIFT].set_index(["feature", "population"])
+    assert any(r.startswith("day 30: key feature reg_studied_credits drifted in 2014J") for r in decision.reasons)
+    assert decision.checkpoints == list(load_ml_config(env).checkpoints)  # 2014J shifted at every checkpoint
+    day_30 = result.tables[DRIFT]
+    drift = day_30[day_30.prediction_day == 30].set_index(["feature", "population"])
     assert drift.loc[("reg_studied_credits", "2014J")].psi > 0.2
     assert drift.loc[("reg_studied_credits", "2014J")].ks_pvalue < 1e-6
     assert not drift.loc[("reg_studied_credits", "2013J")].triggers_retrain
@@ -148,5 +157,8 @@ def test_model_card_and_retraining_plan_from_the_champion_run(env: Settings, tmp
         "version 1",
     ):
         assert text.lower() in card.lower(), text
+    # every checkpoint's champion is on the card (trained at every checkpoint in ``env``)
+    for day in load_ml_config(env).checkpoints:
+        assert f"| day {day} | laip-withdrawal-day{day} | 1 |" in card, day
     for text in ("0.2", "5%", "keep_champion", "alias", "laip monitor", "retrain"):
         assert text in plan, text

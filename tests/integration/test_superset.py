@@ -370,7 +370,10 @@ def _datasource_of(api: SupersetAPI, chart_id: int) -> dict:
 def test_dashboards_keep_working_while_publish_swaps_the_snapshot(superset: Instance) -> None:
     """Chart queries in 4 threads while `publish` swaps in a new snapshot 6 times: zero errors."""
     settings = superset.settings
-    chart_ids = sorted(_dashboard_chart_ids(superset.api()))
+    charts = _dashboard_chart_ids(superset.api())
+    chart_ids = sorted(charts)
+    # a drill-down chart with no student picked may rightly have no row; every other chart has rows
+    may_be_empty = {cid for cid, name in charts.items() if name.startswith("Selected student")}
     errors: list[str] = []
     queries: list[tuple[float, float]] = []
     stop = threading.Event()
@@ -387,7 +390,8 @@ def test_dashboards_keep_working_while_publish_swaps_the_snapshot(superset: Inst
             except Exception as exc:
                 errors.append(f"{chart_id}: {exc!r}")
                 continue
-            if status != 200 or any(r.get("error") for r in body.get("result", [])) or not _rows(body):
+            failed = status != 200 or any(r.get("error") for r in body.get("result", []))
+            if failed or (not _rows(body) and chart_id not in may_be_empty):
                 errors.append(f"{chart_id}: {status} {str(body)[:300]}")
             queries.append((start, time.monotonic()))
 

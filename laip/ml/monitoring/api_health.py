@@ -5,16 +5,20 @@ from __future__ import annotations
 import pandas as pd
 
 from laip.ml.config import MLConfig
+from laip.ml.monitoring.prediction_log import LEGACY_PREDICTION_DAY
 from laip.ml.monitoring.tables import API, columns
 
 
 def api_inputs(log: pd.DataFrame, config: MLConfig) -> pd.DataFrame:
-    """Model inputs of the successful prediction records, as the model sees them (NULL clicks stay NaN)."""
+    """Model inputs of the successful prediction records at ``config``'s checkpoint (a line without one was
+    scored at day 30), as the model sees them (NULL clicks stay NaN)."""
     from laip.ml.features import prepare_X
 
     if not len(log):
         return pd.DataFrame(columns=config.features)
-    ok = log[(log.status < 400).fillna(False).astype(bool)]
+    day = log.prediction_day if "prediction_day" in log else pd.Series(pd.NA, index=log.index, dtype="Int64")
+    at_day = (day.fillna(LEGACY_PREDICTION_DAY) == config.prediction_day).astype(bool)
+    ok = log[(log.status < 400).fillna(False).astype(bool) & at_day]
     frame = ok.reindex(columns=config.features).reset_index(drop=True)
     return prepare_X(frame, config) if len(frame) else pd.DataFrame(columns=config.features)
 

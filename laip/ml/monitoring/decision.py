@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -24,6 +25,7 @@ class Decision:
     champion_run_id: str | None = None
     champion_auc: float | None = None
     profile_source: str | None = None
+    checkpoints: list[int] = field(default_factory=list)  # the checkpoints whose models a retraining trains
 
     @property
     def branch(self) -> str:
@@ -39,7 +41,16 @@ class Decision:
             f"version {self.champion_version or '-'}, recorded AUC "
             f"{'-' if self.champion_auc is None else f'{self.champion_auc:.3f}'})"
         )
-        return "\n".join([head, *(f"  - {r}" for r in self.reasons)])
+        days = (
+            f"  checkpoints to retrain: day {', '.join(str(d) for d in self.checkpoints)}" if self.checkpoints else ""
+        )
+        return "\n".join([head, *(f"  - {r}" for r in self.reasons), *([days] if days else [])])
+
+
+def _at(row: Any) -> str:
+    """``day P: `` for a row of a checkpoint's table (nothing for a table without checkpoints)."""
+    day = getattr(row, "prediction_day", None)
+    return "" if day is None or pd.isna(day) else f"day {int(day)}: "
 
 
 def _max(series: pd.Series) -> float | None:
@@ -55,10 +66,12 @@ def decide(
     has_champion: bool,
     mode: str = "auto",
     feature_change: str | None = None,
+    missing_checkpoints: Sequence[int] = (),
 ) -> Decision:
     """The retraining rule. ``mode``: ``auto`` (the rule), ``always`` (force), ``never`` (keep unless there is no
     champion at all: nothing could score otherwise). ``feature_change``: the configured features differ from the
-    champion's (it cannot score the mart any more), which always retrains."""
+    champion's (it cannot score the mart any more), which always retrains. ``missing_checkpoints``: other
+    checkpoints of the term without a champion yet (a trigger: they are trained with the retraining)."""
     if mode not in RETRAIN_MODES:
         raise ValueError(f"retrain mode must be one of {RETRAIN_MODES}, not {mode!r}")
     reasons: list[str] = []
@@ -66,15 +79,21 @@ def decide(
         reasons.append("no champion model is registered yet")
     if feature_change:
         reasons.append(feature_change)
+    if missing_checkpoints:
+        days = ", ".join(str(d) for d in missing_checkpoints)
+        reasons.append(f"no champion model yet for checkpoint(s) day {days}")
     decayed = performance[performance.triggers_retrain.astype(bool)] if len(performance) else performance
     for r in decayed.itertuples():
         reasons.append(
-            f"ROC AUC on {r.population} is {r.auc:.3f}, {r.relative_drop:.1%} below the champion's "
+            f"{_at(r)}ROC AUC on {r.population} is {r.auc:.3f}, {r.relative_drop:.1%} below the champion's "
             f"{r.champion_auc:.3f} (threshold {mcfg.auc_drop_threshold:.0%})"
         )
     drifted = drift[drift.triggers_retrain.astype(bool)] if len(drift) else drift
-    for r in drifted.sort_values(["population", "psi"], ascending=[True, False]).itertuples():
-        reasons.append(f"key feature {r.feature} drifted in {r.population}: PSI {r.psi:.3f} > {mcfg.psi_threshold}")
+    order = [c for c in ("prediction_day", "population", "psi") if c in drifted.columns]
+    for r in drifted.sort_values(order, ascending=[c != "psi" for c in order]).itertuples():
+        reasons.append(
+            f"{_at(r)}key feature {r.feature} drifted in {r.population}: PSI {r.psi:.3f} > {mcfg.psi_threshold}"
+        )
     n_triggers = len(reasons)
     key = (
         drift[

@@ -8,9 +8,12 @@
 * **Performance.** The champion scores the feature mart; ROC AUC, average precision and base rate per
   presentation (labels are known for past presentations) against the champion's recorded held-out ROC AUC.
 * **API health.** Requests, errors and latency percentiles per hour and per day from the prediction log.
+* **Checkpoints.** Each checkpoint of the term is monitored on its own rows against its own champion
+  (:mod:`~laip.ml.monitoring.checkpoint`); the drift and performance rows carry ``prediction_day``.
 * **Decision.** Retrain when there is no champion, when a labelled presentation the champion did not train on
   has a ROC AUC at least ``auc_drop_threshold`` (relative) below the recorded one, or when a key feature's PSI
-  exceeds ``psi_threshold`` in such a population or in the API inputs (``monitoring:`` in ``ml/config.yaml``).
+  exceeds ``psi_threshold`` in such a population (``monitoring:`` in ``ml/config.yaml``), at any checkpoint;
+  the retraining trains the checkpoints that triggered (``Decision.checkpoints``).
 
 Everything goes to the ``ml_monitoring_*`` tables of schema ``ml`` in one transaction; ``laip publish`` ships them.
 Drift is descriptive: it says the inputs changed, not why, and the model is not causal.
@@ -29,16 +32,12 @@ import pandas as pd
 
 from laip.config import Settings
 from laip.ml.config import MLConfig
-from laip.ml.monitoring.api_health import api_health, api_inputs
+from laip.ml.monitoring.api_health import api_health
+from laip.ml.monitoring.checkpoint import CheckpointCheck, check_checkpoint
 from laip.ml.monitoring.config import monitoring_config
 from laip.ml.monitoring.decision import Decision, decide
-from laip.ml.monitoring.drift import drift_table
-from laip.ml.monitoring.performance import performance_table
 from laip.ml.monitoring.prediction_log import read_prediction_log
-from laip.ml.monitoring.profile import load_reference_profile, population_digests, populations
-from laip.ml.monitoring.tables import API, DECISION, DRIFT, PERFORMANCE, SCHEMAS, columns, typed
-from laip.ml.provenance import UntrustedModel
-from laip.ml.registry import find_champion
+from laip.ml.monitoring.tables import API, DECISION, DRIFT, PERFORMANCE, SCHEMAS, typed
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +52,12 @@ class MonitorResult:
     def summary(self) -> str:
         drift, perf, api = self.tables[DRIFT], self.tables[PERFORMANCE], self.tables[API]
         lines = [self.decision.summary()]
-        if len(perf):
+        for day, rows in perf.groupby("prediction_day", sort=True) if len(perf) else []:
             lines.append(
-                "  ROC AUC by presentation: "
+                f"  day {day} ROC AUC by presentation: "
                 + ", ".join(
                     f"{r.population} {r.auc:.3f}{' (train)' if r.in_training else ''}"
-                    for r in perf.itertuples()
+                    for r in rows.itertuples()
                     if not (isinstance(r.auc, float) and math.isnan(r.auc))
                 )
             )
@@ -78,16 +77,15 @@ class MonitorResult:
         return self.decision.as_xcom()
 
 
-def _feature_change(trained_features: Any, config: MLConfig) -> str | None:
-    """Why the champion cannot score the current feature mart (its features differ from the configured ones)."""
-    trained, now = {str(f) for f in trained_features}, set(config.features)
-    if trained == now:
-        return None
-    added, removed = sorted(now - trained), sorted(trained - now)
-    return (
-        f"the model features changed since the champion was trained (added {added or 'none'}, removed "
-        f"{removed or 'none'}): the champion cannot score the current feature mart"
-    )
+def _champion_columns(check: CheckpointCheck, config: MLConfig, computed_at: datetime) -> dict[str, Any]:
+    """The checkpoint and its champion, on every row of that checkpoint's monitoring tables."""
+    return {
+        "prediction_day": check.day,
+        "registered_model_name": config.at_checkpoint(check.day).registered_model_name,
+        "model_version": check.champion.version if check.champion else None,
+        "mlflow_run_id": check.champion.training_run_id if check.champion else None,
+        "computed_at": computed_at,
+    }
 
 
 def monitor(
@@ -105,62 +103,44 @@ def monitor(
     tables then describe the new champion while the decision row keeps why it was trained.
     """
     from laip.ml.config import load_ml_config
-    from laip.ml.features import load_feature_data
     from laip.warehouse.tables import replace_tables
 
     start = time.perf_counter()
     config = load_ml_config(settings)
     mcfg = monitoring_config(config)
-    champion = find_champion(settings, config)
-    recorded_auc = champion.recorded_auc(config.primary_split) if champion is not None else math.nan
     log_frame = read_prediction_log(settings)
-    drift = pd.DataFrame(columns=columns(DRIFT))
-    perf = pd.DataFrame(columns=columns(PERFORMANCE))
-    source = feature_change = None
-    model = None
-    if champion is not None:
-        try:
-            model = champion.load()
-        except UntrustedModel as exc:  # it must not score anything: replace it like a champion that cannot score
-            feature_change = f"the champion cannot be used: {exc}"
-            log.warning("%s", feature_change)
-    if champion is not None and model is not None:
-        data = load_feature_data(settings.warehouse, config)
-        profile, source = load_reference_profile(settings, config, champion, recorded_auc, data)
-        model_inputs = getattr(getattr(model, "pipeline", None), "feature_names_in_", None)
-        feature_change = _feature_change(model_inputs if model_inputs is not None else profile["features"], config)
-        trained_on = profile.get("train_presentations", [])
-        known = profile.get("population_digests", {})
-        seen = [p for p, d in population_digests(data.X, data.y, populations(data)).items() if known.get(p) == d]
-        if source != "artifact":
-            seen = sorted(set(seen) | set(trained_on))
-        drift_parts = [drift_table(profile, data.X, populations(data), "presentation", config, mcfg, trained_on, seen)]
-        inputs = api_inputs(log_frame, config)
-        if len(inputs):
-            # reported, never a trigger: anyone who reaches the prediction API can write its log
-            api = pd.Series(["api"] * len(inputs))
-            drift_parts.append(drift_table(profile, inputs, api, "api", config, mcfg, can_trigger=False))
-        drift = pd.concat(drift_parts, ignore_index=True).assign(profile_source=source)
-        proba = None if feature_change or model is None else model.predict_proba(data.X)[:, 1]
-        if proba is not None:
-            perf = performance_table(
-                data.y, proba, populations(data), recorded_auc, mcfg, trained_on, seen, settings.min_group_size
-            )
+    computed_at = datetime.now(UTC)
+    checks = [check_checkpoint(settings, config.at_checkpoint(day), mcfg, log_frame) for day in config.checkpoints]
+    default = next(c for c in checks if c.day == config.prediction_day)
+    champion = default.champion
+    drift = pd.concat([c.drift.assign(**_champion_columns(c, config, computed_at)) for c in checks], ignore_index=True)
+    perf = pd.concat(
+        [c.performance.assign(**_champion_columns(c, config, computed_at)) for c in checks], ignore_index=True
+    )
     if decision is None:
+        changes = [
+            c.feature_change if c is default else f"day {c.day}: {c.feature_change}" for c in checks if c.feature_change
+        ]
         decision = decide(
-            drift, perf, mcfg, has_champion=champion is not None, mode=mode, feature_change=feature_change
+            drift,
+            perf,
+            mcfg,
+            has_champion=champion is not None,
+            mode=mode,
+            feature_change="; ".join(changes) or None,
+            missing_checkpoints=[c.day for c in checks if c.champion is None and c is not default]
+            if champion is not None
+            else (),
         )
+        if decision.retrain:
+            everything = decision.mode == "always" or champion is None
+            decision.checkpoints = [c.day for c in checks if everything or c.triggered] or [default.day]
         if champion is not None:
             decision.champion_version, decision.champion_run_id = champion.version, champion.training_run_id
-            decision.champion_auc = None if math.isnan(recorded_auc) else recorded_auc
-        decision.profile_source = source
-    computed_at = datetime.now(UTC)
-    champ_cols = {
-        "registered_model_name": config.registered_model_name,
-        "model_version": champion.version if champion else None,
-        "mlflow_run_id": champion.training_run_id if champion else None,
-        "computed_at": computed_at,
-    }
+            decision.champion_auc = None if math.isnan(default.recorded_auc) else default.recorded_auc
+        decision.profile_source = default.profile_source
+    champ_cols = _champion_columns(default, config, computed_at)
+    champ_cols.pop("prediction_day")
     decision_row = pd.DataFrame(
         [
             {
@@ -179,6 +159,7 @@ def monitor(
                 "outcome": outcome
                 or ("retrain pending" if decision.retrain else f"kept champion version {decision.champion_version}"),
                 "new_model_version": new_model_version,
+                "checkpoints_to_retrain": ",".join(str(d) for d in decision.checkpoints),
                 **champ_cols,
                 "model_version": decision.champion_version,
                 "mlflow_run_id": decision.champion_run_id,
@@ -186,8 +167,8 @@ def monitor(
         ]
     )
     tables = {
-        DRIFT: drift.assign(**champ_cols),
-        PERFORMANCE: perf.assign(**champ_cols),
+        DRIFT: drift,
+        PERFORMANCE: perf,
         API: api_health(log_frame).assign(**champ_cols),
         DECISION: decision_row,
     }

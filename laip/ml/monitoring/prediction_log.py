@@ -13,6 +13,7 @@ One line per scored record, and one per rejected request::
     model_name             algorithm of the champion (lr / rf / hgb); null for rejected requests
     registered_model_name  MLflow registered model; null for rejected requests
     model_version          registered model version (int); null for rejected requests
+    prediction_day         the checkpoint scored at (int; lines written before checkpoints: absent = day 30)
     record_index           position of the record in a batch (0 for /predict); null for rejected requests
     student_module_id      optional id given by the client (null when not given)
     inputs                 {feature: value} as validated (null = unknown); null for rejected requests
@@ -43,10 +44,12 @@ META_COLUMNS = [
     "model_name",
     "registered_model_name",
     "model_version",
+    "prediction_day",
     "record_index",
     "student_module_id",
     "error",
 ]
+LEGACY_PREDICTION_DAY = 30  # lines written before the API served checkpoints (no prediction_day) were day 30's
 OUTPUT_COLUMNS = ["probability", "risk_band", "is_flagged", "reasons"]
 
 
@@ -97,7 +100,7 @@ def read_prediction_log(source: Settings | Path, *, features: bool = True) -> pd
         parts.append(pd.DataFrame([r.get("inputs") or {} for r in rows], index=meta.index))
     df = pd.concat(parts, axis=1)
     df["ts"] = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
-    for col in ("status", "model_version", "record_index"):
+    for col in ("status", "model_version", "prediction_day", "record_index"):
         df[col] = pd.array(df[col], dtype="Int64")
     df["latency_ms"] = pd.to_numeric(df["latency_ms"], errors="coerce")
     df = df.sort_values(["ts", "request_id", "record_index"], kind="stable", na_position="last").reset_index(drop=True)

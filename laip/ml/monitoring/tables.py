@@ -17,6 +17,7 @@ CHAMPION_COLUMNS = {
 }
 SCHEMAS: dict[str, dict[str, str]] = {
     DRIFT: {
+        "prediction_day": "INTEGER",  # the checkpoint whose rows and champion these are
         "feature": "VARCHAR",
         "feature_label": "VARCHAR",
         "family": "VARCHAR",
@@ -39,6 +40,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         **CHAMPION_COLUMNS,
     },
     PERFORMANCE: {
+        "prediction_day": "INTEGER",
         "population": "VARCHAR",
         "in_training": "BOOLEAN",
         "seen_at_training": "BOOLEAN",
@@ -83,6 +85,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "profile_source": "VARCHAR",
         "outcome": "VARCHAR",
         "new_model_version": "INTEGER",
+        "checkpoints_to_retrain": "VARCHAR",  # "30,60": the checkpoints whose models the retraining trains
         **CHAMPION_COLUMNS,
     },
 }

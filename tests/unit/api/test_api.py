@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from laip.api.champion import FieldSpec
 from laip.api.fastpath import FLAT_FOREST_MAX_ROWS, FastDecision
 from laip.api.predlog import PredictionLog
-from laip.api.schemas import api_limits, build_schemas
+from laip.api.schemas import api_limits, build_schemas, day_bound_errors
 from laip.config import Settings
 from laip.ml.config import load_ml_config
 from laip.ml.modeling import CalibratedModel, build_pipeline
@@ -129,6 +129,46 @@ def test_request_schema_from_config_and_field_specs(settings: Settings) -> None:
     spec = schemas.Record.model_json_schema()
     assert spec["additionalProperties"] is False and set(config.features) <= set(spec["required"])
     assert json.dumps(spec)  # serialisable for OpenAPI
+
+
+def test_a_request_names_its_checkpoint(settings: Settings) -> None:
+    """prediction_day: one of the checkpoints served (default 30), else 422 naming it; a feature bounded by the
+    checkpoint (a first active day) is at most the request's prediction_day."""
+    config = load_ml_config(settings, profile="quick")
+    fields = {f: FieldSpec(f, "float", True) for f in config.features}
+    fields["code_module"] = FieldSpec("code_module", "category", True, ("AAA",))
+    limits = api_limits(settings)
+    schemas = build_schemas(fields, config, limits, (14, 30, 60))
+    good = {f: None for f in config.features}
+    assert schemas.Record(**good).prediction_day == 30 and schemas.Record(**good, prediction_day=60).prediction_day
+    with pytest.raises(ValidationError) as exc:
+        schemas.Record(**good, prediction_day=45)
+    assert exc.value.errors()[0]["loc"] == ("prediction_day",) and "60" in exc.value.errors()[0]["msg"]
+    batch = schemas.Batch(records=[good], prediction_day=14)
+    assert batch.prediction_day == 14 and "prediction_day" not in batch.records[0].model_dump()
+    assert "clicks_first_active_day" in schemas.day_bounded and "clicks_total" not in schemas.day_bounded
+    with pytest.raises(ValidationError):
+        schemas.Record(**{**good, "clicks_first_active_day": 61})  # after the last checkpoint
+    record = {**good, "clicks_first_active_day": 20, "reg_registration_day": -5}
+    assert day_bound_errors(record, 30, schemas.day_bounded, ()) == []
+    [error] = day_bound_errors(record, 14, schemas.day_bounded, ("records", 3))
+    assert error["loc"] == ("body", "records", 3, "clicks_first_active_day") and error["type"] == "less_than_equal"
+
+
+def test_one_schema_serves_every_checkpoint() -> None:
+    """Fields accepted at any checkpoint: nullable when nullable at one, categories of every champion; a champion
+    with other features is not served."""
+    from types import SimpleNamespace
+
+    from laip.api.checkpoints import Served, merged_fields
+
+    def champion(**fields):
+        return SimpleNamespace(fields=fields)
+
+    at_30 = champion(a=FieldSpec("a", "int", False), m=FieldSpec("m", "category", True, ("AAA", "BBB")))
+    at_60 = champion(a=FieldSpec("a", "float", True), m=FieldSpec("m", "category", True, ("BBB", "CCC")))
+    merged = merged_fields(Served({30: at_30, 60: at_60}, {}, 30))  # type: ignore[dict-item]
+    assert merged["a"] == FieldSpec("a", "float", True) and merged["m"].categories == ("AAA", "BBB", "CCC")
 
 
 def test_every_numeric_feature_has_a_range(settings: Settings) -> None:

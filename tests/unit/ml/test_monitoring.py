@@ -123,6 +123,33 @@ def test_key_feature_drift_triggers_only_in_new_or_changed_data(config: MLConfig
     ).retrain
 
 
+def test_a_checkpoint_without_a_champion_triggers_training(config: MLConfig) -> None:
+    mcfg = MonitoringConfig(key_features=("reg_studied_credits",))
+    no_perf = performance_table(np.array([]), np.array([]), pd.Series([], dtype=str), 0.8, mcfg)
+    calm = _drift(config, 0.0, ["2013J"])
+    decision = decide(calm, no_perf, mcfg, has_champion=True, missing_checkpoints=[14, 60])
+    assert decision.retrain and decision.reasons == ["no champion model yet for checkpoint(s) day 14, 60"]
+    assert not decide(calm, no_perf, mcfg, has_champion=True, mode="never", missing_checkpoints=[14]).retrain
+
+
+def test_each_checkpoint_is_judged_on_its_own_rows(config: MLConfig) -> None:
+    """Rows of every checkpoint go to one decision; a reason names its checkpoint, and only a checkpoint whose
+    own rows trigger (or without a usable champion) is retrained."""
+    from laip.ml.monitoring.checkpoint import CheckpointCheck
+
+    mcfg = MonitoringConfig(key_features=())
+    at_60 = _perf(0.5).assign(prediction_day=60)
+    at_30 = _perf(0.85).assign(prediction_day=30)
+    decision = decide(_drift_empty(), pd.concat([at_30, at_60]), mcfg, has_champion=True)
+    assert decision.retrain and decision.reasons[0].startswith("day 60: ROC AUC on 2015B is 0.500")
+    champion = object()
+    calm = CheckpointCheck(30, champion, 0.8, _drift_empty(), at_30)  # type: ignore[arg-type]
+    decayed = CheckpointCheck(60, champion, 0.8, _drift_empty(), at_60)  # type: ignore[arg-type]
+    unusable = CheckpointCheck(90, champion, 0.8, _drift_empty(), at_30, feature_change="features changed")  # type: ignore[arg-type]
+    missing = CheckpointCheck(120, None, math.nan, _drift_empty(), at_30)
+    assert [c.triggered for c in (calm, decayed, unusable, missing)] == [False, True, True, True]
+
+
 def test_drift_of_the_api_inputs_is_shown_but_never_triggers(config: MLConfig) -> None:
     """Anyone who reaches the prediction API can write its log: its drift must not be able to force a retrain."""
     rng = np.random.default_rng(2)
@@ -261,6 +288,10 @@ def test_prediction_log_reading_health_and_inputs(tmp_path: Path, config: MLConf
     X = api_inputs(log, config)
     assert len(X) == 19 and list(X.columns) == config.features
     assert X.clicks_total.isna().all() and X.reg_studied_credits.max() == 90  # NULL clicks stay unknown
+    # lines without prediction_day were scored at day 30: they are day 30's inputs, no other checkpoint's
+    assert log.prediction_day.isna().all() and api_inputs(log, config.at_checkpoint(60)).empty
+    at_60 = log.assign(prediction_day=pd.array([60] * len(log), dtype="Int64"))
+    assert len(api_inputs(at_60, config.at_checkpoint(60))) == 19 and api_inputs(at_60, config).empty
 
 
 def test_population_digests_see_changed_rows_but_not_float_noise() -> None:

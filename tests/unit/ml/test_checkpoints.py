@@ -1,0 +1,71 @@
+"""Every checkpoint of the term: per-checkpoint configs, rows replaced per checkpoint, the current risk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from laip.ml.config import MLConfig, load_ml_config
+from laip.ml.score import risk_current
+from laip.ml.train import resolve_checkpoints
+from laip.warehouse.tables import replace_checkpoint_rows
+
+
+@pytest.fixture(scope="module")
+def config() -> MLConfig:
+    return load_ml_config(profile="quick")
+
+
+def test_each_checkpoint_has_its_registered_model_and_words(config: MLConfig) -> None:
+    at_60 = config.at_checkpoint(60)
+    assert config.registered_model_name == "laip-withdrawal-day30"  # the day-30 model keeps its name
+    assert at_60.registered_model_name == "laip-withdrawal-day60"
+    assert at_60.label("clicks_total") == "Online clicks by day 60"
+    assert at_60.label("clicks_second_half") == "Clicks in days 31-60"
+    assert config.label("clicks_second_half") == "Clicks in days 16-30"
+    assert next(r.label for r in at_60.reasons if r.code == "missed_assessment").endswith("due by day 60")
+
+
+def test_training_order_puts_the_default_checkpoint_first(config: MLConfig) -> None:
+    assert resolve_checkpoints(None, config)[:2] == [30, 14]
+    assert resolve_checkpoints([90, 30, 90], config) == [30, 90]
+    with pytest.raises(ValueError, match="unknown checkpoint"):
+        resolve_checkpoints([45], config)
+
+
+def test_rows_are_replaced_per_checkpoint(tmp_path: Path) -> None:
+    wh = tmp_path / "w.duckdb"
+    duckdb.connect(str(wh)).close()
+    schemas = {"t": {"prediction_day": "INTEGER", "v": "VARCHAR"}}
+    replace_checkpoint_rows(wh, {"t": pd.DataFrame({"prediction_day": [30, 30], "v": ["a", "b"]})}, schemas, 30)
+    replace_checkpoint_rows(wh, {"t": pd.DataFrame({"prediction_day": [60], "v": ["c"]})}, schemas, 60)
+    counts = replace_checkpoint_rows(wh, {"t": pd.DataFrame({"prediction_day": [30], "v": ["d"]})}, schemas, 30)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        rows = con.execute("select prediction_day, v from ml.t order by all").fetchall()
+    assert rows == [(30, "d"), (60, "c")] and counts == {"t": 2}
+    with pytest.raises(ValueError, match="every row must have prediction_day 90"):
+        replace_checkpoint_rows(wh, {"t": pd.DataFrame({"prediction_day": [30], "v": ["x"]})}, schemas, 90)
+
+
+def test_current_risk_is_the_latest_checkpoint_with_its_change(config: MLConfig) -> None:
+    history = pd.DataFrame(
+        {
+            "student_module_id": ["a", "a", "b", "b", "c", "c", "d"],
+            "prediction_day": [14, 30, 14, 30, 30, 60, 14],
+            "withdrawal_probability": [0.10, 0.45, 0.30, 0.20, 0.20, 0.22, 0.5],
+            "risk_band": ["low", "high", "medium", "medium", "medium", "medium", "high"],
+        }
+    )
+    current = risk_current(history, config).set_index("student_module_id")
+    assert current.prediction_day.to_dict() == {"a": 30, "b": 30, "c": 60, "d": 14}
+    assert current.risk_change.to_dict() == {
+        "a": "newly high",
+        "b": "fallen",
+        "c": "steady",
+        "d": "first checkpoint",
+    }
+    assert current.previous_prediction_day.to_dict()["c"] == 30 and pd.isna(current.previous_probability["d"])
+    assert current.probability_change["b"] == pytest.approx(-0.10)
