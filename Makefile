@@ -119,7 +119,7 @@ superset-export: setup
 # dashboard tab (Superset on the sample), a DAG run in Airflow, the trainings in MLflow; smaller copies into
 # docs/screenshots.
 README_SHOTS := overview students-at-risk picked-student-student-drill-down engagement-assessment \
-  student-success-signals ml-withdrawal-risk model-monitoring airflow-dag-run mlflow-runs
+  student-success-signals ml-withdrawal-risk risk-through-the-term model-monitoring airflow-dag-run mlflow-runs
 screenshots: setup setup-tools
 	LAIP_SCREENSHOT_DIR=$(CURDIR)/.laip/screenshots $(BIN)/pytest -m integration -q -k "browser or api_succeeds" \
 	  tests/integration/test_superset.py tests/integration/test_dag_run.py

@@ -54,15 +54,17 @@ async def check_once(app: FastAPI, state: ApiState) -> bool:
     }
     if not moved:
         return False
-    async with state.reload_lock:
-        await asyncio.to_thread(load_into, app, state, set(served) - set(moved))
+    async with state.reload_lock:  # the other checkpoints keep what they had (a failed version is not retried)
+        await asyncio.to_thread(load_into, app, state, set(targets) - set(moved))
     now = {day: ch.model_version for day, ch in state.champions.items()}
     for day, target in moved.items():
         if now.get(day) == target:
             log.info("day-%s champion alias moved: now serving version %s (was %s)", day, target, served.get(day))
         else:
             state.failed_versions[day] = target
-            reason = state.load_error if day == state.default_day else state.unavailable_checkpoints.get(day)
+            served_now = state.served
+            is_default = served_now is not None and day == served_now.default_day
+            reason = state.load_error if is_default or served_now is None else served_now.unavailable.get(day)
             log.warning(
                 "day-%s champion alias points at version %s, which could not be loaded: %s", day, target, reason
             )

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from laip.api import champion as champion_mod
-from laip.api.checkpoints import load_all, merged_fields
+from laip.api.checkpoints import field_errors, load_all, merged_fields, stricter_fields
 from laip.api.predlog import now_iso
 from laip.api.schemas import (
     BatchPrediction,
@@ -56,13 +56,14 @@ def _checkpoint_info(ch: champion_mod.Champion) -> dict[str, Any]:
 
 
 def _model_info(state: ApiState) -> dict[str, Any]:
-    ch = state.champion
-    assert ch is not None
+    served = state.served  # one snapshot: a reload swaps it whole
+    assert served is not None
+    ch = served.default
     cfg, meta = ch.config, ch.metadata
     return {
         "prediction_day": ch.prediction_day,
-        "checkpoints": [_checkpoint_info(state.champions[d]) for d in sorted(state.champions)],
-        "unavailable_checkpoints": dict(sorted(state.unavailable_checkpoints.items())),
+        "checkpoints": [_checkpoint_info(served.champions[d]) for d in served.days],
+        "unavailable_checkpoints": dict(sorted(served.unavailable.items())),
         "registered_model_name": cfg.registered_model_name,
         "alias": cfg.alias,
         "model_version": ch.model_version,
@@ -115,16 +116,25 @@ def install_prediction_routes(app: FastAPI, state: ApiState, schemas: Schemas) -
     Record, Batch = schemas.Record, schemas.Batch
 
     async def score(request: Request, records: list[dict], day: int, loc: tuple = ()) -> JSONResponse:
+        served = state.served
+        stricter = served.stricter.get(day, ()) if served else ()
         errors = [
             e
             for i, r in enumerate(records)
-            for e in day_bound_errors(r, day, schemas.day_bounded, (*loc, i) if loc else ())
+            for e in (
+                *day_bound_errors(r, day, schemas.day_bounded, (*loc, i) if loc else ()),
+                *field_errors(r, stricter, (*loc, i) if loc else ()),
+            )
         ]
         if errors:
             raise RequestValidationError(errors)
-        ch = state.champions.get(day)
+        ch = served.champions.get(day) if served else None
         if ch is None:
-            return unavailable_response(state, request)
+            if served is None or day == served.default_day:
+                return unavailable_response(state, request)
+            why = served.unavailable.get(day, "not loaded yet")
+            detail = f"no champion served for checkpoint day {day}: {why}"
+            return JSONResponse({"detail": detail, "request_id": request.state.request_id}, status_code=503)
         smids = [r.pop("student_module_id", None) for r in records]
         outputs = await state.batcher.predict(
             ch, records, lambda outs: _record_lines(ch, request, records, outs, smids)
@@ -197,10 +207,11 @@ def install_unavailable_routes(app: FastAPI, state: ApiState) -> None:
 
 
 def load_into(app: FastAPI, state: ApiState, reuse: Collection[int] = ()) -> bool:
-    """Load every checkpoint's champion into ``state`` (those in ``reuse`` are kept as served; all of them are
-    kept when the default checkpoint's fails); rebuild the routes when the schema changed."""
+    """Load every checkpoint's champion into ``state`` (those in ``reuse`` are kept as served; a checkpoint whose
+    load fails keeps its previous champion); rebuild the routes when the schema changed. False when the default
+    checkpoint's could not be loaded (``state.load_error`` says why)."""
     try:
-        served = load_all(state.settings, state.champions, reuse)
+        served = load_all(state.settings, state.served, reuse)
     except champion_mod.ChampionUnavailable as exc:
         state.load_error = str(exc)
         log.warning("%s", exc)
@@ -208,12 +219,15 @@ def load_into(app: FastAPI, state: ApiState, reuse: Collection[int] = ()) -> boo
             install_unavailable_routes(app, state)
         return False
     fields, ch = merged_fields(served), served.default
-    if state.schemas is None or state.schemas.fields != fields or state.schemas.days != served.days:
-        install_prediction_routes(app, state, build_schemas(fields, ch.config, state.limits, served.days))
-    state.champions, state.default_day = served.champions, served.default_day
-    state.unavailable_checkpoints, state.load_error = served.unavailable, None
+    served.stricter.update({day: stricter_fields(c, fields) for day, c in served.champions.items()})
+    if state.schemas is None or state.schemas.fields != fields or state.schemas.days != served.checkpoints:
+        install_prediction_routes(app, state, build_schemas(fields, ch.config, state.limits, served.checkpoints))
+    state.served, state.load_error = served, served.default_error
     for day, reason in served.unavailable.items():
         log.warning("checkpoint day %s not served: %s", day, reason)
+    if served.default_error:
+        log.warning("%s (the previous version keeps serving)", served.default_error)
+        return False
     log.info(
         "serving %s",
         ", ".join(

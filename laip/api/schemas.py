@@ -46,9 +46,22 @@ class ApiLimits:
         return tuple(f for f, s in fields.items() if s.kind in ("int", "float") and self.bounds_of(f)[1] == DAY)
 
 
+def _bound(value: Any, pattern: Any, upper: bool) -> Bound:
+    """A number, null, or (as an upper bound) ``day``; anything else is a configuration error naming the rule."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    if upper and value == DAY:
+        return DAY
+    side = "max" if upper else "min"
+    allowed = "a number, null or day" if upper else "a number or null"
+    raise ValueError(f"laip.yaml api.feature_bounds [{pattern}, ...]: {side} must be {allowed}, not {value!r}")
+
+
 def api_limits(settings: Settings) -> ApiLimits:
     cfg = settings.raw.get("api", {}) or {}
-    bounds = tuple((str(p), lo, hi) for p, lo, hi in cfg.get("feature_bounds", []))
+    bounds = tuple(
+        (str(p), _bound(lo, p, upper=False), _bound(hi, p, upper=True)) for p, lo, hi in cfg.get("feature_bounds", [])
+    )
     return ApiLimits(int(cfg.get("max_batch_records", 1000)), int(cfg.get("max_body_bytes", 4_000_000)), bounds)
 
 
@@ -116,8 +129,9 @@ def _day_field(days: tuple[int, ...], default: int) -> tuple[Any, Any]:
         Literal[days],  # an unknown checkpoint: 422 naming prediction_day and the checkpoints served
         Field(
             default,
-            description=f"Course day of the checkpoint to score at: one of the checkpoints with a champion "
-            f"(GET /model); default {default}. The features are the ones known on that day.",
+            description=f"Course day of the checkpoint to score at: one of the configured checkpoints (GET /model "
+            f"lists their champions; one without a champion answers 503); default {default}. The features are the "
+            "ones known on that day.",
         ),
     )
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from laip.api import champion as champion_mod
 from laip.api.batcher import Batcher
+from laip.api.checkpoints import Served
 from laip.api.predlog import PredictionLog, now_iso
 from laip.api.schemas import ApiLimits, ErrorBody, Schemas, api_limits
 from laip.config import Settings
@@ -39,10 +40,8 @@ class ApiState:
         self.limits: ApiLimits = api_limits(settings)
         self.predlog = predlog
         self.api_token = api_token(settings.home)  # authorizes the state-changing endpoints
-        self.champions: dict[int, champion_mod.Champion] = {}  # by checkpoint day (laip.api.checkpoints)
-        self.default_day: int | None = None  # the checkpoint a request without prediction_day is scored at
-        self.unavailable_checkpoints: dict[int, str] = {}  # checkpoints without a served champion, and why
-        self.load_error: str | None = None
+        self.served: Served | None = None  # every checkpoint's champion (laip.api.checkpoints), swapped whole
+        self.load_error: str | None = None  # why the default checkpoint's alias target is not served
         self.schemas: Schemas | None = None
         self.reload_lock = asyncio.Lock()
         self.alias_checked_at: datetime | None = None  # laip.api.alias_watch
@@ -51,9 +50,14 @@ class ApiState:
         self.batcher = Batcher(predlog.submit, max_records=max(2000, self.limits.max_batch_records))
 
     @property
+    def champions(self) -> dict[int, champion_mod.Champion]:
+        """The champions served, by checkpoint day."""
+        return self.served.champions if self.served else {}
+
+    @property
     def champion(self) -> champion_mod.Champion | None:
         """The default checkpoint's champion (None until one is loaded)."""
-        return self.champions.get(self.default_day) if self.default_day is not None else None
+        return self.served.default if self.served else None
 
 
 def rejection(request_id: str, endpoint: str, status: int, error: str, start: float) -> dict[str, Any]:

@@ -252,6 +252,12 @@ def validate_ml_config(config: MLConfig, settings: Settings | None = None) -> No
             f"ml/config.yaml prediction_day {config.prediction_day} != laip.yaml "
             f"domain.prediction_day {settings.prediction_day}"
         )
+    name = config.raw.get("mlflow", {}).get("registered_model_name", config.registered_model_name)
+    names = {fill_day(name, d) for d in config.checkpoints}
+    if len(names) < len(config.checkpoints):
+        problems.append(
+            "mlflow.registered_model_name must contain {day}: each checkpoint registers its own model and champion"
+        )
     if settings is not None and settings.checkpoints != config.checkpoints:
         problems.append(
             f"ml/config.yaml problem.checkpoints {list(config.checkpoints)} != laip.yaml "

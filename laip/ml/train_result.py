@@ -113,3 +113,24 @@ class TrainResult:
                 else "ML tables left as they are (they describe the champion)",
             ]
         )
+
+
+def retraining_outcome(summary: dict[str, Any], default_day: int) -> tuple[str, int | None]:
+    """What a retraining did, for the monitoring decision row, from :meth:`TrainResult.as_xcom`: the sentence and
+    the default checkpoint's champion version after it (None when that checkpoint was not retrained)."""
+    trained = summary.get("checkpoints", {})
+    others = {d: r for d, r in trained.items() if d != str(default_day)}
+    also = ", ".join(
+        f"day {d} v{r['model_version']}{'' if r['promoted'] else ' not promoted'}" for d, r in others.items()
+    )
+    if trained and len(others) == len(trained):  # the default checkpoint was not retrained
+        return f"retrained {also}", None
+    version = summary.get("champion_version")  # the summary is the default checkpoint's
+    if summary.get("promoted", True):
+        outcome = f"retrained: champion is now version {version}"
+    else:
+        outcome = (
+            f"retrained: version {summary.get('model_version')} not promoted, champion stays version {version} "
+            f"({summary.get('champion_gate')})"
+        )
+    return outcome + (f"; also {also}" if also else ""), version

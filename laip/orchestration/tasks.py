@@ -258,20 +258,15 @@ def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] 
     why it was retrained)."""
     from laip.ml.monitoring.decision import Decision
     from laip.ml.monitoring.monitor import monitor as run_monitor
+    from laip.ml.train_result import retraining_outcome
 
     for reason in decision.get("reasons", []):
         log.info("retraining: %s", reason)
     with writing(settings, "train"):
         checkpoints = decision.get("checkpoints") or None  # the ones that triggered (None: every checkpoint)
         summary = report(train_model(settings, models, checkpoints))
-        version, name = summary.get("champion_version"), summary.get("registered_model_name")
-        of = "" if settings.prediction_day in (checkpoints or [settings.prediction_day]) else f" of {name}"
-        outcome = f"retrained: champion{of} is now version {version}"
-        if not summary.get("promoted", True):
-            outcome = (
-                f"retrained: version {summary.get('model_version')} not promoted, champion stays version {version} "
-                f"({summary.get('champion_gate')})"
-            )
+        outcome, version = retraining_outcome(summary, settings.prediction_day)
+        if "not promoted" in outcome:
             log.warning(outcome)
         kept = Decision(**{f.name: decision[f.name] for f in fields(Decision) if f.name in decision})
         run_monitor(settings, kept.mode, decision=kept, outcome=outcome, new_model_version=version)

@@ -311,6 +311,7 @@ def test_small_groups_are_suppressed_in_aggregate_datasets(superset: Instance) -
         "bi_weekly_engagement": "active_students",
         "bi_module_presentations": "n_students",
         "bi_kpi_overview": "attempts",
+        "ml_risk_through_the_term": "attempts",
     }
     for dataset, column in counts.items():
         qc = {
@@ -439,13 +440,14 @@ def test_browser_every_tab_renders_without_errors(superset: Instance) -> None:
     """Headless Chromium: log in, open each tab, wait for the charts, no error box, one PNG per tab."""
     report = _browser(superset, "check", "--out", str(SCREENSHOT_DIR))
     tabs = [t["tab"] for t in report["tabs"]]
-    assert tabs[:6] == [
+    assert tabs[:7] == [
         "Overview",
         "Students at risk",  # where the intervention role works: right after the overview
         "Student drill-down",
         "Engagement & Assessment",
         "Student Success Signals",
         "ML Withdrawal Risk",
+        "Risk through the term",
     ]
     for tab in report["tabs"]:
         assert tab["charts"] >= 1, tab  # at least the freshness line
@@ -480,7 +482,8 @@ def test_browser_every_tab_renders_without_errors(superset: Instance) -> None:
     args = ("--prefix", "picked-student-", "--native-filters", flt, "--tabs", "Student drill-down")
     report = _browser(superset, "check", "--out", str(SCREENSHOT_DIR), *args)
     (tab,) = report["tabs"]
-    assert tab["charts"] == 4 and not tab["empty"], tab  # freshness, the student's row, weekly clicks, assessments
+    # freshness, the student's row, weekly clicks, assessments, risk at every checkpoint
+    assert tab["charts"] == 5 and not tab["empty"], tab
 
 
 def test_browser_viewer_sees_the_aggregates_and_no_student_list(superset: Instance, tmp_path: Path) -> None:

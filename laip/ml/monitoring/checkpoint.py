@@ -40,10 +40,15 @@ class CheckpointCheck:
     feature_change: str | None = None  # why the champion cannot score this checkpoint's rows
 
     @property
+    def unusable(self) -> bool:
+        """No champion, or one that cannot score this checkpoint's rows: retrained whatever the mode."""
+        return self.champion is None or bool(self.feature_change)
+
+    @property
     def triggered(self) -> bool:
         """Whether this checkpoint's data call for retraining its model (under the ``auto`` rule)."""
         flagged = [t for t in (self.drift, self.performance) if len(t) and t.triggers_retrain.astype(bool).any()]
-        return self.champion is None or bool(self.feature_change) or bool(flagged)
+        return self.unusable or bool(flagged)
 
 
 def feature_change(trained_features: Any, config: MLConfig) -> str | None:
@@ -59,24 +64,46 @@ def feature_change(trained_features: Any, config: MLConfig) -> str | None:
 
 
 def check_checkpoint(
-    settings: Settings, config: MLConfig, mcfg: MonitoringConfig, log_frame: pd.DataFrame
+    settings: Settings, config: MLConfig, mcfg: MonitoringConfig, log_frame: pd.DataFrame, *, tolerant: bool = False
 ) -> CheckpointCheck:
-    """Drift and performance of ``config``'s checkpoint (``config.at_checkpoint(day)``) against its champion."""
-    from laip.ml.features import load_feature_data
-
+    """Drift and performance of ``config``'s checkpoint (``config.at_checkpoint(day)``) against its champion.
+    ``tolerant``: a champion that cannot be loaded or scored for any reason is reported as unusable (retrained)
+    instead of failing the whole monitoring run (the other checkpoints')."""
     champion = find_champion(settings, config)
-    recorded_auc = champion.recorded_auc(config.primary_split) if champion is not None else math.nan
     drift = pd.DataFrame(columns=columns(DRIFT))
     perf = pd.DataFrame(columns=columns(PERFORMANCE))
-    check = CheckpointCheck(config.prediction_day, champion, recorded_auc, drift, perf)
+    check = CheckpointCheck(config.prediction_day, champion, math.nan, drift, perf)
     if champion is None:
         return check
+    try:
+        _judge(check, champion, settings, config, mcfg, log_frame)
+    except Exception as exc:
+        if not tolerant:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        check.feature_change = f"the champion could not be monitored: {first}"
+        check.drift, check.performance = drift, perf
+        log.warning("day %s: %s", config.prediction_day, check.feature_change)
+    return check
+
+
+def _judge(
+    check: CheckpointCheck,
+    champion: ChampionVersion,
+    settings: Settings,
+    config: MLConfig,
+    mcfg: MonitoringConfig,
+    log_frame: pd.DataFrame,
+) -> None:
+    from laip.ml.features import load_feature_data
+
+    recorded_auc = check.recorded_auc = champion.recorded_auc(config.primary_split)
     try:
         model = champion.load()
     except UntrustedModel as exc:  # it must not score anything: replace it like a champion that cannot score
         check.feature_change = f"the champion cannot be used: {exc}"
         log.warning("day %s: %s", config.prediction_day, check.feature_change)
-        return check
+        return
     data = load_feature_data(settings.warehouse, config)
     profile, source = load_reference_profile(settings, config, champion, recorded_auc, data)
     model_inputs = getattr(getattr(model, "pipeline", None), "feature_names_in_", None)
@@ -99,4 +126,3 @@ def check_checkpoint(
         check.performance = performance_table(
             data.y, proba, populations(data), recorded_auc, mcfg, trained_on, seen, settings.min_group_size
         )
-    return check

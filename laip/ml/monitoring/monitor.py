@@ -110,7 +110,10 @@ def monitor(
     mcfg = monitoring_config(config)
     log_frame = read_prediction_log(settings)
     computed_at = datetime.now(UTC)
-    checks = [check_checkpoint(settings, config.at_checkpoint(day), mcfg, log_frame) for day in config.checkpoints]
+    checks = [
+        check_checkpoint(settings, config.at_checkpoint(day), mcfg, log_frame, tolerant=day != config.prediction_day)
+        for day in config.checkpoints
+    ]
     default = next(c for c in checks if c.day == config.prediction_day)
     champion = default.champion
     drift = pd.concat([c.drift.assign(**_champion_columns(c, config, computed_at)) for c in checks], ignore_index=True)
@@ -132,9 +135,10 @@ def monitor(
             if champion is not None
             else (),
         )
-        if decision.retrain:
+        if decision.retrain:  # which checkpoints: all (forced, or no day-30 champion), else those that call for it
             everything = decision.mode == "always" or champion is None
-            decision.checkpoints = [c.day for c in checks if everything or c.triggered] or [default.day]
+            needed = (lambda c: c.unusable) if decision.mode == "never" else (lambda c: c.triggered)
+            decision.checkpoints = [c.day for c in checks if everything or needed(c)] or [default.day]
         if champion is not None:
             decision.champion_version, decision.champion_run_id = champion.version, champion.training_run_id
             decision.champion_auc = None if math.isnan(default.recorded_auc) else default.recorded_auc

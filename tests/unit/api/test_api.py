@@ -155,12 +155,21 @@ def test_a_request_names_its_checkpoint(settings: Settings) -> None:
     assert error["loc"] == ("body", "records", 3, "clicks_first_active_day") and error["type"] == "less_than_equal"
 
 
+def test_a_bad_feature_bound_is_a_clear_configuration_error(settings: Settings) -> None:
+    import dataclasses
+
+    for rule in (["clicks_*", "Day", 5], ["clicks_*", "day", 5], ["clicks_*", 0, True]):
+        raw = {**settings.raw, "api": {"feature_bounds": [rule]}}
+        with pytest.raises(ValueError, match=r"api.feature_bounds \[clicks_\*"):
+            api_limits(dataclasses.replace(settings, raw=raw))
+
+
 def test_one_schema_serves_every_checkpoint() -> None:
     """Fields accepted at any checkpoint: nullable when nullable at one, categories of every champion; a champion
     with other features is not served."""
     from types import SimpleNamespace
 
-    from laip.api.checkpoints import Served, merged_fields
+    from laip.api.checkpoints import Served, field_errors, merged_fields, stricter_fields
 
     def champion(**fields):
         return SimpleNamespace(fields=fields)
@@ -169,6 +178,17 @@ def test_one_schema_serves_every_checkpoint() -> None:
     at_60 = champion(a=FieldSpec("a", "float", True), m=FieldSpec("m", "category", True, ("BBB", "CCC")))
     merged = merged_fields(Served({30: at_30, 60: at_60}, {}, 30))  # type: ignore[dict-item]
     assert merged["a"] == FieldSpec("a", "float", True) and merged["m"].categories == ("AAA", "BBB", "CCC")
+    # scoring at day 30 stays as strict as day 30's champion alone: no null, no day-60-only category, integers
+    stricter = stricter_fields(at_30, merged)  # type: ignore[arg-type]
+    assert [s.name for s in stricter] == ["a", "m"]
+    assert field_errors({"a": 1, "m": "BBB"}, stricter, ()) == []
+    errors = field_errors({"a": None, "m": "CCC"}, stricter, ("records", 2))
+    assert [(e["loc"], e["type"]) for e in errors] == [
+        (("body", "records", 2, "a"), "missing"),
+        (("body", "records", 2, "m"), "literal_error"),
+    ]
+    assert field_errors({"a": 1.5, "m": None}, stricter, ())[0]["type"] == "int_type"
+    assert stricter_fields(at_60, merged) == (at_60.fields["m"],)  # type: ignore[arg-type]
 
 
 def test_every_numeric_feature_has_a_range(settings: Settings) -> None:

@@ -69,3 +69,35 @@ def test_current_risk_is_the_latest_checkpoint_with_its_change(config: MLConfig)
     }
     assert current.previous_prediction_day.to_dict()["c"] == 30 and pd.isna(current.previous_probability["d"])
     assert current.probability_change["b"] == pytest.approx(-0.10)
+
+
+def test_every_checkpoint_needs_its_own_registered_model(config: MLConfig) -> None:
+    import dataclasses
+
+    from laip.ml.config import MLConfigError, validate_ml_config
+
+    raw = {**config.raw, "mlflow": {**config.raw["mlflow"], "registered_model_name": "laip-withdrawal"}}
+    with pytest.raises(MLConfigError, match=r"registered_model_name must contain \{day\}"):
+        validate_ml_config(dataclasses.replace(config, raw=raw))
+
+
+def test_the_retraining_outcome_names_every_checkpoint_retrained() -> None:
+    from laip.ml.train_result import retraining_outcome
+
+    def summary(**days: bool) -> dict:
+        return {
+            "champion_version": 2,
+            "model_version": 2,
+            "promoted": days.get("day30", True),
+            "champion_gate": "worse than the champion",
+            "checkpoints": {d[3:]: {"model_version": 2, "promoted": ok} for d, ok in days.items()},
+        }
+
+    assert retraining_outcome(summary(day30=True), 30) == ("retrained: champion is now version 2", 2)
+    assert retraining_outcome(summary(day30=True, day60=False), 30) == (
+        "retrained: champion is now version 2; also day 60 v2 not promoted",
+        2,
+    )
+    assert retraining_outcome(summary(day60=True, day90=True), 30) == ("retrained day 60 v2, day 90 v2", None)
+    outcome, _ = retraining_outcome(summary(day30=False), 30)
+    assert outcome.startswith("retrained: version 2 not promoted") and "worse than the champion" in outcome

@@ -48,6 +48,7 @@ def test_bundle_references_are_consistent() -> None:
         "Engagement & Assessment",
         "Student Success Signals",
         "ML Withdrawal Risk",
+        "Risk through the term",
         "Model Monitoring",
     ]
     for flt in dash["metadata"]["native_filter_configuration"]:
