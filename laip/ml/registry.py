@@ -140,11 +140,6 @@ def find_champion(settings: Settings, config: MLConfig) -> ChampionVersion | Non
         return None
 
 
-def checkpoints_without_champion(settings: Settings, config: MLConfig) -> list[int]:
-    """The checkpoints (course days) whose registered model has no champion yet."""
-    return [day for day in config.checkpoints if find_champion(settings, config.at_checkpoint(day)) is None]
-
-
 def get_champion(settings: Settings, config: MLConfig) -> ChampionVersion:
     """The version that carries the champion alias now; raises :class:`NoChampion` naming the model."""
     from mlflow import MlflowClient
