@@ -71,6 +71,7 @@ class MLConfig:
     alias: str
     relative_high: float = 0.10  # share of a module-presentation in the relative band "top"
     relative_medium: float = 0.20  # the next share: "next"
+    risk_change: float = 0.05  # probability move since the previous checkpoint that counts as risen / fallen
     checkpoints: tuple[int, ...] = (30,)  # every checkpoint of the term (problem.checkpoints)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -199,6 +200,7 @@ def load_ml_config(
         risk_medium=float(cfg["risk_bands"]["medium"]),
         relative_high=float(cfg["risk_bands"].get("relative", {}).get("top", 0.10)),
         relative_medium=float(cfg["risk_bands"].get("relative", {}).get("next", 0.20)),
+        risk_change=float(cfg["risk_bands"].get("change", 0.05)),
         fairness_attributes=tuple(cfg["fairness_attributes"]),
         seed=int(cfg["seed"]),
         experiment_name=cfg["mlflow"]["experiment_name"],
@@ -237,6 +239,8 @@ def validate_ml_config(config: MLConfig, settings: Settings | None = None) -> No
         config.relative_high > 0 and config.relative_medium >= 0 and config.relative_high + config.relative_medium <= 1
     ):
         problems.append("risk_bands.relative needs top > 0, next >= 0 and top + next <= 1")
+    if not 0 < config.risk_change < 1:
+        problems.append("risk_bands.change needs 0 < change < 1")
     if config.primary_split not in ("temporal", "grouped_random"):
         problems.append("selection.primary_split must be temporal or grouped_random")
     if config.selection_metric not in ("roc_auc", "average_precision"):
@@ -258,10 +262,11 @@ def validate_ml_config(config: MLConfig, settings: Settings | None = None) -> No
         problems.append(
             "mlflow.registered_model_name must contain {day}: each checkpoint registers its own model and champion"
         )
-    if settings is not None and settings.checkpoints != config.checkpoints:
+    if settings is not None and not set(config.checkpoints) <= set(settings.checkpoints):
         problems.append(
-            f"ml/config.yaml problem.checkpoints {list(config.checkpoints)} != laip.yaml "
-            f"domain.checkpoints {list(settings.checkpoints)}"
+            f"ml/config.yaml problem.checkpoints {list(config.checkpoints)}: "
+            f"{sorted(set(config.checkpoints) - set(settings.checkpoints))} not in laip.yaml domain.checkpoints "
+            f"{list(settings.checkpoints)} (the feature mart's)"
         )
     if problems:
         raise MLConfigError("invalid ML config: " + "; ".join(problems))

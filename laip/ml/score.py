@@ -122,7 +122,7 @@ def risk_current(history: pd.DataFrame, config: MLConfig) -> pd.DataFrame:
     )
     current = ordered.groupby("student_module_id").tail(1).copy()
     delta = current.withdrawal_probability - current.previous_probability
-    step = float(config.raw.get("risk_bands", {}).get("change", 0.05))
+    step = config.risk_change
     current["probability_change"] = delta.round(6)
     current["risk_change"] = np.select(
         [
@@ -146,8 +146,8 @@ def score(settings: Settings) -> ScoreResult:
     start = time.perf_counter()
     base = load_ml_config(settings)
     parts: dict[int, pd.DataFrame] = {}
+    versions: dict[int, Any] = {}
     skipped: dict[int, str] = {}
-    main_version = None
     for day in base.checkpoints:
         config = base.at_checkpoint(day)
         try:
@@ -158,10 +158,9 @@ def score(settings: Settings) -> ScoreResult:
             skipped[day] = str(exc)
             log.warning("day %s not scored: %s", day, exc)
             continue
+        versions[day] = version
         parts[day] = score_checkpoint(settings, config, version)
-        if day == base.prediction_day:
-            main_version = version
-    assert main_version is not None
+    main_version = versions[base.prediction_day]
     history = pd.concat(parts.values(), ignore_index=True)
     out = parts[base.prediction_day].rename(
         columns={"observed_withdrew_after_prediction_day": "observed_withdrew_after_day_30"}

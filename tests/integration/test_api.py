@@ -101,7 +101,11 @@ def test_every_checkpoint_is_served_like_the_score_table(server: Server, api_hom
     every checkpoint's champion."""
     status, info = request(server, "GET", "/model")
     days = [c["prediction_day"] for c in info["checkpoints"]]
-    assert status == 200 and info["prediction_day"] == 30 and days == list(load_ml_config(api_home).checkpoints)
+    assert (
+        status == 200
+        and info["prediction_day"] == 30
+        and days == list(load_ml_config(api_home, profile="quick").checkpoints)
+    )
     assert info["unavailable_checkpoints"] == {}
     assert {c["registered_model_name"] for c in info["checkpoints"]} == {f"laip-withdrawal-day{d}" for d in days}
     with duckdb.connect(str(api_home.serving_warehouse), read_only=True) as con:
@@ -110,12 +114,12 @@ def test_every_checkpoint_is_served_like_the_score_table(server: Server, api_hom
                    h.withdrawal_probability, h.risk_band, h.reason_1_code, h.model_version
             from marts.mart_withdrawal_prediction_features f
             join ml.ml_withdrawal_risk_history h using (student_module_id, prediction_day)
-            where f.prediction_day in (14, 120)
+            where f.prediction_day in (14, 60)
             qualify row_number() over (partition by f.prediction_day order by h.withdrawal_probability desc) <= 2
             order by all""").df()
     rows = json.loads(df.to_json(orient="records"))
-    assert {r["prediction_day"] for r in rows} == {14, 120}
-    for day in (14, 120):
+    assert {r["prediction_day"] for r in rows} == {14, 60}
+    for day in (14, 60):
         at_day = [r for r in rows if r["prediction_day"] == day]
         status, body = request(
             server, "POST", "/predict/batch", {"prediction_day": day, "records": [_input(r) for r in at_day]}

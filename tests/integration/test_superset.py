@@ -221,7 +221,7 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
         f["targets"][0]["column"]["name"]: f
         for f in json.loads(dash["result"]["json_metadata"])["native_filter_configuration"]
     }
-    assert set(filters) == {"code_module", "code_presentation", "attempt_label"}
+    assert set(filters) == {"code_module", "code_presentation", "attempt_label", "prediction_day"}
     for name in ("code_module", "code_presentation"):
         assert filters[name]["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}, "a chart is out of scope"
     # the drill-down's student: one, on the drill-down tab only, nothing picked by default (Superset 6.1 shows a
@@ -229,6 +229,11 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
     student = filters["attempt_label"]
     assert student["scope"]["rootPath"] == ["TAB-drilldown"] and not student["controlValues"]["multiSelect"]
     assert not student["controlValues"]["defaultToFirstItem"]
+    # the checkpoint: one course day, required, day 30 unless picked, on the model and monitoring tabs
+    checkpoint = filters["prediction_day"]
+    assert checkpoint["scope"]["rootPath"] == ["TAB-ml", "TAB-monitoring"]
+    assert checkpoint["controlValues"]["enableEmptyFilter"] and not checkpoint["controlValues"]["multiSelect"]
+    assert checkpoint["defaultDataMask"]["filterState"]["value"] == [30]
 
     charts = _dashboard_chart_ids(api)
     assert len(charts) >= 15
@@ -259,7 +264,25 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
                     problems.append(f"{name}: the {col} filter is not applied and the title does not say 'global'")
             elif _rows(body) == base and not (risk_list and col == "code_presentation"):
                 problems.append(f"{name}: filtering on {col} = {value} did not change the result")
+        problems += _checkpoint_problems(api, name, qc, base)
     assert not problems, "\n".join(problems)
+
+
+def _checkpoint_problems(api: SupersetAPI, name: str, qc: dict, base: list) -> list[str]:
+    """A chart whose dataset follows the Checkpoint filter shows day 30 unless another checkpoint is picked, then
+    that one (the charts of the term tab show every checkpoint)."""
+    status, dataset = api.get(f"/api/v1/dataset/{qc['datasource']['id']}")
+    if status != 200 or "filter_values('prediction_day')" not in (dataset["result"].get("sql") or ""):
+        return [] if status == 200 else [f"{name}: dataset {status}"]
+    status, body = _data(api, qc, [{"col": "prediction_day", "op": "IN", "val": [60]}])
+    if status != 200:
+        return [f"{name} at day 60: {status} {str(body)[:300]}"]
+    days = {row.get("prediction_day") for row in base} - {None}
+    if days - {30}:
+        return [f"{name}: shows checkpoints {sorted(days)} without a pick, not day 30 only"]
+    if not _rows(body) or _rows(body) == base:
+        return [f"{name}: picking day 60 did not show day 60"]
+    return []
 
 
 def _picked_student(settings: Settings) -> str:

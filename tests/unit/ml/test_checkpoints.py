@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,7 @@ from laip.warehouse.tables import replace_checkpoint_rows
 
 @pytest.fixture(scope="module")
 def config() -> MLConfig:
-    return load_ml_config(profile="quick")
+    return load_ml_config(profile="full")  # every checkpoint
 
 
 def test_each_checkpoint_has_its_registered_model_and_words(config: MLConfig) -> None:
@@ -69,16 +70,36 @@ def test_current_risk_is_the_latest_checkpoint_with_its_change(config: MLConfig)
     }
     assert current.previous_prediction_day.to_dict()["c"] == 30 and pd.isna(current.previous_probability["d"])
     assert current.probability_change["b"] == pytest.approx(-0.10)
+    # the step is risk_bands.change: with 0.15, b's drop of 0.10 is steady
+    wider = risk_current(history, dataclasses.replace(config, risk_change=0.15)).set_index("student_module_id")
+    assert wider.risk_change["b"] == "steady" and wider.risk_change["a"] == "newly high"
+
+
+@pytest.mark.parametrize("change", [0.0, 1.0])
+def test_risk_change_step_is_validated(config: MLConfig, change: float) -> None:
+    from laip.ml.config import MLConfigError, validate_ml_config
+
+    with pytest.raises(MLConfigError, match=r"risk_bands\.change"):
+        validate_ml_config(dataclasses.replace(config, risk_change=change))
 
 
 def test_every_checkpoint_needs_its_own_registered_model(config: MLConfig) -> None:
-    import dataclasses
-
     from laip.ml.config import MLConfigError, validate_ml_config
 
     raw = {**config.raw, "mlflow": {**config.raw["mlflow"], "registered_model_name": "laip-withdrawal"}}
     with pytest.raises(MLConfigError, match=r"registered_model_name must contain \{day\}"):
         validate_ml_config(dataclasses.replace(config, raw=raw))
+
+
+def test_models_cover_the_mart_checkpoints_or_some_of_them(config: MLConfig) -> None:
+    from laip.config import load_settings
+    from laip.ml.config import MLConfigError, validate_ml_config
+
+    settings = load_settings()
+    validate_ml_config(dataclasses.replace(config, checkpoints=(14, 30, 60)), settings)
+    assert load_ml_config(profile="quick").checkpoints == (14, 30, 60)  # the tests' profile: three of them
+    with pytest.raises(MLConfigError, match=r"\[45\] not in laip.yaml domain.checkpoints"):
+        validate_ml_config(dataclasses.replace(config, checkpoints=(30, 45)), settings)
 
 
 def test_the_retraining_outcome_names_every_checkpoint_retrained() -> None:

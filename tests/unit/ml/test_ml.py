@@ -98,9 +98,9 @@ def test_presentation_calendar_rule() -> None:
 
 
 def test_config_at_a_checkpoint_reads_its_rows_only(config: MLConfig) -> None:
-    at_90 = config.at_checkpoint(90)
-    assert at_90.prediction_day == 90 and at_90.checkpoints == config.checkpoints and config.prediction_day == 30
-    assert "where prediction_day = 90 " in at_90.mart_query("student_module_id")
+    at_60 = config.at_checkpoint(60)
+    assert at_60.prediction_day == 60 and at_60.checkpoints == config.checkpoints and config.prediction_day == 30
+    assert "where prediction_day = 60 " in at_60.mart_query("student_module_id")
     with pytest.raises(MLConfigError, match="45 is not a checkpoint"):
         config.at_checkpoint(45)
 

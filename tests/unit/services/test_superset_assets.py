@@ -51,10 +51,12 @@ def test_bundle_references_are_consistent() -> None:
         "Risk through the term",
         "Model Monitoring",
     ]
+    fresh = dash["position"]["CHART-drilldown-freshness"]["meta"]["chartId"]
     for flt in dash["metadata"]["native_filter_configuration"]:
         if flt["id"] == "NATIVE_FILTER-student":  # the drill-down's student: its tab only, not the freshness line
-            fresh = dash["position"]["CHART-drilldown-freshness"]["meta"]["chartId"]
             assert flt["scope"] == {"rootPath": ["TAB-drilldown"], "excluded": [fresh]}
+        elif flt["id"] == "NATIVE_FILTER-checkpoint":  # the model and monitoring tabs, not the freshness line / API
+            assert flt["scope"]["rootPath"] == ["TAB-ml", "TAB-monitoring"] and fresh in flt["scope"]["excluded"]
         else:
             assert flt["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}
         assert flt["targets"][0]["datasetUuid"] in ds_uuids
