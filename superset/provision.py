@@ -41,7 +41,7 @@ ASSETS_DIR = HERE / "assets"
 ROLES_FILE = HERE / "roles.yaml"
 WAREHOUSE_PLACEHOLDER = "${LAIP_SERVING_WAREHOUSE}"
 GROUP_SIZE_PARAM = "min_group_size"
-CHECKPOINT_PARAM = "prediction_day"  # the default checkpoint, whose rows the day-30 model charts show
+CHECKPOINT_PARAM = "prediction_day"  # the default checkpoint: what the model charts show unless one is picked
 # a dataset with one of these columns has one row per student (attempt): never for the viewer role
 STUDENT_LEVEL_COLUMNS = {"id_student", "student_module_id"}
 
@@ -101,6 +101,8 @@ def read_bundle(assets: Path, warehouse: Path, min_group_size: int, prediction_d
         text = path.read_text()
         if rel.startswith("databases/"):
             text = text.replace(WAREHOUSE_PLACEHOLDER, str(warehouse))
+        elif rel.startswith("dashboards/"):
+            text = _with_default_checkpoint(text, prediction_day)
         elif rel.startswith("datasets/"):
             config = yaml.safe_load(text)
             params = config.get("template_params") or {}
@@ -113,6 +115,21 @@ def read_bundle(assets: Path, warehouse: Path, min_group_size: int, prediction_d
     if "metadata.yaml" not in contents:
         raise SystemExit(f"{assets} has no metadata.yaml: not an asset bundle")
     return contents
+
+
+def _with_default_checkpoint(text: str, prediction_day: int) -> str:
+    """The dashboard with its Checkpoint filter defaulting to ``prediction_day`` (the datasets' own default)."""
+    import yaml
+
+    config = yaml.safe_load(text)
+    for flt in config.get("metadata", {}).get("native_filter_configuration", []):
+        mask = flt.get("defaultDataMask", {})
+        if flt["targets"][0]["column"]["name"] != CHECKPOINT_PARAM or mask["filterState"]["value"] == [prediction_day]:
+            continue
+        mask["filterState"].update(value=[prediction_day], label=str(prediction_day))
+        mask["extraFormData"] = {"filters": [{"col": CHECKPOINT_PARAM, "op": "IN", "val": [prediction_day]}]}
+        text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    return text
 
 
 def import_assets(assets: Path = ASSETS_DIR) -> dict[str, int]:

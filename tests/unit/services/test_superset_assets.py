@@ -167,3 +167,27 @@ def test_connection_mutator_forces_read_only(tmp_path: Path, monkeypatch: pytest
     for elsewhere in ("duckdb:////x/../home/warehouse/laip.duckdb", "duckdb:///:memory:", "duckdb://"):
         with pytest.raises(PermissionError, match=r"pinned to the serving snapshot /x/laip\.duckdb"):
             config.DB_CONNECTION_MUTATOR(make_url(elsewhere), {}, "admin", None, None)
+
+
+def test_the_checkpoint_filter_defaults_to_the_datasets_default_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundle fills the Checkpoint filter's default from the default checkpoint, as it fills the datasets'."""
+    import importlib.util
+
+    for var in ("SUPERSET_CONFIG_PATH", "FLASK_APP"):  # the module sets them on import if unset: kept to this test
+        monkeypatch.setenv(var, os.environ.get(var, "unused"))
+    spec = importlib.util.spec_from_file_location("provision", ASSETS.parent / "provision.py")
+    assert spec and spec.loader
+    provision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(provision)
+
+    def checkpoint_default(day: int) -> dict:
+        bundle = provision.read_bundle(ASSETS, tmp_path / "w.duckdb", 10, day)
+        dash = yaml.safe_load(next(t for r, t in bundle.items() if r.startswith("dashboards/")))
+        (flt,) = [f for f in dash["metadata"]["native_filter_configuration"] if f["id"] == "NATIVE_FILTER-checkpoint"]
+        return flt["defaultDataMask"]
+
+    assert checkpoint_default(30)["filterState"]["value"] == [30]
+    at_60 = checkpoint_default(60)
+    assert at_60["filterState"]["value"] == [60] and at_60["extraFormData"]["filters"][0]["val"] == [60]
