@@ -42,6 +42,7 @@ class Settings:
     event_days_after_end: int = 14
     writer_wait_seconds: float = 600.0  # how long a warehouse writer waits for the one running (laip.locks)
     checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS  # course days with a risk prediction; include prediction_day
+    presentation_start_day: int = 1  # nominal day of the start month of a presentation (laip.ingest.calendar)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # --- derived locations (all state lives under ``home``) ---
@@ -111,6 +112,7 @@ class Settings:
             "min_group_size": self.min_group_size,
             "event_days_before_start": self.event_days_before_start,
             "event_days_after_end": self.event_days_after_end,
+            "presentation_start_day": self.presentation_start_day,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -182,6 +184,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         domain.get("checkpoints", list(DEFAULT_CHECKPOINTS)), prediction_day, "laip.yaml domain.checkpoints"
     )
     data_dir = _pick(overrides.get("data_dir"), "LAIP_DATA_DIR", paths.get("data_dir", "data/raw"), root)
+    start_day = domain.get("presentation_start_day", 1)
+    if not isinstance(start_day, int) or not 1 <= start_day <= 28:
+        raise ConfigError(
+            f"laip.yaml domain.presentation_start_day must be a day of the month 1..28, got {start_day!r}"
+        )
     return Settings(
         repo_root=root,
         home=home[0],
@@ -199,5 +206,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         event_days_before_start=int(domain.get("event_days_before_start", 400)),
         event_days_after_end=int(domain.get("event_days_after_end", 14)),
         writer_wait_seconds=float(raw.get("warehouse", {}).get("writer_wait_seconds", 600)),
+        presentation_start_day=start_day,
         raw=raw,
     )

@@ -1,6 +1,7 @@
 -- The prediction population of every checkpoint P must be exactly the attempts still enrolled on day P:
 -- nobody unregistered on or before P, nobody registered after P, and nobody who is enrolled on day P left
--- out.
+-- out. In an export as of a date, a running presentation's population covers only the checkpoints it has reached
+-- (up to presentation_observed_through_day).
 
 with attempts as (
 
@@ -28,12 +29,13 @@ wrongly_included as (
     select
         attempts.student_module_id,
         features.prediction_day,
-        'unregistered on or before day P or registered after P' as problem
+        'unregistered on or before day P, registered after P, or P not reached yet' as problem
     from features
     inner join attempts on features.student_module_id = attempts.student_module_id
     where
         attempts.unregistration_day <= features.prediction_day
         or attempts.registration_day > features.prediction_day
+        or attempts.presentation_observed_through_day < features.prediction_day
 
 ),
 
@@ -52,6 +54,10 @@ wrongly_excluded as (
     where
         (attempts.registration_day is null or attempts.registration_day <= checkpoints.prediction_day)
         and (attempts.unregistration_day is null or attempts.unregistration_day > checkpoints.prediction_day)
+        and (
+            attempts.presentation_observed_through_day is null
+            or attempts.presentation_observed_through_day >= checkpoints.prediction_day
+        )
 
 )
 

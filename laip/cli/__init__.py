@@ -1,7 +1,7 @@
 """``laip``: one sub-command per pipeline step. The Makefile, the README and the Airflow DAG all call these.
 
-laip validate [DATA_DIR] [--json]   check the raw files; JSON report under $LAIP_HOME/reports
-laip load [DATA_DIR] [--force]      validate (if needed) and load raw tables atomically
+laip validate [DATA_DIR] [--json]   check the raw files; JSON report under $LAIP_HOME/reports; --as-of D: a live export
+laip load [DATA_DIR] [--force]      validate (if needed) and load raw tables atomically; --as-of D: a live export
 laip build [--select S]             dbt build (models + tests) on the warehouse
 laip docs                           dbt docs generate
 laip train [--models lr,rf,hgb]     train, track in MLflow, register the champion
@@ -17,6 +17,7 @@ laip serve [--port 8000]            the prediction API (uvicorn); --export-opena
 laip up | down                      start / stop the local UIs (Airflow, MLflow, Superset) and the API
 laip info [--json]                  where everything is
 laip make-sample SRC DEST           write the deterministic real-data sample
+laip replay --as-of D SRC DEST      the raw files as an export on date D would have held them (a live term)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import date
 
 from laip.cli import commands
 from laip.config import load_settings
@@ -47,6 +49,23 @@ def _source_flags(p: argparse.ArgumentParser, *, sample: bool = True) -> None:
     )
 
 
+def _as_of_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value!r}") from None
+
+
+def _as_of_flag(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    p.add_argument(
+        "--as-of",
+        type=_as_of_date,
+        required=required,
+        metavar="YYYY-MM-DD",
+        help="the files are an export as of this date (a live term: results only of ended presentations)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="laip", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -57,12 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="validate the raw OULAD files")
     p.add_argument("data_dir", nargs="?", help="raw data directory (default: LAIP_DATA_DIR or data/raw)")
     p.add_argument("--json", action="store_true", help="print the machine-readable report")
+    _as_of_flag(p)
     p.set_defaults(func=commands.cmd_validate)
 
     p = sub.add_parser("load", help="validate and load raw files into the warehouse (atomic)")
     p.add_argument("data_dir", nargs="?")
     p.add_argument("--force", action="store_true", help="reload even if the files are unchanged")
     _source_flags(p, sample=False)
+    _as_of_flag(p)
     p.set_defaults(func=commands.cmd_load)
 
     p = sub.add_parser("build", help="dbt build: staging, intermediate, marts and all tests")
@@ -149,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src")
     p.add_argument("dest")
     p.set_defaults(func=commands.cmd_make_sample)
+
+    p = sub.add_parser("replay", help="write the raw files as an export on a date would have held them")
+    p.add_argument("src", help="a finished history (the seven OULAD files)")
+    p.add_argument("dest", help="output directory (replaced whole)")
+    _as_of_flag(p, required=True)
+    p.set_defaults(func=commands.cmd_replay)
     return parser
 
 

@@ -16,7 +16,7 @@ from laip.config import Settings
 def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
     from laip.orchestration import tasks
 
-    result = tasks.validate_raw(settings, args.data_dir, require_valid=False)
+    result = tasks.validate_raw(settings, args.data_dir, require_valid=False, as_of=args.as_of)
     if args.json:
         print(result.report.to_json())
     else:
@@ -28,7 +28,14 @@ def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     from laip.orchestration import tasks
 
-    return _step(tasks.load_raw, settings, args.data_dir, force=args.force, confirm_change=args.confirm_source_change)
+    return _step(
+        tasks.load_raw,
+        settings,
+        args.data_dir,
+        force=args.force,
+        confirm_change=args.confirm_source_change,
+        as_of=args.as_of,
+    )
 
 
 def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
@@ -241,4 +248,16 @@ def cmd_make_sample(settings: Settings, args: argparse.Namespace) -> int:
 
     for line in make_sample(Path(args.src), Path(args.dest)):
         print(line)
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.ingest.replay import replay
+
+    try:
+        result = replay(Path(args.src), Path(args.dest), args.as_of, settings.presentation_start_day)
+    except FileNotFoundError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(result.summary())
     return 0

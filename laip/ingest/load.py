@@ -57,14 +57,16 @@ class LoadResult:
 
 
 def manifest_of(warehouse: Path) -> dict[str, str] | None:
-    """{file name: sha256} recorded in the warehouse's load manifest, or None if there is none."""
+    """{file name: sha256} recorded in the warehouse's load manifest, with the export's date (``as_of_date``: ISO
+    date, or empty for a finished history), or None if there is none."""
     if not warehouse.is_file():
         return None
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            return dict(con.execute(f"select file_name, sha256 from {MANIFEST}").fetchall())
+            rows = con.execute(f"select file_name, sha256, as_of_date from {MANIFEST}").fetchall()
     except duckdb.Error:
         return None
+    return {name: sha for name, sha, _ in rows} | {"as_of_date": str(rows[0][2] or "") if rows else ""}
 
 
 def load(
@@ -77,14 +79,18 @@ def load(
     checks: Checks | None = None,
 ) -> LoadResult:
     """Validate and load ``data_dir`` into ``warehouse`` atomically in one pass; see the module docstring. Raises
-    :class:`ValidationError` (with the report, also written to ``reports_dir``) when the data is invalid."""
+    :class:`ValidationError` (with the report, also written to ``reports_dir``) when the data is invalid. An export
+    as of a date (``checks.as_of``) is validated as one (:mod:`laip.ingest.live_export`) and its date recorded in the
+    manifest (``as_of_date``, NULL for a finished history), where the warehouse reads it."""
     start = time.perf_counter()
     data_dir = Path(data_dir).resolve()
     files = {spec.table: path for spec in TABLES if (path := find_file(data_dir, spec.file_stem)) is not None}
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashing runs beside DuckDB's read of the same files
         hashing: dict[str, Future[FileDigest]] = {str(p): pool.submit(digest_file, p) for p in files.values()}
         recorded = None if force else manifest_of(warehouse)
-        if recorded is not None and recorded == {p.name: hashing[str(p)].result().sha256 for p in files.values()}:
+        as_of = checks.as_of.isoformat() if checks is not None and checks.as_of is not None else ""
+        now = {p.name: hashing[str(p)].result().sha256 for p in files.values()} | {"as_of_date": as_of}
+        if recorded is not None and recorded == now:
             return LoadResult(warehouse, changed=False, seconds=time.perf_counter() - start)
         warehouse.parent.mkdir(parents=True, exist_ok=True)
         staging = staging_path(warehouse, "loading")
@@ -96,7 +102,7 @@ def load(
             write_report(report, reports_dir)
             if not report.ok:
                 raise ValidationError(report)
-            rows = _write_manifest(con, report, data_dir, source)
+            rows = _write_manifest(con, report, data_dir, source, as_of or None)
             _carry_model_tables(con, warehouse)
             con.execute("checkpoint")
         except BaseException:
@@ -135,17 +141,31 @@ def _carry_model_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None
         con.execute("detach previous")
 
 
-def _write_manifest(con: duckdb.DuckDBPyConnection, report: Report, data_dir: Path, source: str) -> dict[str, int]:
-    """Record what was loaded (one row per file: sha256, size, rows) in ``meta.load_manifest``; rows per table."""
+def _write_manifest(
+    con: duckdb.DuckDBPyConnection, report: Report, data_dir: Path, source: str, as_of: str | None
+) -> dict[str, int]:
+    """Record what was loaded (one row per file: sha256, size, rows, the export's date) in ``meta.load_manifest``;
+    rows per table."""
     loaded_at = datetime.now(UTC).replace(microsecond=0)
     load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ")
     tables = {spec.file_stem: spec.table for spec in TABLES}
     con.execute(f"""create schema meta; create table {MANIFEST} (
         load_id varchar, file_name varchar, table_name varchar, source varchar, source_dir varchar,
-        sha256 varchar, size_bytes bigint, row_count bigint, loaded_at timestamptz)""")
+        sha256 varchar, size_bytes bigint, row_count bigint, loaded_at timestamptz, as_of_date date)""")
     rows = [
-        [load_id, Path(f.path).name, tables[f.stem], source, str(data_dir), f.sha256, f.size_bytes, f.rows, loaded_at]
+        [
+            load_id,
+            Path(f.path).name,
+            tables[f.stem],
+            source,
+            str(data_dir),
+            f.sha256,
+            f.size_bytes,
+            f.rows,
+            loaded_at,
+            as_of,
+        ]
         for f in report.files
     ]
-    con.executemany(f"insert into {MANIFEST} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany(f"insert into {MANIFEST} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     return {tables[f.stem]: f.rows or 0 for f in report.files}

@@ -5,6 +5,7 @@ as SQL conditions on the typed table (a value of the wrong type never reaches it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import NamedTuple
 
 from laip.ingest.schema import Column
@@ -20,6 +21,9 @@ class Checks:
     # [-days_before_start, module_presentation_length + days_after_end] of their presentation.
     days_before_start: int = 400
     days_after_end: int = 14
+    # A live export: the files as known on this date (laip.ingest.live_export); None = a finished history.
+    as_of: date | None = None
+    presentation_start_day: int = 1  # nominal day of the start month of a presentation (laip.ingest.calendar)
 
 
 #: (table, day column) bounded by the presentation's length; the table has code_module, code_presentation.
@@ -39,11 +43,12 @@ class Rule(NamedTuple):
     per_value: bool  # costly per row (a regular expression, a list): tested on the distinct values first
 
 
-def value_rules(col: Column) -> list[Rule]:
-    """The rules one column of a typed table must satisfy."""
+def value_rules(col: Column, live: bool = False) -> list[Rule]:
+    """The rules one column of a typed table must satisfy (``live``: of an export as of a date, where a column
+    ``known_at_end`` may be empty: :mod:`laip.ingest.live_export` checks it instead)."""
     c = f'"{col.name}"'
     rules: list[Rule] = []
-    if not col.nullable:
+    if not col.nullable and not (live and col.known_at_end):
         rules.append(Rule("missing_value", f"{c} is null", "missing value in a required column", False))
     if col.min is not None:
         op = "<=" if col.min_exclusive else "<"

@@ -23,6 +23,7 @@ class Column:
     max: float | None = None
     min_exclusive: bool = False
     pattern: str | None = None  # regular expression the whole value must match
+    known_at_end: bool = False  # empty in a live export while the presentation runs (laip.ingest.live_export)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ TABLES: tuple[TableSpec, ...] = (
             Column("num_of_prev_attempts", "INTEGER", min=0),
             Column("studied_credits", "INTEGER", min=0, min_exclusive=True),
             Column("disability", "VARCHAR", allowed=("Y", "N")),
-            Column("final_result", "VARCHAR", allowed=("Pass", "Fail", "Withdrawn", "Distinction")),
+            Column("final_result", "VARCHAR", allowed=("Pass", "Fail", "Withdrawn", "Distinction"), known_at_end=True),
         ),
         primary_key=(*MP, "id_student"),
         foreign_keys=(ForeignKey(MP, "courses", MP),),

@@ -25,6 +25,7 @@ from laip.ingest.acquire import FileDigest, digest_file
 from laip.ingest.coverage import measure_click_coverage
 from laip.ingest.csv_read import MAX_LINE_BYTES, line_of, read_into
 from laip.ingest.file_checks import check_header, locate, long_lines, read_header
+from laip.ingest.live_export import live_rules
 from laip.ingest.report import FileInfo, Finding, Report
 from laip.ingest.rules import EVENT_DAYS, Checks, event_day_rule, value_rules
 from laip.ingest.schema import BY_TABLE, TABLES, TableSpec
@@ -118,7 +119,8 @@ class _Validator:
 
     def check_values(self, spec: TableSpec) -> None:
         table = f"raw.{spec.table}"
-        rules = [(col, rule) for col in spec.columns for rule in value_rules(col)]
+        live = self.checks.as_of is not None
+        rules = [(col, rule) for col in spec.columns for rule in value_rules(col, live)]
         nullable = [c for c in spec.columns if c.nullable]
         counts_sql = [
             f'(select count(*) filter (where {rule.condition}) from (select distinct "{col.name}" from {table}))'
@@ -147,6 +149,13 @@ class _Validator:
                     continue
                 total = self.con.execute(f"select count(*) from ({bad})").fetchall()[0][0]
                 self.add_examples(BY_TABLE[table], "event_day", message, column, bad, total)
+
+    def check_live_export(self) -> None:
+        """The rules of an export as of a date (:mod:`laip.ingest.live_export`)."""
+        for r in live_rules(self.checks, set(self.loaded)):
+            total = self.con.execute(f"select count(*) from ({r.bad})").fetchall()[0][0]
+            if total:
+                self.add_examples(BY_TABLE[r.table], r.rule, r.message, r.column, r.bad, total)
 
     def check_primary_key(self, spec: TableSpec) -> None:
         if not spec.primary_key:
@@ -258,10 +267,11 @@ def validate(
                 v.check_values(spec)
                 v.check_primary_key(spec)
         v.check_event_days()
+        v.check_live_export()
         v.check_relations()
         if {"courses", "student_vle"} <= v.loaded.keys():
             v.report.click_coverage, warnings = measure_click_coverage(
-                connection, v.loaded["student_vle"].name, v.checks.click_complete_tolerance_days
+                connection, v.loaded["student_vle"].name, v.checks
             )
             v.report.findings.extend(warnings)
     finally:

@@ -47,6 +47,23 @@ class FeatureData:
     def has_click_data(self) -> np.ndarray:
         return self.frame["has_click_data"].to_numpy(dtype=bool)
 
+    @property
+    def is_labelled(self) -> np.ndarray:
+        """Rows whose target is known (all of them unless loaded with ``unlabelled``)."""
+        return ~np.isnan(self.y.astype(float))
+
+    def labelled_only(self) -> FeatureData:
+        """The rows with a known target, ``y`` as integers: the data training saw of this mart."""
+        keep = self.is_labelled
+        return FeatureData(
+            frame=self.frame[keep].reset_index(drop=True),
+            X=self.X[keep].reset_index(drop=True),
+            y=self.y[keep].astype(int),
+            groups=self.groups[keep],
+            manifest=self.manifest,
+            digest=self.digest,
+        )
+
 
 @dataclass(frozen=True)
 class Split:
@@ -78,25 +95,32 @@ def withdrew_after_day(unregistration_day: pd.Series, final_result: pd.Series, d
 
 
 def check_population_and_target(con: duckdb.DuckDBPyConnection, mart: pd.DataFrame, config: MLConfig) -> None:
-    """Raise :class:`FeatureError` unless the mart holds exactly the configured population and target."""
+    """Raise :class:`FeatureError` unless the mart holds exactly the configured population and target: the attempts
+    enrolled on day P of the presentations that have reached it (all of them in a finished history; in an export as of
+    a date, those whose observed course day is at least P), and the target wherever the final result is known."""
     attempts = con.execute(
-        "select student_module_id, registration_day, unregistration_day, final_result "
-        "from intermediate.int_student_attempts_joined"
+        "select student_module_id, registration_day, unregistration_day, final_result, "
+        "presentation_observed_through_day from intermediate.int_student_attempts_joined"
     ).df()
+    observed = pd.to_numeric(attempts.presentation_observed_through_day, errors="coerce")
+    reached = observed.isna() | (observed >= config.prediction_day)
     enrolled = attempts[
-        is_enrolled_on_day(attempts.registration_day, attempts.unregistration_day, config.prediction_day)
+        is_enrolled_on_day(attempts.registration_day, attempts.unregistration_day, config.prediction_day) & reached
     ]
     if set(enrolled.student_module_id) != set(mart.student_module_id):
         raise FeatureError(
             f"{config.source_table} does not hold exactly the attempts enrolled on day {config.prediction_day} as "
             f"the rows of checkpoint {config.prediction_day}; rebuild it (laip build) with the same checkpoints"
         )
-    expected = withdrew_after_day(enrolled.unregistration_day, enrolled.final_result, config.prediction_day)
+    labelled = enrolled[enrolled.final_result.notna()]
+    expected = withdrew_after_day(labelled.unregistration_day, labelled.final_result, config.prediction_day)
     merged = mart[["student_module_id", config.target]].merge(
-        enrolled.assign(expected=expected.to_numpy())[["student_module_id", "expected"]], on="student_module_id"
+        labelled.assign(expected=expected.to_numpy())[["student_module_id", "expected"]], on="student_module_id"
     )
-    if not (merged[config.target].astype(int) == merged.expected).all():
+    if not (merged[config.target].astype(float) == merged.expected).all():
         raise FeatureError(f"{config.target} does not follow the configured target definition")
+    if mart.loc[~mart.student_module_id.isin(labelled.student_module_id), config.target].notna().any():
+        raise FeatureError(f"{config.target} holds a label of a presentation that has not ended")
 
 
 def prepare_X(frame: pd.DataFrame, config: MLConfig) -> pd.DataFrame:
@@ -130,8 +154,10 @@ def read_manifest(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
     ]
 
 
-def load_feature_data(warehouse: Path, config: MLConfig) -> FeatureData:
-    """Read and check the feature mart of ``warehouse`` (read-only; the connection is closed on return)."""
+def load_feature_data(warehouse: Path, config: MLConfig, *, unlabelled: bool = False) -> FeatureData:
+    """Read and check the feature mart of ``warehouse`` (read-only; the connection is closed on return): its labelled
+    rows (what training, evaluation and monitoring use), or with ``unlabelled`` every row (what scoring uses: in an
+    export as of a date the running presentations have no label yet; ``y`` is then float with NaN for them)."""
     if not warehouse.is_file():
         raise FeatureError(f"no warehouse at {warehouse}; run `laip load` and `laip build` first")
     keys = list(config.key_columns)
@@ -149,6 +175,10 @@ def load_feature_data(warehouse: Path, config: MLConfig) -> FeatureData:
             )
         check_population_and_target(con, frame, config)
         manifest = read_manifest(con)
+    if not unlabelled:
+        frame = frame[frame[config.target].notna()].reset_index(drop=True)
+        if frame.empty:
+            raise FeatureError(f"{config.source_table} has no labelled rows for checkpoint {config.prediction_day}")
     X = prepare_X(frame, config)
     meta_cols = [*keys, "has_click_data", "presentation_year", "presentation_semester", config.target]
     slim = frame[[c for c in dict.fromkeys(meta_cols) if c in frame.columns]].copy()
@@ -156,7 +186,7 @@ def load_feature_data(warehouse: Path, config: MLConfig) -> FeatureData:
     return FeatureData(
         frame=slim.reset_index(drop=True),
         X=X.reset_index(drop=True),
-        y=frame[config.target].to_numpy(dtype=int),
+        y=frame[config.target].to_numpy(dtype=float if unlabelled else int, na_value=np.nan if unlabelled else 0),
         groups=frame[config.group_column].to_numpy(),
         manifest=manifest,
         digest=manifest_digest(manifest),

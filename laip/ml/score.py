@@ -25,7 +25,7 @@ import pandas as pd
 
 from laip.config import Settings
 from laip.ml.config import MLConfig, load_ml_config
-from laip.ml.features import load_feature_data, make_splits
+from laip.ml.features import FeatureData, FeatureError, load_feature_data, make_splits
 from laip.ml.reasons import explain, module_context, reference_values, top_reasons
 from laip.ml.risk_list import RISK_LIST, risk_list
 
@@ -75,12 +75,11 @@ def risk_band(proba: np.ndarray, config: MLConfig) -> np.ndarray:
 def score_checkpoint(settings: Settings, config: MLConfig, version: Any) -> pd.DataFrame:
     """The population of checkpoint ``config.prediction_day`` scored by champion ``version``."""
     model = version.load()
-    data = load_feature_data(settings.warehouse, config)
+    data = load_feature_data(settings.warehouse, config, unlabelled=True)  # running presentations too
     proba, contributions = explain(model, data.X, config.reasons, reference_values(data.X, config))
     reasons = top_reasons(contributions, config.reasons, k=3)
     context = module_context(contributions, config)
-    training_rows = np.zeros(len(data), dtype=bool)
-    training_rows[make_splits(data, config)[0].train] = True
+    training_rows = _training_rows(data, config)
     model_name = version.tags.get("model_name", getattr(model, "model_name", ""))
     frame = data.frame
     out = pd.DataFrame(
@@ -99,7 +98,7 @@ def score_checkpoint(settings: Settings, config: MLConfig, version: Any) -> pd.D
         }
     )
     return pd.concat([out, reasons.reset_index(drop=True), context.reset_index(drop=True)], axis=1).assign(
-        observed_withdrew_after_prediction_day=data.y,
+        observed_withdrew_after_prediction_day=pd.Series(data.y).astype("Int64").array,  # <NA>: not ended yet
         is_training_row=training_rows,
         model_name=model_name,
         registered_model_name=config.registered_model_name,
@@ -107,6 +106,18 @@ def score_checkpoint(settings: Settings, config: MLConfig, version: Any) -> pd.D
         mlflow_run_id=version.run_id,
         scored_at=datetime.now(UTC),
     )
+
+
+def _training_rows(data: FeatureData, config: MLConfig) -> np.ndarray:
+    """Rows the champion may have trained on (in-sample scores): the primary split's training rows of the labelled
+    rows; every labelled row when that split cannot be made (an export as of a date before the test presentations
+    ended). Rows without a label (running presentations) never are."""
+    labelled = data.labelled_only()
+    try:
+        ids = labelled.frame.student_module_id.iloc[make_splits(labelled, config)[0].train]
+    except FeatureError:
+        ids = labelled.frame.student_module_id
+    return data.frame.student_module_id.isin(ids).to_numpy()
 
 
 def risk_current(history: pd.DataFrame, config: MLConfig) -> pd.DataFrame:

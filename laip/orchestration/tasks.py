@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import fields
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -92,8 +93,8 @@ def data_source(
     return source
 
 
-def validation_checks(settings: Settings) -> Checks:
-    """The limits validation applies, from ``laip.yaml``."""
+def validation_checks(settings: Settings, as_of: date | None = None) -> Checks:
+    """The limits validation applies, from ``laip.yaml``; ``as_of``: the files are an export as of that date."""
     from laip.ingest.rules import Checks
 
     return Checks(
@@ -101,6 +102,8 @@ def validation_checks(settings: Settings) -> Checks:
         click_complete_tolerance_days=settings.click_log_complete_tolerance_days,
         days_before_start=settings.event_days_before_start,
         days_after_end=settings.event_days_after_end,
+        as_of=as_of,
+        presentation_start_day=settings.presentation_start_day,
     )
 
 
@@ -111,10 +114,11 @@ def validate_raw(
     require_valid: bool = True,
     allow_sample: bool = False,
     confirm_change: bool = False,
+    as_of: date | None = None,
 ) -> ValidationResult:
     """Validate the raw OULAD files and write the report; with ``require_valid``, raise :class:`StepFailed` naming
     every problem (file, column, row) when they are invalid, or when they would change the data source unconfirmed
-    (:func:`data_source`)."""
+    (:func:`data_source`). ``as_of``: the files are an export as of that date (:mod:`laip.ingest.live_export`)."""
     from laip.ingest.report import ValidationResult, write_report
     from laip.ingest.validate import validate
 
@@ -122,7 +126,7 @@ def validate_raw(
     source = data_source(
         settings, data_dir, allow_sample=allow_sample, confirm_change=confirm_change, warn_only=not require_valid
     )
-    checked = validate(source.path, validation_checks(settings))
+    checked = validate(source.path, validation_checks(settings, as_of))
     result = ValidationResult(source, checked, write_report(checked, settings.reports_dir))
     if require_valid and not checked.ok:
         raise StepFailed(
@@ -139,10 +143,11 @@ def load_raw(
     force: bool = False,
     allow_sample: bool = False,
     confirm_change: bool = False,
+    as_of: date | None = None,
 ) -> LoadResult:
     """Load the (validated) raw files into the warehouse atomically (a no-op when they are unchanged, unless
     ``force``); raises :class:`StepFailed` with the validation report when they are invalid, or when they would
-    change the data source unconfirmed (warehouse unchanged either way)."""
+    change the data source unconfirmed (warehouse unchanged either way). ``as_of``: an export as of that date."""
     from laip.ingest.load import load
     from laip.ingest.report import ValidationError
 
@@ -155,7 +160,7 @@ def load_raw(
                 settings.reports_dir,
                 source=source.kind,
                 force=force,
-                checks=validation_checks(settings),
+                checks=validation_checks(settings, as_of),
             )
     except ValidationError as exc:
         raise StepFailed(f"load refused, {settings.warehouse} is unchanged:\n{exc.report.summary()}") from exc

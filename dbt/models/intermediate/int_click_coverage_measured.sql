@@ -7,10 +7,18 @@
 --   * complete : last click day >= module length - tolerance  -> covered through the module end
 --   * partial  : clicks stop earlier                           -> covered through the last click day
 -- The official full dataset is complete everywhere and lands in 'complete' without special handling.
+-- In an export as of a date (a live term) a running presentation's log can reach only that date's course day
+-- (int_presentations_observed_by_export): that day stands for the module end in the rule (observable_through_day).
 
 with courses as (
 
     select * from {{ ref('stg_oulad__courses') }}
+
+),
+
+observed as (
+
+    select * from {{ ref('int_presentations_observed_by_export') }}
 
 ),
 
@@ -50,6 +58,11 @@ measured as (
         courses.code_module,
         courses.code_presentation,
         courses.module_presentation_length,
+        -- The last course day a log can reach: the module end, or the export's day while it runs.
+        least(
+            courses.module_presentation_length,
+            coalesce(observed.observed_through_day, courses.module_presentation_length)
+        ) as observable_through_day,
         coalesce(cpp.click_log_records, 0) as click_log_records,
         coalesce(cpp.click_log_records, 0) > 0 as has_click_log,
         cpp.first_click_day,
@@ -63,6 +76,8 @@ measured as (
         on courses.module_presentation_id = cpp.module_presentation_id
     left join attempts
         on courses.module_presentation_id = attempts.module_presentation_id
+    left join observed
+        on courses.module_presentation_id = observed.module_presentation_id
 
 ),
 
@@ -70,7 +85,7 @@ classified as (
 
     select
         *,
-        {{ click_coverage_status() }} as coverage_status
+        {{ click_coverage_status(module_presentation_length='observable_through_day') }} as coverage_status
     from measured
 
 )
@@ -78,5 +93,5 @@ classified as (
 select
     *,
     -- Last course day whose clicks are in the log (NULL when there is no log).
-    {{ click_data_through_day() }} as click_data_through_day
+    {{ click_data_through_day(module_presentation_length='observable_through_day') }} as click_data_through_day
 from classified

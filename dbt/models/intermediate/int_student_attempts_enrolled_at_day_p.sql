@@ -2,7 +2,8 @@
 -- checkpoint P (macro checkpoint_days, var checkpoints) at which the attempt is still enrolled, i.e. registered
 -- by P (an unknown registration day counts as registered) and not unregistered on or before P (macro
 -- is_enrolled_on_day). That is known on day P: the rule only asks whether an unregistration happened by P,
--- never whether or when one follows.
+-- never whether or when one follows. In an export as of a date (a live term) a running presentation has reached only
+-- the checkpoints up to that date's course day (presentation_observed_through_day): later ones have no row yet.
 -- Columns: the keys of the feature mart and whether the presentation's click log covers day P.
 
 with attempts as (
@@ -30,4 +31,9 @@ select
     coalesce({{ click_log_covers_day('checkpoints.prediction_day') }}, false) as has_click_data
 from attempts
 cross join checkpoints
-where {{ is_enrolled_on_day('checkpoints.prediction_day') }}
+where
+    {{ is_enrolled_on_day('checkpoints.prediction_day') }}
+    and (
+        attempts.presentation_observed_through_day is null
+        or checkpoints.prediction_day <= attempts.presentation_observed_through_day
+    )

@@ -23,6 +23,12 @@ coverage as (
 
     select * from {{ ref('int_click_coverage_measured') }}
 
+),
+
+observed as (
+
+    select * from {{ ref('int_presentations_observed_by_export') }}
+
 )
 
 select
@@ -49,8 +55,12 @@ select
     info.final_result = 'Withdrawn' as is_withdrawn,
     coverage.has_click_log,
     coverage.coverage_status as click_coverage_status,
-    coverage.click_data_through_day
+    coverage.click_data_through_day,
+    -- How far the loaded data reaches into the presentation: NULL = whole (a finished history), else the export
+    -- date's course day (a live term).
+    observed.observed_through_day as presentation_observed_through_day
 from info
 left join registration on info.student_module_id = registration.student_module_id
 left join courses on info.module_presentation_id = courses.module_presentation_id
 left join coverage on info.module_presentation_id = coverage.module_presentation_id
+left join observed on info.module_presentation_id = observed.module_presentation_id

@@ -101,10 +101,16 @@ select
     cohort.cohort_unregistered_share_by_day_p,
     -- ---- target ----
     -- Withdrew after day P: unregistered after P, or final_result Withdrawn without an unregistration day.
-    cast(
-        {{ withdrew_after_day('population.prediction_day', 'outcomes.unregistration_day', 'outcomes.final_result') }}
-        as integer
-    ) as withdrew_after_prediction_day
+    -- NULL (no label yet) while the presentation runs: a live export has no final_result before the end.
+    case
+        when outcomes.final_result is not null
+            then cast(
+                {{ withdrew_after_day(
+                    'population.prediction_day', 'outcomes.unregistration_day', 'outcomes.final_result'
+                ) }}
+                as integer
+            )
+    end as withdrew_after_prediction_day
 from population
 left join clicks
     on

@@ -117,6 +117,22 @@ def test_temporal_split_uses_only_rows_labelled_by_the_test_prediction_day(confi
     assert set(pres[early.train]) == {"2013B", "2013J"}  # 2014B still running on day 14
 
 
+def test_rows_without_a_label_are_scored_but_never_trained_on(config: MLConfig) -> None:
+    from laip.ml.score import _training_rows
+
+    data = _toy_data(config)
+    running = data.frame.code_presentation.to_numpy() == "2014J"  # a live export: 2014J has no label yet
+    live = dataclasses.replace(data, y=np.where(running, np.nan, data.y.astype(float)))
+    assert (live.is_labelled == ~running).all()
+    labelled = live.labelled_only()
+    assert len(labelled) == (~running).sum() and labelled.y.dtype.kind == "i"
+    assert set(labelled.frame.code_presentation) == {"2013B", "2013J", "2014B"}
+    # no labelled 2014J row: the temporal split cannot be made, so every labelled row counts as in-sample
+    assert (_training_rows(live, config) == ~running).all()
+    # a finished history: the primary split's training rows
+    assert _training_rows(data, config).sum() == len(temporal_split(data, config).train)
+
+
 # ---- selection -------------------------------------------------------------------------------------------
 
 

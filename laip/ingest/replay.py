@@ -1,0 +1,146 @@
+"""The export as of a date: the seven raw files as a university's export on that date would have held them.
+
+``laip replay --as-of YYYY-MM-DD SRC DEST`` (and the live DAG, in demo mode) turn a finished history such as OULAD
+into the weekly feed a platform gets during a term. Course days become dates with the presentation calendar
+(:mod:`laip.ingest.calendar`); with ``d`` the as-of date's course day in a presentation:
+
+* presentations that have not started (``d < 0``) are absent from the student files;
+* ``studentRegistration``: registrations dated by ``d`` (or undated), an unregistration only if dated by ``d``;
+* ``studentInfo``: the attempts registered by then; ``final_result`` only for presentations that had ended
+  (``d > module_presentation_length``), empty otherwise;
+* ``studentAssessment``: submissions (and their scores) submitted by ``d``; ``studentVle``: clicks up to ``d``;
+  both only of the attempts in the export;
+* ``courses``, ``assessments``, ``vle``: as they are (static).
+
+Values are copied as text, untouched. The files are written as ``<stem>.csv.gz`` into a new directory beside
+``DEST`` and renamed into place, so ``DEST`` is complete or absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from laip.ingest.acquire import find_file
+from laip.ingest.calendar import course_day_sql
+from laip.ingest.schema import TABLES
+
+_MP = "code_module, code_presentation"
+_STUDENT = f"{_MP}, id_student"
+
+
+@dataclass
+class ReplayResult:
+    dest: Path
+    as_of: date
+    rows: dict[str, int] = field(default_factory=dict)  # file stem -> data rows written
+    running: list[str] = field(default_factory=list)  # presentations started and not ended on the date
+    ended: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [
+            f"Export as of {self.as_of}: {len(self.running)} presentations running "
+            f"({', '.join(self.running) or 'none'}), {len(self.ended)} ended; written to {self.dest}"
+        ]
+        lines += [f"  {stem:<22} {n:>12,} rows" for stem, n in self.rows.items()]
+        return "\n".join(lines)
+
+
+def _int(column: str) -> str:
+    return f"try_cast({column} as integer)"
+
+
+def _queries(as_of: date, start_day: int) -> dict[str, str]:
+    """The select of each file's rows as of the date (tables ``src_<stem>`` and ``presentation_days``)."""
+    reg_day, unreg_day = _int("r.date_registration"), _int("r.date_unregistration")
+    kept_attempts = (
+        f"(select {_STUDENT} from src_studentRegistration r join presentation_days p using ({_MP}) "
+        f"where p.started and ({reg_day} is null or {reg_day} <= p.as_of_day))"
+    )
+    late_registrations = (
+        f"(select {_STUDENT} from src_studentRegistration r join presentation_days p using ({_MP}) "
+        f"where {reg_day} > p.as_of_day)"
+    )
+    info_columns = ", ".join(
+        "case when p.ended then i.final_result end as final_result" if c == "final_result" else f"i.{c}"
+        for c in _columns("studentInfo")
+    )
+    return {
+        "courses": "select * from src_courses",
+        "assessments": "select * from src_assessments",
+        "vle": "select * from src_vle",
+        "studentRegistration": (
+            f"select r.code_module, r.code_presentation, r.id_student, r.date_registration, "
+            f"case when {unreg_day} <= p.as_of_day then r.date_unregistration end as date_unregistration "
+            f"from src_studentRegistration r join presentation_days p using ({_MP}) "
+            f"where p.started and ({reg_day} is null or {reg_day} <= p.as_of_day)"
+        ),
+        "studentInfo": (
+            f"select {info_columns} from src_studentInfo i join presentation_days p using ({_MP}) "
+            f"where p.started and ({_STUDENT}) not in {late_registrations}"
+        ),
+        "studentAssessment": (
+            f"select s.* from src_studentAssessment s join src_assessments a using (id_assessment) "
+            f"join presentation_days p on a.code_module = p.code_module and a.code_presentation = p.code_presentation "
+            f"where {_int('s.date_submitted')} <= p.as_of_day "
+            f"and (a.code_module, a.code_presentation, s.id_student) in {kept_attempts}"
+        ),
+        "studentVle": (
+            f"select v.* from src_studentVle v join presentation_days p using ({_MP}) "
+            f"where {_int('v.date')} <= p.as_of_day and ({_STUDENT}) in {kept_attempts}"
+        ),
+    }
+
+
+def _columns(stem: str) -> list[str]:
+    return next(spec.column_names for spec in TABLES if spec.file_stem == stem)
+
+
+def replay(src: Path, dest: Path, as_of: date, start_day: int = 1) -> ReplayResult:
+    """Write the export of ``src`` (a finished history) as of ``as_of`` into ``dest``; see the module docstring.
+    Raises FileNotFoundError naming the first missing file of ``src``."""
+    src, dest = Path(src), Path(dest)
+    paths = {}
+    for spec in TABLES:
+        path = find_file(src, spec.file_stem)
+        if path is None:
+            raise FileNotFoundError(f"{src}: no {spec.file_stem}.csv or {spec.file_stem}.csv.gz")
+        paths[spec.file_stem] = path
+    staging = dest.with_name(f"{dest.name}.replaying-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    result = ReplayResult(dest, as_of)
+    try:
+        with duckdb.connect() as con:
+            for stem, path in paths.items():
+                types = {c: "VARCHAR" for c in _columns(stem)}
+                con.execute(
+                    f"create table src_{stem} as select * from read_csv(?, header=true, columns={types!r}, "
+                    "nullstr=['', '?'], delim=',', quote='\"', escape='\"', auto_detect=false)",
+                    [str(path)],
+                )
+            day = course_day_sql("code_presentation", as_of, start_day)
+            con.execute(
+                f"create table presentation_days as select {_MP}, {day} as as_of_day, {day} >= 0 as started, "
+                f"{day} > try_cast(module_presentation_length as integer) as ended from src_courses"
+            )
+            for stem, query in _queries(as_of, start_day).items():
+                out = staging / f"{stem}.csv.gz"
+                con.execute(f"copy ({query}) to '{out}' (header, force_quote *, compression gzip)")
+                result.rows[stem] = con.execute(f"select count(*) from ({query})").fetchone()[0]  # type: ignore[index]
+            for mp, ended in con.execute(
+                "select code_module || ' ' || code_presentation, ended from presentation_days where started order by 1"
+            ).fetchall():
+                (result.ended if ended else result.running).append(mp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        staging.rename(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
