@@ -57,6 +57,13 @@ class Settings:
         return self.home / "serving" / "laip.duckdb"
 
     @property
+    def exports_dir(self) -> Path:
+        """Where a live term's exports are (``YYYY-MM-DD/`` each): env LAIP_EXPORTS_DIR, laip.yaml
+        ``paths.exports_dir``, else ``<home>/exports``."""
+        configured = os.environ.get("LAIP_EXPORTS_DIR") or self.raw.get("paths", {}).get("exports_dir")
+        return _resolve(self.repo_root, configured) if configured else self.home / "exports"
+
+    @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
 

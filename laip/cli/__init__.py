@@ -11,6 +11,8 @@ laip publish                        swap in a read-only serving snapshot for das
 laip monitor                        drift, performance decay, API health, retraining decision
 laip model-card [--out DIR]         model card + retraining plan from the champion's MLflow run
 laip run [DATA_DIR] [--retrain M]   all of the above in order, directly (no Airflow); retrain auto|always|never
+laip run --as-of D [--replay-from SRC]   the run for date D on the export as of D (<exports>/D; or replayed)
+laip backfill --from D1 --to D2 [--every 7] [--replay-from SRC]   the run for every date of a range, in order
 laip dag [DATA_DIR]                 all of the above through the Airflow DAG (what `make run` does)
 laip parse                          dbt manifest for the DAG
 laip serve [--port 8000]            the prediction API (uvicorn); --export-openapi FILE writes its spec
@@ -54,6 +56,16 @@ def _as_of_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value!r}") from None
+
+
+def _days(value: str) -> int:
+    try:
+        days = int(value.removesuffix("d"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days (7 or 7d): {value!r}") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"the step must be at least one day, got {value!r}")
+    return days
 
 
 def _as_of_flag(p: argparse.ArgumentParser, *, required: bool = False) -> None:
@@ -119,7 +131,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: retrain only when monitoring triggers (default); always; never",
     )
     _source_flags(p)
+    _as_of_flag(p)
+    p.add_argument(
+        "--replay-from",
+        metavar="SRC",
+        help="with --as-of: replay the export as of that date from the finished history SRC (demo mode)",
+    )
     p.set_defaults(func=commands.cmd_run)
+
+    p = sub.add_parser("backfill", help="the run for every date of a range (a live term), oldest first")
+    p.add_argument("--from", dest="start", type=_as_of_date, required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="end", type=_as_of_date, required=True, metavar="YYYY-MM-DD")
+    p.add_argument(
+        "--every", type=_days, default=7, metavar="DAYS", help="days between dates: 7 or 7d (weekly, default)"
+    )
+    p.add_argument("--retrain", choices=RETRAIN_MODES, default="auto")
+    p.add_argument(
+        "--replay-from",
+        metavar="SRC",
+        help="replay each date's export from the finished history SRC (demo mode); else read <exports>/DATE",
+    )
+    p.set_defaults(func=commands.cmd_backfill)
 
     p = sub.add_parser("monitor", help="drift, performance decay, API health and the retraining decision")
     p.add_argument("--retrain", choices=RETRAIN_MODES, default="auto", help="mode recorded in the decision")

@@ -93,8 +93,24 @@ def cmd_insights(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """The DAG's steps run directly in this process, in the DAG's order (no Airflow)."""
-    from laip.orchestration.direct_run import run_all
+    from laip.orchestration.direct_run import run_all, run_as_of
 
+    if args.as_of is not None:
+        if args.data_dir:
+            print(
+                "laip run --as-of takes the export as of that date; replay one with --replay-from DIR", file=sys.stderr
+            )
+            return 2
+        return run_as_of(
+            settings,
+            args.as_of,
+            args.retrain,
+            replay_from=args.replay_from,
+            confirm_change=args.confirm_source_change,
+        )
+    if args.replay_from:
+        print("--replay-from needs --as-of", file=sys.stderr)
+        return 2
     return run_all(
         settings,
         args.data_dir,
@@ -261,3 +277,13 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(result.summary())
     return 0
+
+
+def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from laip.orchestration.direct_run import backfill
+
+    try:
+        return backfill(settings, args.start, args.end, args.every, args.retrain, replay_from=args.replay_from)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2

@@ -214,6 +214,11 @@ def presentation_ended_before(earlier: str, later: str, prediction_day: int = 30
     return latest_end < date(ly, START_MONTH[ls], 1) + timedelta(days=prediction_day)
 
 
+def presentation_order(code: str) -> tuple[int, int]:
+    """Sort key of a presentation code: year, then B (February) before J (October)."""
+    return int(code[:4]), 0 if code[4:] == "B" else 1
+
+
 def temporal_split(data: FeatureData, config: MLConfig) -> Split:
     """Train on the configured earlier presentations, test on the later ones.
 
@@ -222,11 +227,23 @@ def temporal_split(data: FeatureData, config: MLConfig) -> Split:
     P = 30 every 2013B, 2013J and 2014B row qualifies for a 2014J test (2014B ends by late October, 2014J's day 30
     is in November), including the earlier attempts of students who are also in the test set; a row of a
     presentation still running at the prediction point (e.g. 2014B for P = 14) is left out.
+
+    In an export as of a date (a live term) the configured test presentations may have no label yet: then the test
+    rows are those of the latest presentation code with labels that has an earlier code ended before its day P, and
+    every earlier code is a training candidate.
     """
     pres = data.frame["code_presentation"].astype(str).to_numpy()
-    test = np.flatnonzero(np.isin(pres, config.temporal_test))
+    test_codes, train_codes = config.temporal_test, config.temporal_train
+    if not np.isin(pres, test_codes).any() and len(pres):
+        # the latest code whose label was known with a training code ended before its day P
+        for latest in sorted(set(pres), key=presentation_order, reverse=True):
+            test_codes = (latest,)
+            train_codes = tuple(p for p in set(pres) if presentation_order(p) < presentation_order(latest))
+            if any(presentation_ended_before(p, latest, config.prediction_day) for p in train_codes):
+                break
+    test = np.flatnonzero(np.isin(pres, test_codes))
     test_presentations = sorted(set(pres[test]))
-    candidates = np.flatnonzero(np.isin(pres, config.temporal_train))
+    candidates = np.flatnonzero(np.isin(pres, train_codes))
     known = {
         p: all(presentation_ended_before(p, t, config.prediction_day) for t in test_presentations)
         for p in set(pres[candidates])
@@ -234,12 +251,12 @@ def temporal_split(data: FeatureData, config: MLConfig) -> Split:
     train = np.asarray([i for i in candidates if known[pres[i]]], dtype=int)
     dropped = len(candidates) - len(train)
     if len(train) == 0 or len(test) == 0:
-        raise FeatureError(f"temporal split is empty: train {config.temporal_train} / test {config.temporal_test}")
+        raise FeatureError(f"temporal split is empty: train {sorted(train_codes)} / test {list(test_codes)}")
     return Split(
         "temporal",
         train,
         test,
-        f"train {'+'.join(config.temporal_train)}, test {'+'.join(config.temporal_test)}; "
+        f"train {'+'.join(sorted(train_codes, key=presentation_order))}, test {'+'.join(test_codes)}; "
         f"{dropped:,} training rows of presentations not ended by the test day {config.prediction_day} "
         f"left out",
     )

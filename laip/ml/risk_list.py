@@ -17,14 +17,10 @@ import numpy as np
 import pandas as pd
 
 from laip.ml.config import MLConfig
+from laip.ml.features import presentation_order
 
 RISK_LIST = "ml_withdrawal_risk_list"
 RELATIVE_BANDS = ("top", "next", "rest")
-
-
-def presentation_order(code: str) -> tuple[int, int]:
-    """Sort key of a presentation code: year, then B (February) before J (October)."""
-    return int(code[:4]), 0 if code[4:] == "B" else 1
 
 
 def latest_held_out(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -5,9 +5,16 @@ gets the calibrated withdrawal probability, a risk band from the thresholds in `
 rule-based bands of the marts), the flag at the model's operating threshold and the top 3 reasons in plain words
 (:mod:`laip.ml.reasons`). Writes, in one transaction:
 
-* ``ml.ml_withdrawal_risk_history``: one row per attempt and checkpoint reached (column ``prediction_day``);
-* ``ml.ml_withdrawal_risk_current``: each attempt's latest checkpoint, with the change since the one before;
-* ``ml.ml_withdrawal_predictions``: the day-30 rows (its meaning since the first version), and the risk list.
+* ``ml.ml_withdrawal_risk_history``: one row per attempt and checkpoint reached (column ``prediction_day``) and
+  export date (``as_of_date``: NULL for a finished history; in an export as of a date, the attempts of the
+  presentations still running); only this run's date's rows are replaced;
+* ``ml.ml_withdrawal_risk_current``: each attempt's latest checkpoint, with the change since the one before and since
+  the previous export (:mod:`laip.ml.risk_history`);
+* ``ml.ml_withdrawal_predictions``: the day-30 rows (its meaning since the first version), and the risk list (in an
+  export as of a date: the running presentations' students).
+
+The last three are the newest date's view: scoring an export older than the newest one scored (a re-run of an earlier
+week) replaces only that date's history rows.
 
 A checkpoint without a champion yet (never trained) is left out with a warning; the default one must have one.
 """
@@ -27,15 +34,20 @@ from laip.config import Settings
 from laip.ml.config import MLConfig, load_ml_config
 from laip.ml.features import FeatureData, FeatureError, load_feature_data, make_splits
 from laip.ml.reasons import explain, module_context, reference_values, top_reasons
+from laip.ml.risk_history import (
+    CURRENT,
+    HISTORY,
+    export_date,
+    previous_export,
+    risk_current,
+    since_previous_export,
+    stored_dates,
+)
 from laip.ml.risk_list import RISK_LIST, risk_list
 
 PREDICTIONS = "ml_withdrawal_predictions"
 
 log = logging.getLogger(__name__)
-
-
-HISTORY = "ml_withdrawal_risk_history"
-CURRENT = "ml_withdrawal_risk_current"
 
 
 @dataclass
@@ -120,42 +132,15 @@ def _training_rows(data: FeatureData, config: MLConfig) -> np.ndarray:
     return data.frame.student_module_id.isin(ids).to_numpy()
 
 
-def risk_current(history: pd.DataFrame, config: MLConfig) -> pd.DataFrame:
-    """Each attempt's latest checkpoint with the change since its previous one: ``newly high`` (band high now,
-    not before), ``risen`` / ``fallen`` (probability up / down by at least ``risk_bands.change``), ``steady``, or
-    ``first checkpoint``."""
-    ordered = history.sort_values(["student_module_id", "prediction_day"])
-    previous = ordered.groupby("student_module_id")[["prediction_day", "withdrawal_probability", "risk_band"]].shift()
-    ordered = ordered.assign(
-        previous_prediction_day=previous.prediction_day.astype("Int64"),
-        previous_probability=previous.withdrawal_probability,
-        previous_risk_band=previous.risk_band,
-    )
-    current = ordered.groupby("student_module_id").tail(1).copy()
-    delta = current.withdrawal_probability - current.previous_probability
-    step = config.risk_change
-    current["probability_change"] = delta.round(6)
-    current["risk_change"] = np.select(
-        [
-            current.previous_probability.isna(),
-            (current.risk_band == "high") & (current.previous_risk_band != "high"),
-            delta >= step,
-            delta <= -step,
-        ],
-        ["first checkpoint", "newly high", "risen", "fallen"],
-        default="steady",
-    )
-    return current.reset_index(drop=True)
-
-
 def score(settings: Settings) -> ScoreResult:
     """Score every checkpoint's population with its champion; replace the history, current and day-30 tables."""
     from laip.ml.registry import NoChampion, get_champion
     from laip.ml.tables import SCHEMAS
-    from laip.warehouse.tables import replace_tables
+    from laip.warehouse.tables import write_tables
 
     start = time.perf_counter()
     base = load_ml_config(settings)
+    as_of = export_date(settings.warehouse)
     parts: dict[int, pd.DataFrame] = {}
     versions: dict[int, Any] = {}
     skipped: dict[int, str] = {}
@@ -172,20 +157,22 @@ def score(settings: Settings) -> ScoreResult:
         versions[day] = version
         parts[day] = score_checkpoint(settings, config, version)
     main_version = versions[base.prediction_day]
-    history = pd.concat(parts.values(), ignore_index=True)
-    out = parts[base.prediction_day].rename(
-        columns={"observed_withdrew_after_prediction_day": "observed_withdrew_after_day_30"}
-    )
-    replace_tables(
-        settings.warehouse,
-        {
-            PREDICTIONS: out,
-            RISK_LIST: risk_list(out, base),
-            HISTORY: history,
-            CURRENT: risk_current(history, base),
-        },
-        SCHEMAS,
-    )
+    history = pd.concat(parts.values(), ignore_index=True).assign(as_of_date=as_of)
+    out = parts[base.prediction_day].assign(as_of_date=as_of)
+    out = out.rename(columns={"observed_withdrew_after_prediction_day": "observed_withdrew_after_day_30"})
+    listed = out
+    if as_of is not None:  # a live term: the week's history and list are the students of running presentations
+        history = history[history.observed_withdrew_after_prediction_day.isna()].reset_index(drop=True)
+        listed = out[out.observed_withdrew_after_day_30.isna()]
+    newer = [d for d in stored_dates(settings.warehouse) if d is not None and as_of is not None and d > as_of]
+    views: dict[str, pd.DataFrame] = {}
+    if newer:  # a re-run of an earlier week: its history rows only, the newest date's view stays
+        log.info("scored the export as of %s; the current view stays the one as of %s", as_of, max(newer))
+    else:
+        previous = previous_export(settings.warehouse, as_of) if as_of is not None else pd.DataFrame()
+        current = since_previous_export(risk_current(history, base), previous)
+        views = {PREDICTIONS: out, RISK_LIST: risk_list(listed, base), CURRENT: current}
+    write_tables(settings.warehouse, views, SCHEMAS, {HISTORY: (history, "as_of_date", as_of)})
     bands = {b: int((out.risk_band == b).sum()) for b in ("high", "medium", "low")}
     return ScoreResult(
         len(out),
@@ -195,6 +182,6 @@ def score(settings: Settings) -> ScoreResult:
         bands,
         int(out.is_flagged.sum()),
         time.perf_counter() - start,
-        {d: len(f) for d, f in parts.items()},
+        {d: int((history.prediction_day == d).sum()) for d in parts},
         skipped,
     )

@@ -139,6 +139,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "model_version": "INTEGER",
         "mlflow_run_id": "VARCHAR",
         "scored_at": "TIMESTAMPTZ",
+        "as_of_date": "DATE",  # the export's date the data is as of (a live term); NULL for a finished history
     },
     "insight_cards": {
         "card_id": "VARCHAR",
@@ -175,13 +176,18 @@ SCHEMAS["ml_withdrawal_risk_history"] = {  # laip.ml.score: one row per attempt 
     for c, t in SCHEMAS["ml_withdrawal_predictions"].items()
 }
 
-SCHEMAS["ml_withdrawal_risk_current"] = {  # laip.ml.score.risk_current: each attempt's latest checkpoint
+SCHEMAS["ml_withdrawal_risk_current"] = {  # laip.ml.risk_history.risk_current: each attempt's latest checkpoint
     **SCHEMAS["ml_withdrawal_risk_history"],
     "previous_prediction_day": "INTEGER",
     "previous_probability": "DOUBLE",
     "previous_risk_band": "VARCHAR",
     "probability_change": "DOUBLE",  # withdrawal_probability - previous_probability
     "risk_change": "VARCHAR",  # newly high / risen / fallen / steady / first checkpoint
+    # a live term: the previous export's view of the attempt (laip.ml.risk_history.since_previous_export)
+    "previous_export_date": "DATE",
+    "previous_export_prediction_day": "INTEGER",
+    "previous_export_risk_band": "VARCHAR",
+    "is_new_high_since_previous_export": "BOOLEAN",
 }
 
 SCORING_TABLES = (

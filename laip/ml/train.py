@@ -28,7 +28,7 @@ from laip.config import Settings
 from laip.ml import champion_gate
 from laip.ml.config import MODEL_NAMES, MLConfig, load_ml_config
 from laip.ml.evaluate import Evaluation, evaluate, feature_importance
-from laip.ml.features import load_feature_data, make_splits
+from laip.ml.features import FeatureError, load_feature_data, make_splits
 from laip.ml.modeling import select_model
 from laip.ml.monitoring.profile import log_reference_profile
 from laip.ml.provenance import signature_tags
@@ -97,7 +97,15 @@ def _train(
         mlflow.set_tags({**tags, "run_type": "training", "checkpoints": ",".join(map(str, days))})
         mlflow.log_params({"checkpoints": ",".join(map(str, days)), "models": ",".join(names)})
         for day in days:
-            results[day] = _train_checkpoint(settings, base.at_checkpoint(day), names, experiment_id, tags, trained_at)
+            try:
+                results[day] = _train_checkpoint(
+                    settings, base.at_checkpoint(day), names, experiment_id, tags, trained_at
+                )
+            except FeatureError as exc:  # a live term's early weeks: no held-out presentation with labels yet
+                if day == base.prediction_day:
+                    raise
+                log.warning("day %s not trained: %s", day, exc)
+                continue
             log.info(results[day].checkpoint_summary())
         mlflow.log_metrics(
             {
@@ -107,7 +115,9 @@ def _train(
                 for day, r in results.items()
             }
         )
-    main = results.get(base.prediction_day) or results[days[0]]
+    if not results:
+        raise FeatureError(f"no checkpoint of {days} could be trained (no held-out presentation with labels yet)")
+    main = results.get(base.prediction_day) or next(iter(results.values()))
     main.checkpoints = results
     main.training_run_id = training.info.run_id
     main.seconds = time.perf_counter() - start

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,13 @@ def run_all(
     *,
     allow_sample: bool = False,
     confirm_change: bool = False,
+    as_of: date | None = None,
 ) -> int:
     """The DAG's steps in this process, in the DAG's order; prints the timings. Exit code 1 at the first failed
     step (the published snapshot is then unchanged). ``allow_sample``, ``confirm_change``: see
-    :func:`laip.orchestration.tasks.data_source`."""
+    :func:`laip.orchestration.tasks.data_source`; ``as_of``: the files are an export as of that date."""
     decision: dict[str, Any] = {}
-    source: dict[str, Any] = {"allow_sample": allow_sample, "confirm_change": confirm_change}
+    source: dict[str, Any] = {"allow_sample": allow_sample, "confirm_change": confirm_change, "as_of": as_of}
 
     def validate() -> None:
         result = validate_raw(settings, data_dir, **source)
@@ -72,4 +74,48 @@ def run_all(
         f"Done in {sum(s for _, s in timings):.1f} s. Serving snapshot (dashboards, API): "
         f"{settings.serving_warehouse}\nWarehouse: {settings.warehouse}\nMLflow: {settings.mlflow_tracking_uri}"
     )
+    return 0
+
+
+def run_as_of(
+    settings: Settings,
+    as_of: date,
+    retrain: str = "auto",
+    *,
+    replay_from: str | Path | None = None,
+    confirm_change: bool = False,
+) -> int:
+    """The run for date ``as_of`` (a live term): every step on the export as of that date
+    (:func:`laip.orchestration.live_term.prepare_export`). Running a date again replaces exactly its rows."""
+    from laip.orchestration.live_term import prepare_export
+
+    try:
+        export = prepare_export(settings, as_of, replay_from)
+    except StepFailed as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"Run as of {as_of}: {export}")
+    return run_all(settings, export, retrain, confirm_change=confirm_change, as_of=as_of)
+
+
+def backfill(
+    settings: Settings,
+    start: date,
+    end: date,
+    every_days: int = 7,
+    retrain: str = "auto",
+    *,
+    replay_from: str | Path | None = None,
+) -> int:
+    """:func:`run_as_of` for every date from ``start`` to ``end`` every ``every_days`` days, oldest first; stops at
+    the first failed date (exit code 1) and says which dates are done."""
+    from laip.orchestration.live_term import dates_between
+
+    dates = dates_between(start, end, every_days)
+    for i, day in enumerate(dates):
+        if run_as_of(settings, day, retrain, replay_from=replay_from) != 0:
+            done = ", ".join(d.isoformat() for d in dates[:i]) or "none"
+            print(f"Backfill stopped at {day}; dates done: {done}", file=sys.stderr)
+            return 1
+    print(f"Backfill done: {len(dates)} dates from {dates[0]} to {dates[-1]}")
     return 0

@@ -261,6 +261,7 @@ def branch_after_monitor(decision: dict[str, Any]) -> str:
 def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] | None = None) -> dict[str, Any]:
     """Train and register a new champion, then refresh the monitoring tables against it (the decision row keeps
     why it was retrained)."""
+    from laip.ml.features import FeatureError
     from laip.ml.monitoring.decision import Decision
     from laip.ml.monitoring.monitor import monitor as run_monitor
     from laip.ml.train_result import retraining_outcome
@@ -269,8 +270,14 @@ def retrain(settings: Settings, decision: dict[str, Any], models: Sequence[str] 
         log.info("retraining: %s", reason)
     with writing(settings, "train"):
         checkpoints = decision.get("checkpoints") or None  # the ones that triggered (None: every checkpoint)
-        summary = report(train_model(settings, models, checkpoints))
-        outcome, version = retraining_outcome(summary, settings.prediction_day)
+        try:
+            summary = report(train_model(settings, models, checkpoints))
+            outcome, version = retraining_outcome(summary, settings.prediction_day)
+        except FeatureError as exc:  # a live term's early weeks: only checkpoints nothing can be trained for yet
+            if checkpoints is None or settings.prediction_day in checkpoints:
+                raise StepFailed(f"train: {exc}") from exc
+            log.warning("not retrained: %s", exc)
+            summary, outcome, version = {"not_trained": str(exc)}, f"not retrained: {exc}", None
         if "not promoted" in outcome:
             log.warning(outcome)
         kept = Decision(**{f.name: decision[f.name] for f in fields(Decision) if f.name in decision})

@@ -81,11 +81,39 @@ def replace_checkpoint_rows(
 
     Rows of a table written before it had the declared columns (e.g. no ``prediction_day``) are dropped: they
     cannot be told apart. Returns the tables' row counts after the write."""
-    for name, frame in tables.items():
-        if "prediction_day" not in frame.columns or not (frame["prediction_day"] == prediction_day).all():
-            raise ValueError(f"{name}: every row must have prediction_day {prediction_day}")
+    return write_tables(
+        warehouse,
+        {},
+        schemas,
+        {name: (frame, "prediction_day", prediction_day) for name, frame in tables.items()},
+        schema,
+    )
+
+
+def write_tables(
+    warehouse: Path,
+    tables: Mapping[str, pd.DataFrame],
+    schemas: Mapping[str, Mapping[str, str]],
+    partitions: Mapping[str, tuple[pd.DataFrame, str, object]],
+    schema: str = ML_SCHEMA,
+) -> dict[str, int]:
+    """In one transaction: replace each table of ``tables`` whole (as :func:`replace_tables`), and in each table of
+    ``partitions`` (name: (frame, column, value)) replace only the rows whose ``column`` is ``value`` (NULL matches
+    NULL) with the frame, all of whose rows have that value, keeping the others. A table written before it had the
+    declared columns is replaced whole (its rows cannot be told apart). Returns the row counts after the write."""
+    for name, (frame, column, value) in partitions.items():
+        values = frame[column] if column in frame.columns else None
+        same = values is not None and (values.isna().all() if value is None else (values == value).all())
+        if not same:
+            raise ValueError(f"{name}: every row must have {column} {value}")
+    frames = {**tables, **{name: frame for name, (frame, _, _) in partitions.items()}}
 
     def write(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+        select = _select_sql(name, frame, schemas)
+        if name not in partitions:
+            con.execute(f'create or replace table {schema}."{name}" as {select}').fetchall()
+            return
+        _, column, value = partitions[name]
         declared = list(schemas.get(name, frame.columns))
         existing = {
             r[0]
@@ -93,16 +121,15 @@ def replace_checkpoint_rows(
                 "select column_name from duckdb_columns() where schema_name = ? and table_name = ?", [schema, name]
             ).fetchall()
         }
-        select = _select_sql(name, frame, schemas)
         if set(declared) <= existing:
             cols = ", ".join(f'"{c}"' for c in declared)
             con.execute(
                 f'create or replace table {schema}."{name}" as '
-                f'select {cols} from {schema}."{name}" where prediction_day is distinct from ? '
+                f'select {cols} from {schema}."{name}" where "{column}" is distinct from ? '
                 f"union all by name {select}",
-                [prediction_day],
+                [value],
             ).fetchall()
         else:
             con.execute(f'create or replace table {schema}."{name}" as {select}').fetchall()
 
-    return _write_all(warehouse, tables, schema, write)
+    return _write_all(warehouse, frames, schema, write)

@@ -85,3 +85,16 @@ def test_after_every_end_the_export_is_the_history(sample_dir: Path, tmp_path: P
         got = sorted(tuple(r.values()) for r in _rows(tmp_path / "late" / f"{stem}.csv.gz"))
         want = sorted(tuple(r.values()) for r in _rows(sample_dir / f"{stem}.csv.gz"))
         assert got == want, stem
+
+
+def test_backfill_dates() -> None:
+    from laip.orchestration.live_term import dates_between
+
+    assert dates_between(date(2014, 10, 31), date(2014, 11, 14), 7) == [
+        date(2014, 10, 31),
+        date(2014, 11, 7),
+        date(2014, 11, 14),
+    ]
+    assert dates_between(date(2014, 10, 31), date(2014, 11, 13), 7)[-1] == date(2014, 11, 7)
+    with pytest.raises(ValueError, match="before it starts"):
+        dates_between(date(2014, 11, 14), date(2014, 10, 31), 7)

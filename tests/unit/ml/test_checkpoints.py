@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from laip.ml.config import MLConfig, load_ml_config
-from laip.ml.score import risk_current
+from laip.ml.risk_history import risk_current
 from laip.ml.train import resolve_checkpoints
 from laip.warehouse.tables import replace_checkpoint_rows
 
@@ -122,3 +122,47 @@ def test_the_retraining_outcome_names_every_checkpoint_retrained() -> None:
     assert retraining_outcome(summary(day60=True, day90=True), 30) == ("retrained day 60 v2, day 90 v2", None)
     outcome, _ = retraining_outcome(summary(day30=False), 30)
     assert outcome.startswith("retrained: version 2 not promoted") and "worse than the champion" in outcome
+
+
+def test_a_weeks_rows_are_replaced_alone_and_a_finished_history_is_its_own_partition(tmp_path: Path) -> None:
+    from datetime import date
+
+    from laip.warehouse.tables import write_tables
+
+    warehouse = tmp_path / "w.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    schemas = {"h": {"k": "INTEGER", "as_of_date": "DATE"}}
+    week1, week2 = date(2014, 11, 7), date(2014, 11, 14)
+
+    def write(rows: list[int], as_of: date | None) -> None:
+        frame = pd.DataFrame({"k": rows, "as_of_date": [as_of] * len(rows)})
+        write_tables(warehouse, {}, schemas, {"h": (frame, "as_of_date", as_of)})
+
+    write([1, 2], week1)
+    write([3], week2)
+    write([4], None)
+    write([5, 6], week1)  # the first week again: its rows only
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        got = con.execute("select as_of_date, k from ml.h order by all").fetchall()
+    assert got == [(week1, 5), (week1, 6), (week2, 3), (None, 4)]
+    with pytest.raises(ValueError, match="as_of_date"):
+        write_tables(
+            warehouse, {}, schemas, {"h": (pd.DataFrame({"k": [1], "as_of_date": [week1]}), "as_of_date", week2)}
+        )
+
+
+def test_new_high_since_the_previous_export() -> None:
+    from datetime import date
+
+    from laip.ml.risk_history import since_previous_export
+
+    current = pd.DataFrame({"student_module_id": ["a", "b", "c"], "risk_band": ["high", "high", "low"]})
+    previous = pd.DataFrame(
+        {"student_module_id": ["a", "c"], "as_of_date": [date(2014, 11, 7)] * 2, "prediction_day": [30, 30],
+         "risk_band": ["high", "high"]}
+    )  # fmt: skip
+    out = since_previous_export(current, previous).set_index("student_module_id")
+    assert out.is_new_high_since_previous_export.tolist() == [False, True, False]  # b was not listed, now high
+    assert out.previous_export_risk_band.tolist()[0] == "high"
+    first = since_previous_export(current, previous.iloc[:0])
+    assert first.is_new_high_since_previous_export.isna().all()  # no previous export: unknown, not False

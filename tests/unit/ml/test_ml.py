@@ -127,10 +127,25 @@ def test_rows_without_a_label_are_scored_but_never_trained_on(config: MLConfig) 
     labelled = live.labelled_only()
     assert len(labelled) == (~running).sum() and labelled.y.dtype.kind == "i"
     assert set(labelled.frame.code_presentation) == {"2013B", "2013J", "2014B"}
-    # no labelled 2014J row: the temporal split cannot be made, so every labelled row counts as in-sample
-    assert (_training_rows(live, config) == ~running).all()
+    # no labelled 2014J row: the split of a live export (test 2014B) gives the rows training saw
+    pres = data.frame.code_presentation.to_numpy()
+    assert (_training_rows(live, config) == (pres == "2013B")).all()
     # a finished history: the primary split's training rows
     assert _training_rows(data, config).sum() == len(temporal_split(data, config).train)
+
+
+def test_a_live_export_tests_on_the_latest_labelled_presentation(config: MLConfig) -> None:
+    labelled = _toy_data(config)
+    pres = labelled.frame.code_presentation.to_numpy()
+    live = dataclasses.replace(
+        labelled, frame=labelled.frame[pres != "2014J"].reset_index(drop=True), y=labelled.y[pres != "2014J"]
+    )
+    live = dataclasses.replace(live, X=labelled.X[pres != "2014J"].reset_index(drop=True))
+    split = temporal_split(live, config)  # 2014J (the configured test) is still running: no label
+    got = live.frame.code_presentation.to_numpy()
+    assert set(got[split.test]) == {"2014B"}
+    assert set(got[split.train]) == {"2013B"}  # 2013J had not certainly ended by 2014B's day 30
+    assert "test 2014B" in split.description
 
 
 # ---- selection -------------------------------------------------------------------------------------------

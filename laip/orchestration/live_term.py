@@ -1,0 +1,50 @@
+"""A live term: runs driven by a date. The run for date D takes the export as of D (in production the files a
+university drops into ``<exports>/YYYY-MM-DD/``; in demo mode the export as of D replayed from a finished history,
+:mod:`laip.ingest.replay`), and a backfill runs every date of a range in order (``laip backfill``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from pathlib import Path
+
+from laip.config import Settings
+from laip.orchestration.tasks import StepFailed
+
+log = logging.getLogger(__name__)
+
+
+def export_dir(settings: Settings, as_of: date) -> Path:
+    """Where the export as of ``as_of`` is (or is written, replaying): ``<exports dir>/YYYY-MM-DD``."""
+    return settings.exports_dir / as_of.isoformat()
+
+
+def prepare_export(settings: Settings, as_of: date, replay_from: str | Path | None = None) -> Path:
+    """The directory holding the export as of ``as_of``: replayed from the finished history ``replay_from`` when
+    given (demo mode), else the one dropped there; :class:`StepFailed` naming the directory when there is none."""
+    target = export_dir(settings, as_of)
+    if replay_from is not None:
+        from laip.ingest.replay import replay
+
+        try:
+            result = replay(Path(replay_from), target, as_of, settings.presentation_start_day)
+        except FileNotFoundError as exc:
+            raise StepFailed(f"replay refused: {exc}") from exc
+        for line in result.summary().splitlines():
+            log.info(line)
+        return target
+    if not target.is_dir():
+        raise StepFailed(
+            f"no export as of {as_of} at {target}: drop the seven files there, or replay one from a finished "
+            "history (--replay-from DIR)"
+        )
+    return target
+
+
+def dates_between(start: date, end: date, every_days: int) -> list[date]:
+    """``start``, ``start + every_days``, ... up to ``end`` inclusive (a backfill's dates, oldest first)."""
+    if every_days < 1:
+        raise ValueError(f"the step must be at least one day, got {every_days}")
+    if end < start:
+        raise ValueError(f"the range ends ({end}) before it starts ({start})")
+    return [start + timedelta(days=i) for i in range(0, (end - start).days + 1, every_days)]
