@@ -55,12 +55,12 @@ def _int(column: str) -> str:
     return f"try_cast({column} as integer)"
 
 
-def _queries(as_of: date, start_day: int) -> dict[str, str]:
+def _queries() -> dict[str, str]:
     """The select of each file's rows as of the date (tables ``src_<stem>`` and ``presentation_days``)."""
     reg_day, unreg_day = _int("r.date_registration"), _int("r.date_unregistration")
+    registered = f"p.started and ({reg_day} is null or {reg_day} <= p.as_of_day)"  # by the date, or undated
     kept_attempts = (
-        f"(select {_STUDENT} from src_studentRegistration r join presentation_days p using ({_MP}) "
-        f"where p.started and ({reg_day} is null or {reg_day} <= p.as_of_day))"
+        f"(select {_STUDENT} from src_studentRegistration r join presentation_days p using ({_MP}) where {registered})"
     )
     late_registrations = (
         f"(select {_STUDENT} from src_studentRegistration r join presentation_days p using ({_MP}) "
@@ -77,8 +77,7 @@ def _queries(as_of: date, start_day: int) -> dict[str, str]:
         "studentRegistration": (
             f"select r.code_module, r.code_presentation, r.id_student, r.date_registration, "
             f"case when {unreg_day} <= p.as_of_day then r.date_unregistration end as date_unregistration "
-            f"from src_studentRegistration r join presentation_days p using ({_MP}) "
-            f"where p.started and ({reg_day} is null or {reg_day} <= p.as_of_day)"
+            f"from src_studentRegistration r join presentation_days p using ({_MP}) where {registered}"
         ),
         "studentInfo": (
             f"select {info_columns} from src_studentInfo i join presentation_days p using ({_MP}) "
@@ -129,10 +128,11 @@ def replay(src: Path, dest: Path, as_of: date, start_day: int = 1) -> ReplayResu
                 f"create table presentation_days as select {_MP}, {day} as as_of_day, {day} >= 0 as started, "
                 f"{day} > try_cast(module_presentation_length as integer) as ended from src_courses"
             )
-            for stem, query in _queries(as_of, start_day).items():
+            for stem, query in _queries().items():
                 out = staging / f"{stem}.csv.gz"
-                con.execute(f"copy ({query}) to '{out}' (header, force_quote *, compression gzip)")
-                result.rows[stem] = con.execute(f"select count(*) from ({query})").fetchone()[0]  # type: ignore[index]
+                # COPY answers with the number of rows it wrote
+                written = con.execute(f"copy ({query}) to '{out}' (header, force_quote *, compression gzip)")
+                result.rows[stem] = written.fetchall()[0][0]
             for mp, ended in con.execute(
                 "select code_module || ' ' || code_presentation, ended from presentation_days where started order by 1"
             ).fetchall():

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
+from laip.ingest.calendar import START_MONTHS
 from laip.ingest.load import MANIFEST
 from laip.ml.config import MLConfig
 
@@ -194,7 +195,6 @@ def load_feature_data(warehouse: Path, config: MLConfig, *, unlabelled: bool = F
 
 
 # OULAD's presentations start in February (B) or October (J) and last at most 241 (B) or 269 (J) days.
-START_MONTH = {"B": 2, "J": 10}
 LONGEST_DAYS = {"B": 241, "J": 269}
 
 
@@ -209,9 +209,9 @@ def presentation_ended_before(earlier: str, later: str, prediction_day: int = 30
     27 July) before the J of a later year, the B of the year after next, and the next year's B from day 177 on.
     """
     ey, es, ly, ls = int(earlier[:4]), earlier[-1], int(later[:4]), later[-1]
-    month = START_MONTH[es]
+    month = START_MONTHS[es]
     latest_end = date(ey, month, monthrange(ey, month)[1]) + timedelta(days=LONGEST_DAYS[es])
-    return latest_end < date(ly, START_MONTH[ls], 1) + timedelta(days=prediction_day)
+    return latest_end < date(ly, START_MONTHS[ls], 1) + timedelta(days=prediction_day)
 
 
 def presentation_order(code: str) -> tuple[int, int]:
