@@ -64,6 +64,18 @@ class Settings:
         return _resolve(self.repo_root, configured) if configured else self.home / "exports"
 
     @property
+    def replay_from(self) -> Path | None:
+        """Demo mode of the weekly DAG: the finished history whose export as of each run's date is replayed (env
+        LAIP_REPLAY_FROM, laip.yaml ``live_term.replay_from``); None: production, the exports dropped for each date."""
+        configured = os.environ.get("LAIP_REPLAY_FROM") or self.raw.get("live_term", {}).get("replay_from")
+        return _resolve(self.repo_root, configured) if configured else None
+
+    @property
+    def weekly_schedule(self) -> str:
+        """Cron of the weekly DAG (env LAIP_WEEKLY_SCHEDULE, laip.yaml ``live_term.schedule``)."""
+        return os.environ.get("LAIP_WEEKLY_SCHEDULE") or self.raw.get("live_term", {}).get("schedule") or "0 0 * * 1"
+
+    @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,15 +139,20 @@ def run_dag(
     *,
     echo: bool = False,
     progress: Callable[[str], None] | None = None,
+    dag_id: str = DAG_ID,
+    logical_date: date | None = None,
 ) -> DagRunResult:
     """Run the whole DAG once with ``airflow dags test`` (no scheduler needed) and summarise its tasks; ``progress``
-    gets one line per task as it finishes (:class:`~laip.orchestration.dag_runs.ProgressWatcher`)."""
+    gets one line per task as it finishes (:class:`~laip.orchestration.dag_runs.ProgressWatcher`). ``logical_date``:
+    the run's date (the weekly DAG takes the export as of it); default now."""
     init_airflow(settings)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / f"dag_test_{datetime.now():%Y%m%dT%H%M%S}.log"
-    before = latest_run_id(settings)
+    before = latest_run_id(settings, dag_id)
     start = time.perf_counter()
-    args = [venv_bin(), "dags", "test", DAG_ID]
+    args = [venv_bin(), "dags", "test", dag_id]
+    if logical_date is not None:
+        args.append(logical_date.isoformat())
     if conf:
         args += ["-c", json.dumps(conf)]
     with log_file.open("w") as out:
@@ -155,14 +160,14 @@ def run_dag(
             args, env=airflow_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         assert proc.stdout is not None
-        with ProgressWatcher(settings, before, progress):
+        with ProgressWatcher(settings, before, progress, dag_id=dag_id):
             for line in proc.stdout:
                 out.write(line)
                 if echo:
                     sys.stdout.write(line)
             proc.wait()
     seconds = time.perf_counter() - start
-    run_id = latest_run_id(settings)
+    run_id = latest_run_id(settings, dag_id)
     if run_id is None or run_id == before:
         tail = log_file.read_text()[-3000:]
         return DagRunResult(
@@ -171,9 +176,10 @@ def run_dag(
             seconds,
             log_file=log_file,
             error=f"airflow dags test exited {proc.returncode} before a run started:\n{tail}",
+            dag_id=dag_id,
         )
-    state, runs = task_runs(settings, run_id)
-    return DagRunResult(run_id, state, seconds, runs, log_file)
+    state, runs = task_runs(settings, run_id, dag_id)
+    return DagRunResult(run_id, state, seconds, runs, log_file, dag_id=dag_id)
 
 
 class AirflowApi:
@@ -230,6 +236,41 @@ class AirflowApi:
                 return state
             time.sleep(3)
         raise TimeoutError(f"DAG run {run_id} not finished after {timeout_s:.0f} s")
+
+    def backfill(
+        self,
+        dag_id: str,
+        from_date: date,
+        to_date: date,
+        conf: dict[str, Any] | None = None,
+        *,
+        reprocess: str = "none",
+        max_active_runs: int = 1,
+    ) -> dict[str, Any]:
+        """Create a backfill (what the UI's Backfill form and ``airflow backfill create`` do); ``reprocess``: none,
+        failed or completed (which dates that already have a run to run again). Airflow answers 503 when its metadata
+        database is busy (SQLite while the scheduler writes): tried again, up to 5 times."""
+        import urllib.error
+
+        body = {
+            "dag_id": dag_id,
+            "from_date": f"{from_date.isoformat()}T00:00:00Z",
+            "to_date": f"{to_date.isoformat()}T23:59:59Z",
+            "dag_run_conf": conf or {},
+            "reprocess_behavior": reprocess,
+            "max_active_runs": max_active_runs,
+        }
+        for attempt in range(5):
+            try:
+                return self._request("POST", "/api/v2/backfills", body)
+            except urllib.error.HTTPError as exc:
+                if exc.code != 503 or attempt == 4:
+                    raise
+            time.sleep(3)
+        raise AssertionError("unreachable")
+
+    def dag_runs(self, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=logical_date")["dag_runs"]
 
     def task_states(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
         import urllib.parse

@@ -9,7 +9,7 @@ pre-built ``manifest.json`` (``laip parse``), so parsing the DAG file runs no db
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,12 @@ from laip.ml.config import MODEL_NAMES
 from laip.warehouse.build import dbt_env
 from laip.warehouse.locked_dbt import locked_dbt_executable
 
-DAG_ID = "laip_pipeline"
+DAG_ID = "laip_pipeline"  # the manual full-history run (`make run`)
+WEEKLY_DAG_ID = "laip_weekly"  # a live term: each week's run on the export as of its date
+MANUAL_START_DATE = datetime(2026, 1, 1)
+# The weekly DAG's start: before OULAD's first presentation (February 2013), so a backfill can replay any term of it.
+# Catchup is off: unpausing it schedules only the latest week.
+LIVE_START_DATE = datetime(2013, 1, 1)
 # DuckDB allows one writer per file: every task that writes the warehouse takes the one slot of this pool.
 WAREHOUSE_POOL = "laip_warehouse"
 WAREHOUSE_POOL_DESCRIPTION = "One writer at a time for the DuckDB warehouse (DuckDB allows a single writer)."

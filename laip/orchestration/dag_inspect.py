@@ -36,6 +36,8 @@ def inspect_dags(dags_folder: str) -> dict[str, Any]:
             "param_types": {k: dag.params.get_param(k).schema.get("type") for k in sorted(dag.params.keys())},
             "doc_md": bool(dag.doc_md),
             "max_active_runs": dag.max_active_runs,
+            "catchup": dag.catchup,
+            "is_paused_upon_creation": dag.is_paused_upon_creation,
             "tasks": {
                 t.task_id: {
                     "upstream": sorted(t.upstream_task_ids),

@@ -36,13 +36,14 @@ class DagRunResult:
     tasks: list[TaskRun] = field(default_factory=list)
     log_file: Path | None = None
     error: str = ""
+    dag_id: str = DAG_ID
 
     @property
     def success(self) -> bool:
         return self.state == "success"
 
     def summary(self) -> str:
-        lines = [f"DAG {DAG_ID} run {self.run_id}: {self.state.upper()} in {self.seconds:.1f} s"]
+        lines = [f"DAG {self.dag_id} run {self.run_id}: {self.state.upper()} in {self.seconds:.1f} s"]
         for t in self.tasks:
             secs = f"{t.seconds:8.1f} s" if t.seconds is not None else "        -"
             lines.append(f"  {t.task_id:<58} {t.state or 'none':<16}{secs}")
@@ -53,21 +54,21 @@ class DagRunResult:
         return "\n".join(lines)
 
 
-def task_runs(settings: Settings, run_id: str) -> tuple[str, list[TaskRun]]:
+def task_runs(settings: Settings, run_id: str, dag_id: str = DAG_ID) -> tuple[str, list[TaskRun]]:
     """State of a DAG run and of its tasks, in execution order, read from Airflow's metadata DB."""
     with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
-        state = con.execute("select state from dag_run where dag_id = ? and run_id = ?", [DAG_ID, run_id]).fetchone()
+        state = con.execute("select state from dag_run where dag_id = ? and run_id = ?", [dag_id, run_id]).fetchone()
         rows = con.execute(
             "select task_id, state, duration from task_instance where dag_id = ? and run_id = ? "
             "order by coalesce(start_date, '9999'), task_id",
-            [DAG_ID, run_id],
+            [dag_id, run_id],
         ).fetchall()
     return (state[0] if state else "unknown"), [TaskRun(t, s, d) for t, s, d in rows]
 
 
-def latest_run_id(settings: Settings) -> str | None:
+def latest_run_id(settings: Settings, dag_id: str = DAG_ID) -> str | None:
     with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
-        row = con.execute("select run_id from dag_run where dag_id = ? order by id desc limit 1", [DAG_ID]).fetchone()
+        row = con.execute("select run_id from dag_run where dag_id = ? order by id desc limit 1", [dag_id]).fetchone()
     return row[0] if row else None
 
 
@@ -76,9 +77,14 @@ class ProgressWatcher:
     finishes: elapsed time, task, state, its duration and how many tasks are done. A no-op without ``report``."""
 
     def __init__(
-        self, settings: Settings, before: str | None, report: Callable[[str], None] | None, every: float = 2.0
+        self,
+        settings: Settings,
+        before: str | None,
+        report: Callable[[str], None] | None,
+        every: float = 2.0,
+        dag_id: str = DAG_ID,
     ):
-        self.settings, self.before, self.report, self.every = settings, before, report, every
+        self.settings, self.before, self.report, self.every, self.dag_id = settings, before, report, every, dag_id
         self.done: set[str] = set()
         self.stop = threading.Event()
         self.start = time.perf_counter()
@@ -105,10 +111,10 @@ class ProgressWatcher:
     def poll(self) -> None:
         if self.report is None:
             return
-        run_id = latest_run_id(self.settings)
+        run_id = latest_run_id(self.settings, self.dag_id)
         if run_id is None or run_id == self.before:
             return
-        _, runs = task_runs(self.settings, run_id)
+        _, runs = task_runs(self.settings, run_id, self.dag_id)
         for t in runs:
             if t.state in FINISHED and t.task_id not in self.done:
                 self.done.add(t.task_id)

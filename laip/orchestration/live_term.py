@@ -48,3 +48,27 @@ def dates_between(start: date, end: date, every_days: int) -> list[date]:
     if end < start:
         raise ValueError(f"the range ends ({end}) before it starts ({start})")
     return [start + timedelta(days=i) for i in range(0, (end - start).days + 1, every_days)]
+
+
+def require_export_loaded(settings: Settings, as_of: date) -> None:
+    """:class:`StepFailed` unless the warehouse holds the export as of ``as_of`` (the run's own load). Two runs of the
+    weekly DAG for different dates must not interleave (one's load between the other's load and publish would mix
+    their data): a step of the later-loaded date's predecessor then stops here instead of publishing another
+    date's rows."""
+    import duckdb
+
+    from laip.orchestration.tasks import writing
+
+    with writing(settings, "check the export date"):
+        try:
+            with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+                loaded = [d for (d,) in con.execute("select distinct as_of_date from meta.load_manifest").fetchall()]
+        except duckdb.Error as exc:
+            raise StepFailed(f"no loaded export in {settings.warehouse}: {exc}") from exc
+    if loaded != [as_of]:
+        found = ", ".join(str(d) for d in loaded) or "none"
+        raise StepFailed(
+            f"the warehouse holds the export as of {found}, not this run's {as_of}: another run loaded in between. "
+            "Runs of different dates must not overlap: backfill with max_active_runs 1 (--max-active-runs 1), then "
+            "clear this run"
+        )

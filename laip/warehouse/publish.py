@@ -70,8 +70,8 @@ def check_publishable(con: duckdb.DuckDBPyConnection) -> None:
 def _record_publication(con: duckdb.DuckDBPyConnection, family: SourceFamily | None) -> int:
     """``meta.publication``: when this snapshot was published, the load and the model it holds, and the line every
     dashboard tab shows ("Data: ..., loaded ... · Model version N ... · Published ...")."""
-    loaded_at, load_id, source_dir = con.execute(
-        f"select max(loaded_at), max(load_id), max(source_dir) from {MANIFEST}"
+    loaded_at, load_id, source_dir, as_of = con.execute(
+        f"select max(loaded_at), max(load_id), max(source_dir), max(as_of_date) from {MANIFEST}"
     ).fetchall()[0]
     model = (None, None, None)
     if con.execute(
@@ -87,17 +87,19 @@ def _record_publication(con: duckdb.DuckDBPyConnection, family: SourceFamily | N
         if model[0] is not None
         else "no model scores yet"
     )
+    known = f" as of {as_of} (a live term's export)" if as_of else ", a finished history"
     line = (
-        f"Data: {data.split(' (')[0]}, loaded {loaded_at:%Y-%m-%d %H:%M} UTC · {scored} · "
+        f"Data: {data.split(' (')[0]}{known}, loaded {loaded_at:%Y-%m-%d %H:%M} UTC · {scored} · "
         f"published {published_at:%Y-%m-%d %H:%M} UTC"
     )
     con.execute(
         f"""create table {PUBLICATION} (published_at timestamptz, load_id varchar, loaded_at timestamptz,
-            data_source varchar, model_version integer, model_name varchar, scored_at timestamptz, freshness varchar)"""
+            data_source varchar, model_version integer, model_name varchar, scored_at timestamptz, freshness varchar,
+            as_of_date date)"""
     )
     con.execute(
-        f"insert into {PUBLICATION} values (?, ?, ?, ?, ?, ?, ?, ?)",
-        [published_at, load_id, loaded_at, data, model[0], model[1], model[2], line],
+        f"insert into {PUBLICATION} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [published_at, load_id, loaded_at, data, model[0], model[1], model[2], line, as_of],
     )
     return 1
 

@@ -58,3 +58,22 @@ def service_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return load_settings(home=home)
+
+
+@pytest.fixture(scope="session")
+def live_term(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, list[tuple]]:
+    """Three weeks of 2014J replayed on the sample (``support.live_term.WEEKS``): a home where the first week ran
+    (`laip run --as-of`), then a backfill of the next two; with the first week's rows as published right after its
+    own run."""
+    from support.data import SAMPLE_DIR
+    from support.live_term import WEEKS, history_rows, laip_cli
+
+    home = tmp_path_factory.mktemp("live") / "home"
+    laip_cli(home, "run", "--as-of", WEEKS[0].isoformat(), "--replay-from", str(SAMPLE_DIR))
+    settings = load_settings(home=home)
+    first_week = history_rows(settings, f"as_of_date = '{WEEKS[0]}'")
+    laip_cli(
+        home, "backfill", "--from", WEEKS[1].isoformat(), "--to", WEEKS[2].isoformat(), "--every", "7d",
+        "--replay-from", str(SAMPLE_DIR),
+    )  # fmt: skip
+    return settings, first_week

@@ -185,7 +185,7 @@ def test_the_snapshot_says_what_it_holds(ml_sample: dict, tmp_path: Path) -> Non
     version = ml_sample["train"].model_version
     assert len(row) == 1 and row[0][0].startswith("the bundled sample") and row[0][1] == version
     line = row[0][2]
-    assert line.startswith("Data: the bundled sample, loaded ") and f"model version {version} (" in line
+    assert line.startswith("Data: the bundled sample, a finished history, loaded ") and f"version {version} (" in line
     assert " published " in line and "\n" not in line
 
 

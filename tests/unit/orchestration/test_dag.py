@@ -7,7 +7,7 @@ import json
 import pytest
 
 from laip.config import Settings, load_settings
-from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL
+from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL, WEEKLY_DAG_ID
 from laip.orchestration.dag_inspect import describe
 from laip.warehouse.build import parse
 
@@ -115,3 +115,30 @@ def test_params_schedule_and_docs(described: dict) -> None:
     assert "null" in dag["param_types"]["data_dir"]
     assert dag["schedule"] == "NullTimetable"  # off by default; LAIP_SCHEDULE sets the documented cron
     assert dag["doc_md"] and "laip" in dag["tags"] and dag["max_active_runs"] == 1
+
+
+def test_the_weekly_dag_runs_the_same_steps_on_the_export_as_of_its_date(described: dict, tasks: dict) -> None:
+    weekly = described["dags"][WEEKLY_DAG_ID]
+    assert weekly["schedule"] == "CronTriggerTimetable"  # Mondays 00:00 UTC (laip.yaml live_term.schedule)
+    assert weekly["params"] == ["confirm_source_change", "full_refresh", "models", "replay_from", "retrain"]
+    assert "null" in weekly["param_types"]["replay_from"]  # empty = production: <exports>/YYYY-MM-DD/
+    assert weekly["max_active_runs"] == 1 and "live-term" in weekly["tags"] and weekly["doc_md"]
+    steps = weekly["tasks"]
+    assert steps["prepare_export"]["upstream"] == [] and steps["prepare_export"]["retries"] == 0
+    assert steps["validate_raw"]["upstream"] == ["prepare_export"]
+    # after the export, exactly the manual DAG's graph: every dbt model, the branch, one writer at a time
+    assert {t: {**s, "upstream": [u for u in s["upstream"] if u != "prepare_export"]} for t, s in steps.items()
+            if t != "prepare_export"} == tasks  # fmt: skip
+
+
+def test_the_weekly_dag_is_paused_until_ops_unpause_it(dag_home: Settings, described: dict) -> None:
+    """Catchup off and paused when first created: unpausing schedules only the latest week, a term's earlier weeks
+    are an explicit backfill."""
+    from laip.orchestration.dag_config import LIVE_START_DATE
+
+    weekly = described["dags"][WEEKLY_DAG_ID]
+    assert weekly["catchup"] is False and weekly["is_paused_upon_creation"] is True
+    assert described["dags"][DAG_ID]["is_paused_upon_creation"] is None  # the manual DAG: the platform's default
+    source = (dag_home.repo_root / "dags" / "laip_weekly.py").read_text()
+    assert "--max-active-runs 1" in source  # the documented backfill keeps runs of different dates apart
+    assert LIVE_START_DATE.year == 2013  # before OULAD's first presentation: any of its terms can be backfilled

@@ -57,6 +57,21 @@ def test_bundle_references_are_consistent() -> None:
             assert flt["scope"] == {"rootPath": ["TAB-drilldown"], "excluded": [fresh]}
         elif flt["id"] == "NATIVE_FILTER-checkpoint":  # the model and monitoring tabs, not the freshness line / API
             assert flt["scope"]["rootPath"] == ["TAB-ml", "TAB-monitoring"] and fresh in flt["scope"]["excluded"]
+        elif flt["id"] == "NATIVE_FILTER-as-of":  # a live term's export date: the term tab's bands and rising risk
+            position = dash["position"]
+            on_tab = {
+                position[c]["meta"]["sliceName"]: position[c]["meta"]["chartId"]
+                for row in position["TAB-term"]["children"]
+                for c in position[row]["children"]
+                if position[c]["type"] == "CHART"
+            }
+            in_scope = {name for name, chart_id in on_tab.items() if chart_id not in flt["scope"]["excluded"]}
+            assert flt["scope"]["rootPath"] == ["TAB-term"] and not flt["controlValues"]["multiSelect"]
+            assert in_scope == {
+                "Share of students per ML risk band at each checkpoint",
+                "Rising risk: newly high first, then the largest rises between checkpoints (student-level, "
+                "intervention role)",
+            }
         else:
             assert flt["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}
         assert flt["targets"][0]["datasetUuid"] in ds_uuids
@@ -82,6 +97,21 @@ def test_charts_have_query_contexts_and_global_charts_say_so() -> None:
         sql = datasets[chart["dataset_uuid"]]["sql"] or ""
         filterable = {"code_module", "code_presentation"} <= columns or "filter_values('code_module'" in sql
         assert filterable or "global" in chart["slice_name"].lower(), name
+
+
+def test_history_datasets_show_one_export_date() -> None:
+    """In a live term the risk history holds every week's rows: a dataset that reads it shows one export date (the
+    one picked in the Export date filter, else the newest), never every week's rows added up; the week-by-week
+    chart's dataset is the one that spans dates, one row per date."""
+    for dataset in _load("datasets").values():
+        sql = dataset["sql"] or ""
+        if "ml.ml_withdrawal_risk_history" not in sql:
+            continue
+        if dataset["table_name"] == "ml_high_risk_by_week":
+            assert "partition by as_of_date, student_module_id" in sql
+            continue
+        assert "filter_values('as_of_date')" in sql and "max(as_of_date)" in sql, dataset["table_name"]
+        assert "as_of_date" in {c["column_name"] for c in dataset["columns"]}, dataset["table_name"]
 
 
 def test_student_level_datasets_are_listed_for_the_roles() -> None:
