@@ -27,12 +27,7 @@ Risk signals are descriptive and ML risk bands are model outputs: neither is cau
 
 from __future__ import annotations
 
-from laip.config import load_settings
-from laip.durable import keep_private
 from laip.orchestration.dag_config import WEEKLY_DAG_ID
 from laip.orchestration.pipeline_dag import build_dag
 
-settings = load_settings()
-keep_private(settings.home)  # task processes write student-level data under LAIP_HOME: owner-only files
-
-dag = build_dag(settings, WEEKLY_DAG_ID, __doc__ or "", live=True)
+dag = build_dag(WEEKLY_DAG_ID, __doc__ or "", live=True)

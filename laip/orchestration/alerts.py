@@ -25,6 +25,7 @@ from typing import Any
 from airflow.sdk import BaseNotifier
 
 from laip.config import Settings
+from laip.orchestration.live_term import run_date
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,6 @@ WEBHOOK_ENV = "LAIP_ALERT_WEBHOOK_URL"
 EMAIL_ENV = "LAIP_ALERT_EMAIL"
 TIMEOUT_SECONDS = 10
 MAX_ERROR_CHARS = 300
-
-
-def _run_date(context: Mapping[str, Any]) -> str | None:
-    when = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
-    return when.date().isoformat() if when is not None else None
 
 
 def failure_message(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,7 +44,8 @@ def failure_message(context: Mapping[str, Any]) -> dict[str, Any]:
     )
     dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", None)
     task_id, run_id = getattr(ti, "task_id", None), getattr(ti, "run_id", None) or context.get("run_id")
-    date = _run_date(context)
+    day = run_date(context)
+    date = day.isoformat() if day else None
     text = f"LAIP: task {task_id} of {dag_id} failed (run {run_id}" + (f", data as of {date}" if date else "") + ")"
     if first_line:
         text += f": {type(error).__name__}: {first_line}"

@@ -5,13 +5,22 @@ university drops into ``<exports>/YYYY-MM-DD/``; in demo mode the export as of D
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from laip.config import Settings
 from laip.orchestration.tasks import StepFailed
 
 log = logging.getLogger(__name__)
+
+
+def run_date(context: Mapping[str, Any]) -> date | None:
+    """The date an Airflow run is for: its logical date (a scheduled or backfilled run, ``airflow dags test DAG D``),
+    else when it was triggered (a manual trigger without a logical date); None without either."""
+    when = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+    return when.date() if when is not None else None
 
 
 def export_dir(settings: Settings, as_of: date) -> Path:

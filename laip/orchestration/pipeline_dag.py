@@ -18,7 +18,8 @@ from typing import Any
 from airflow.sdk import DAG, Param, get_current_context, task
 from cosmos import DbtTaskGroup
 
-from laip.config import Settings
+from laip.config import Settings, load_settings
+from laip.durable import keep_private
 from laip.ml.monitoring.config import RETRAIN_MODES
 from laip.orchestration import tasks
 from laip.orchestration.alerts import failure_notifiers
@@ -32,14 +33,15 @@ from laip.orchestration.dag_config import (
     cosmos_configs,
     run_watchers_after_producer,
 )
-from laip.orchestration.live_term import export_dir, prepare_export, require_export_loaded
+from laip.orchestration.live_term import export_dir, prepare_export, require_export_loaded, run_date
 
 
-def run_date(context: Any) -> date:
-    """The date a run is for: its logical date (a scheduled or backfilled run, ``airflow dags test DAG D``), else
-    when it was triggered (a manual trigger without a logical date)."""
-    when = context.get("logical_date") or context["dag_run"].run_after
-    return when.date()
+def _run_day() -> date:
+    """The date of the running task's DAG run (:func:`~laip.orchestration.live_term.run_date`)."""
+    day = run_date(get_current_context())
+    if day is None:
+        raise tasks.StepFailed("this DAG run has neither a logical date nor a trigger time")
+    return day
 
 
 def _params() -> dict:
@@ -85,8 +87,11 @@ def _source_param(settings: Settings, live: bool) -> dict[str, Param]:
     }
 
 
-def build_dag(settings: Settings, dag_id: str, doc_md: str, *, live: bool) -> DAG:
-    """One of the platform's DAGs (module docstring); ``doc_md``: what the Airflow UI shows as its docs."""
+def build_dag(dag_id: str, doc_md: str, *, live: bool) -> DAG:
+    """One of the platform's DAGs (module docstring) with the resolved settings; ``doc_md``: what the Airflow UI shows
+    as its docs."""
+    settings = load_settings()
+    keep_private(settings.home)  # task processes write student-level data under LAIP_HOME: owner-only files
     default_args: dict[str, Any] = dict(DEFAULT_ARGS)
     notifiers = failure_notifiers(settings)
     if notifiers:
@@ -96,7 +101,7 @@ def build_dag(settings: Settings, dag_id: str, doc_md: str, *, live: bool) -> DA
         """Where validate_raw and load_raw read, and as of which date."""
         p = _params()
         if live:
-            as_of = run_date(get_current_context())
+            as_of = _run_day()
             return {
                 "data_dir": export_dir(settings, as_of),
                 "as_of": as_of,
@@ -107,7 +112,7 @@ def build_dag(settings: Settings, dag_id: str, doc_md: str, *, live: bool) -> DA
     def same_export() -> None:
         """In a live run, stop unless the warehouse still holds this run's export (no other date loaded since)."""
         if live:
-            require_export_loaded(settings, run_date(get_current_context()))
+            require_export_loaded(settings, _run_day())
 
     with DAG(
         dag_id=dag_id,
@@ -131,9 +136,8 @@ def build_dag(settings: Settings, dag_id: str, doc_md: str, *, live: bool) -> DA
 
             @task(retries=0)
             def prepare_export_for_date() -> str:
-                ctx = get_current_context()
-                replay = ctx["params"]["replay_from"] or None
-                return str(prepare_export(settings, run_date(ctx), replay))
+                replay = _params()["replay_from"] or None
+                return str(prepare_export(settings, _run_day(), replay))
 
             first = prepare_export_for_date.override(task_id="prepare_export")()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from support.data import SAMPLE_DIR
+from support.live_term import HISTORY, history_rows
 from support.webhook import Receiver, webhook_receiver
 
 from laip.config import Settings, load_settings
@@ -28,17 +29,11 @@ from laip.orchestration.dag_runs import DagRunResult
 from laip.services import stack as services
 
 WEEK1, WEEK2 = date(2014, 11, 3), date(2014, 11, 10)  # Mondays: 2014J on course days 33 and 40
-HISTORY = "ml.ml_withdrawal_risk_history"
 DEMO = {"replay_from": str(SAMPLE_DIR), "models": ["lr"]}
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _rows(settings: Settings, where: str) -> list[tuple]:
-    with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
-        return con.execute(f"select * exclude (scored_at) from {HISTORY} where {where} order by all").fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +55,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, alerts: Receiver) -> Settings
 @pytest.fixture(scope="module")
 def first_week(home: Settings) -> tuple[DagRunResult, list[tuple]]:
     run = run_dag(home, DEMO, dag_id=WEEKLY_DAG_ID, logical_date=WEEK1)
-    return run, _rows(home, f"as_of_date = '{WEEK1}'")
+    return run, history_rows(home, f"as_of_date = '{WEEK1}'")
 
 
 def test_a_weeks_run_publishes_the_running_presentations_risk_as_of_its_date(
@@ -134,7 +129,7 @@ def test_ops_backfill_weeks_from_the_cli_and_the_rest_api(
         assert backfilled == [str(WEEK2)], (backfill, backfilled)
     finally:
         services.down(home)
-    assert _rows(home, f"as_of_date = '{WEEK1}'") == week1_rows  # the earlier week's list did not change
+    assert history_rows(home, f"as_of_date = '{WEEK1}'") == week1_rows  # the earlier week's list did not change
     with duckdb.connect(str(home.serving_warehouse), read_only=True) as con:
         current = con.execute("select distinct as_of_date, previous_export_date from ml.ml_withdrawal_risk_current")
         assert current.fetchall() == [(WEEK2, WEEK1)]

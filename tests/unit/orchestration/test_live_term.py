@@ -56,7 +56,7 @@ def test_a_run_is_for_its_logical_date_or_else_when_it_was_triggered() -> None:
     from datetime import datetime
     from types import SimpleNamespace
 
-    from laip.orchestration.pipeline_dag import run_date
+    from laip.orchestration.live_term import run_date
 
     run = SimpleNamespace(run_after=datetime(2014, 11, 5, 9, tzinfo=UTC))
     assert run_date({"logical_date": datetime(2014, 11, 3, 3, tzinfo=UTC), "dag_run": run}) == date(2014, 11, 3)
