@@ -16,7 +16,7 @@ BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup setup-tools run run-direct up down test test-unit test-integration lint format bench bench-api docs lock clean
-.PHONY: setup-superset lock-superset superset-export screenshots bench-superset
+.PHONY: setup-superset lock-superset superset-export screenshots bench-superset bench-weekly
 
 setup: $(STAMP) $(SUPERSET_STAMP)
 
@@ -126,6 +126,10 @@ screenshots: setup setup-tools
 	$(SUPERSET_VENV)/bin/python superset/browser.py shrink .laip/screenshots docs/screenshots $(README_SHOTS)
 
 # Per-chart query time (median, p95) and dashboard load time on BENCH_DATA (default: the full OULAD).
+# One week's incremental load + dbt build vs a full build of the same export (BENCH_DATA: a finished history).
+bench-weekly: setup
+	$(BIN)/python -m laip.bench.weekly $(BENCH_DATA)
+
 bench-superset: setup setup-tools
 	$(BIN)/python -m laip.bench.superset $(BENCH_DATA)
 

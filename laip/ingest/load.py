@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "meta.load_manifest"
 ML_SCHEMA = "ml"  # the models' tables (laip.warehouse.tables writes them); a load carries them over
+INCREMENTAL_SCHEMA = "incremental"  # dbt's incremental facts (dbt/README.md); a load carries them over too
+CARRIED_SCHEMAS = (ML_SCHEMA, INCREMENTAL_SCHEMA)
 
 
 @dataclass
@@ -119,24 +121,26 @@ def load(
 
 
 def _carry_model_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
-    """Copy schema ``ml`` of the current warehouse into the new file. Its tables describe the registered models (the
-    champion's evaluation, its scores, monitoring), not the raw data: a champion kept after a load, or a challenger
-    the champion gate did not promote, leaves them as they are, and the steps after the load replace the rest."""
+    """Copy the schemas ``ml`` and ``incremental`` of the current warehouse into the new file.
+
+    ``ml`` describes the registered models (the champion's evaluation, its scores, monitoring), not the raw data: a
+    champion kept after a load, or a challenger the champion gate did not promote, leaves it as it is, and the steps
+    after the load replace the rest. ``incremental`` holds dbt's incremental facts: the next build compares each
+    partition's digest with the new raw data and rebuilds only what changed (dbt/README.md), so carrying a table
+    that no longer matches the data costs time, never correctness."""
     if not warehouse.is_file():
         return
     con.execute("attach ? as previous (read_only)", [str(warehouse)])
     try:
-        names = [
-            n
-            for (n,) in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'previous' and schema_name = ?",
-                [ML_SCHEMA],
-            ).fetchall()
-        ]
-        if names:
-            con.execute(f"create schema if not exists {ML_SCHEMA}")
-        for name in names:
-            con.execute(f'create table {ML_SCHEMA}."{name}" as select * from previous.{ML_SCHEMA}."{name}"')
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'previous' "
+            "and schema_name in (select unnest(?)) order by all",
+            [list(CARRIED_SCHEMAS)],
+        ).fetchall()
+        for schema in sorted({schema for schema, _ in tables}):
+            con.execute(f"create schema if not exists {schema}")
+        for schema, name in tables:
+            con.execute(f'create table {schema}."{name}" as select * from previous.{schema}."{name}"')
     finally:
         con.execute("detach previous")
 

@@ -22,9 +22,10 @@ observed as (
 
 ),
 
-clicks as (
+daily as (
 
-    select * from {{ ref('stg_oulad__student_vle') }}
+    -- The click log aggregated per attempt and day (its record count kept), read instead of the raw log.
+    select * from {{ ref('int_student_activity_aggregated_daily') }}
 
 ),
 
@@ -42,11 +43,11 @@ clicks_per_presentation as (
 
     select
         module_presentation_id,
-        count(*) as click_log_records,
+        sum(click_log_records) as click_log_records,
         count(distinct student_module_id) as n_students_with_clicks,
         min(click_day) as first_click_day,
         max(click_day) as last_click_day
-    from clicks
+    from daily
     group by module_presentation_id
 
 ),

@@ -1,14 +1,19 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    schema='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['code_module', 'code_presentation', 'click_day'],
+    on_schema_change='fail',
+    pre_hook="{{ delete_vanished_partitions(
+        ref('stg_oulad__student_vle'), ['code_module', 'code_presentation', 'click_day']
+    ) }}",
+) }}
 -- Clicks per student-module attempt per course day, split by VLE activity type.
 -- Only days with at least one click have a row (a missing row on a covered day means 0 clicks).
+-- Incremental by partition (module, presentation, course day; macros/incremental_partitions.sql): a weekly run
+-- aggregates only the days its export added or changed.
 
-with clicks as (
-
-    select * from {{ ref('stg_oulad__student_vle') }}
-
-),
-
-sites as (
+with sites as (
 
     select
         id_site,
@@ -22,27 +27,69 @@ joined as (
     select
         clicks.*,
         sites.activity_type
-    from clicks
+    from {{ ref('stg_oulad__student_vle') }} as clicks
     left join sites on clicks.id_site = sites.id_site
+
+),
+
+digests as (
+
+    -- On the raw columns only (no derived keys: a pass over the whole log that stays cheap).
+    select
+        code_module,
+        code_presentation,
+        click_day,
+        {{ partition_digest(['id_student', 'id_site', 'clicks', 'activity_type']) }} as partition_digest
+    from joined
+    group by code_module, code_presentation, click_day
+
+),
+
+changed as (
+
+    {{ changed_partitions('digests', ['code_module', 'code_presentation', 'click_day']) }}
+
+),
+
+aggregated as (
+
+    select
+        joined.student_module_id,
+        joined.module_presentation_id,
+        joined.code_module,
+        joined.code_presentation,
+        joined.id_student,
+        joined.click_day,
+        {{ course_week('joined.click_day') }} as course_week,
+        cast(sum(joined.clicks) as bigint) as total_clicks,
+        count(distinct joined.id_site) as n_sites,
+        {%- for t in main_activity_types() %}
+        cast(coalesce(sum(joined.clicks) filter (where joined.activity_type = '{{ t }}'), 0) as bigint)
+            as clicks_{{ t }},
+        {%- endfor %}
+        cast(coalesce(sum(joined.clicks) filter (
+            where joined.activity_type is null
+            or joined.activity_type not in {{ main_activity_types_sql() }}
+        ), 0) as bigint) as clicks_other,
+        -- Click-log records (rows of the raw log) behind the day's figures.
+        count(*) as click_log_records
+    from joined
+    semi join changed
+        on
+            joined.code_module = changed.code_module
+            and joined.code_presentation = changed.code_presentation
+            and joined.click_day = changed.click_day
+    group by all
 
 )
 
 select
-    student_module_id,
-    module_presentation_id,
-    code_module,
-    code_presentation,
-    id_student,
-    click_day,
-    {{ course_week('click_day') }} as course_week,
-    cast(sum(clicks) as bigint) as total_clicks,
-    count(distinct id_site) as n_sites,
-    {%- for t in main_activity_types() %}
-    cast(coalesce(sum(clicks) filter (where activity_type = '{{ t }}'), 0) as bigint) as clicks_{{ t }},
-    {%- endfor %}
-    cast(coalesce(sum(clicks) filter (
-        where activity_type is null
-        or activity_type not in {{ main_activity_types_sql() }}
-    ), 0) as bigint) as clicks_other
-from joined
-group by all
+    aggregated.*,
+    changed.partition_digest,
+    current_timestamp as partition_built_at
+from aggregated
+inner join changed
+    on
+        aggregated.code_module = changed.code_module
+        and aggregated.code_presentation = changed.code_presentation
+        and aggregated.click_day = changed.click_day

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- assess_* features of the population at each checkpoint P: assessments due on or before day P and
 -- submissions dated on or before P (their score and timing), compared with the cohort's submissions
 -- that are also dated on or before P. Nothing about an assessment due after P (not even its due day)

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- The population of the withdrawal model at every checkpoint: one row per student-module attempt and
 -- checkpoint P (macro checkpoint_days, var checkpoints) at which the attempt is still enrolled, i.e. registered
 -- by P (an unknown registration day counts as registered) and not unregistered on or before P (macro

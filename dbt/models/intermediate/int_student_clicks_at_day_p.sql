@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- clicks_* features of the population at each checkpoint P: VLE clicks dated on or before day P.
 -- NULL (unknown), never 0, where the presentation's click log does not cover day P (has_click_data);
 -- where it does, an attempt without a click genuinely has 0 clicks. The two halves are days 0..floor(P/2)

@@ -101,3 +101,18 @@ def test_a_file_changed_in_place_is_validated_again(settings: Settings, plain_sa
     with pytest.raises(ValidationError, match=r"studentVle\.csv"):
         load(plain_sample, settings.warehouse, settings.reports_dir)
     assert _digest(settings.warehouse) == before
+
+
+def test_a_load_carries_the_model_tables_and_the_incremental_facts(settings: Settings, sample_dir: Path) -> None:
+    """Schemas ``ml`` (the registered models' tables) and ``incremental`` (dbt's incremental facts) survive a load of
+    new data; everything the build derives from the raw data (staging, marts...) does not."""
+    load(sample_dir, settings.warehouse, settings.reports_dir)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        for schema in ("ml", "incremental", "marts"):
+            con.execute(f"create schema {schema}; create table {schema}.t as select 42 as answer")
+    load(sample_dir, settings.warehouse, settings.reports_dir, force=True)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        kept = con.execute("select schema_name, table_name from duckdb_tables() where schema_name != 'raw'").fetchall()
+        answers = {s: con.execute(f"select answer from {s}.t").fetchall() for s in ("ml", "incremental")}
+    assert sorted(kept) == [("incremental", "t"), ("meta", "load_manifest"), ("ml", "t")]
+    assert answers == {"ml": [(42,)], "incremental": [(42,)]}
