@@ -125,11 +125,11 @@ screenshots: setup setup-tools
 	  tests/integration/test_superset.py tests/integration/test_dag_run.py
 	$(SUPERSET_VENV)/bin/python superset/browser.py shrink .laip/screenshots docs/screenshots $(README_SHOTS)
 
-# Per-chart query time (median, p95) and dashboard load time on BENCH_DATA (default: the full OULAD).
 # One week's incremental load + dbt build vs a full build of the same export (BENCH_DATA: a finished history).
 bench-weekly: setup
 	$(BIN)/python -m laip.bench.weekly $(BENCH_DATA)
 
+# Per-chart query time (median, p95) and dashboard load time on BENCH_DATA (default: the full OULAD).
 bench-superset: setup setup-tools
 	$(BIN)/python -m laip.bench.superset $(BENCH_DATA)
 

@@ -49,7 +49,7 @@
 
 {#- delete+insert for the partitioned facts above, overriding dbt-duckdb's: its `delete ... using <new rows>` joins every
     row of a partition to every new row of it (a partition key is not unique per row), quadratic in the partition's
-    size; a semi-join (`exists`) deletes each old row once. Single-column keys keep dbt-duckdb's `in (select ...)`. -#}
+    size; a semi-join (`exists`) deletes each old row once, whatever the number of key columns. -#}
 {% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {%- set dest_cols_csv = get_quoted_csv(dest_columns | map(attribute="name")) -%}
     {%- if unique_key %}

@@ -79,11 +79,7 @@ def test_a_weekly_build_rebuilds_only_what_its_export_changed_and_equals_a_full_
     assert {mp.split("_")[1] for mp, _ in days} == {"2014J"}
     assert {d for _, d in days} >= set(range(31, 45))
     assert len(days) < 0.25 * _partitions(settings, DAILY, "module_presentation_id, click_day")
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        submitted = con.execute(
-            f"select distinct code_presentation, submitted_day from {SUBMISSIONS} "
-            f"where partition_built_at = (select max(partition_built_at) from {SUBMISSIONS})"
-        ).fetchall()
+    submitted = _rebuilt(settings, SUBMISSIONS, "code_presentation, submitted_day")
     assert {p for p, _ in submitted} == {"2014J"} and all(31 <= d <= 44 for _, d in submitted)
     assert _built(settings.warehouse) == _full_refresh_of(settings, tmp_path / "forward")
 

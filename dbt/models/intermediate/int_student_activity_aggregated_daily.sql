@@ -72,9 +72,11 @@ aggregated as (
             or joined.activity_type not in {{ main_activity_types_sql() }}
         ), 0) as bigint) as clicks_other,
         -- Click-log records (rows of the raw log) behind the day's figures.
-        count(*) as click_log_records
+        count(*) as click_log_records,
+        changed.partition_digest,
+        current_timestamp as partition_built_at
     from joined
-    semi join changed
+    inner join changed
         on
             joined.code_module = changed.code_module
             and joined.code_presentation = changed.code_presentation
@@ -83,13 +85,4 @@ aggregated as (
 
 )
 
-select
-    aggregated.*,
-    changed.partition_digest,
-    current_timestamp as partition_built_at
-from aggregated
-inner join changed
-    on
-        aggregated.code_module = changed.code_module
-        and aggregated.code_presentation = changed.code_presentation
-        and aggregated.click_day = changed.click_day
+select * from aggregated
