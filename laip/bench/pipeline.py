@@ -31,7 +31,7 @@ from laip.ingest.schema import TABLES
 STEPS = (("validate only", ["validate"]), ("validate+load", ["load"]), ("dbt build", ["build"]))
 
 
-def _run_step(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+def run_step(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MiB, exit code) of one ``laip`` sub-command in its own process."""
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -64,7 +64,7 @@ def bench(data_dir: Path) -> dict[str, float]:
         bare = bare_duckdb_load(data_dir, Path(tmp) / "bare.duckdb")
         for name, args in STEPS:
             extra = [str(data_dir)] if name != "dbt build" else []
-            seconds, rss, code = _run_step([*args, *extra], env)
+            seconds, rss, code = run_step([*args, *extra], env)
             if code:
                 raise SystemExit(f"{name} failed on {data_dir} (exit {code})")
             figures[f"{name} s"] = seconds
@@ -99,7 +99,7 @@ def bench_pipeline(data_dir: Path) -> dict[str, float]:
                     check=True,
                     capture_output=True,
                 )
-            seconds, _rss, code = _run_step(args, env)
+            seconds, _rss, code = run_step(args, env)
             if code:
                 raise SystemExit(f"{name} failed on {data_dir} (exit {code})")
             figures[f"{name} s"] = seconds

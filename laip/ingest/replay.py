@@ -13,14 +13,19 @@ into the weekly feed a platform gets during a term. Course days become dates wit
 * ``courses``, ``assessments``, ``vle``: as they are (static).
 
 Values are copied as text, untouched. The files are written as ``<stem>.csv.gz`` into a new directory beside
-``DEST`` and renamed into place, so ``DEST`` is complete or absent.
+``DEST`` and renamed into place, so ``DEST`` is complete or absent. Replays of one ``DEST`` are serialised (an
+exclusive lock on ``DEST.lock``), and one that finds ``DEST`` already written from the same files, date and
+calendar (``.replay.json``) leaves it untouched: a DAG run and a ``laip run`` of the same date, or a re-run, never
+swap the files under a load that reads them.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -100,6 +105,27 @@ def _columns(stem: str) -> list[str]:
     return next(spec.column_names for spec in TABLES if spec.file_stem == stem)
 
 
+MARKER = ".replay.json"  # in DEST: what it was replayed from, and the result
+
+
+def _inputs(paths: dict[str, Path], as_of: date, start_day: int) -> dict[str, object]:
+    """What decides a replay's output: each source file (path, size, modification time), the date, the calendar."""
+    files = {stem: [str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for stem, p in paths.items()}
+    return {"files": files, "as_of": as_of.isoformat(), "start_day": start_day}
+
+
+def _replayed(dest: Path, inputs: dict[str, object]) -> ReplayResult | None:
+    """The recorded result when ``dest`` was already replayed from exactly ``inputs``, else None."""
+    try:
+        marker = json.loads((dest / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if marker.get("inputs") != inputs:
+        return None
+    result = marker["result"]
+    return ReplayResult(dest, date.fromisoformat(result["as_of"]), result["rows"], result["running"], result["ended"])
+
+
 def replay(src: Path, dest: Path, as_of: date, start_day: int = 1) -> ReplayResult:
     """Write the export of ``src`` (a finished history) as of ``as_of`` into ``dest``; see the module docstring.
     Raises FileNotFoundError naming the first missing file of ``src``."""
@@ -110,6 +136,18 @@ def replay(src: Path, dest: Path, as_of: date, start_day: int = 1) -> ReplayResu
         if path is None:
             raise FileNotFoundError(f"{src}: no {spec.file_stem}.csv or {spec.file_stem}.csv.gz")
         paths[spec.file_stem] = path
+    inputs = _inputs(paths, as_of, start_day)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(dest.with_name(f"{dest.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the next replay of DEST waits here (seconds: one replay)
+        done = _replayed(dest, inputs)
+        return done if done is not None else _write(paths, dest, as_of, start_day, inputs)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write(paths: dict[str, Path], dest: Path, as_of: date, start_day: int, inputs: dict[str, object]) -> ReplayResult:
     staging = dest.with_name(f"{dest.name}.replaying-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -137,6 +175,8 @@ def replay(src: Path, dest: Path, as_of: date, start_day: int = 1) -> ReplayResu
                 "select code_module || ' ' || code_presentation, ended from presentation_days where started order by 1"
             ).fetchall():
                 (result.ended if ended else result.running).append(mp)
+        recorded = asdict(result) | {"dest": str(dest), "as_of": as_of.isoformat()}
+        (staging / MARKER).write_text(json.dumps({"inputs": inputs, "result": recorded}, indent=1))
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)

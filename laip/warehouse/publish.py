@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from laip.warehouse.build import BUILD_STATUS
 
 PUBLISHED_SCHEMAS = ("marts", "ml", "meta")
 PUBLICATION = "meta.publication"  # written into the snapshot only
+RISK_HISTORY = "ml.ml_withdrawal_risk_history"  # laip.ml.risk_history writes it (ml imports this package, not back)
 
 
 class PublishError(RuntimeError):
@@ -67,6 +68,14 @@ def check_publishable(con: duckdb.DuckDBPyConnection) -> None:
         raise PublishError("the last dbt build failed; fix it and run `laip build` before publishing")
 
 
+def _newest_risk_date(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The newest export date in the risk history (what ``ml_withdrawal_risk_current`` shows), None without one."""
+    try:
+        return con.execute(f"select max(as_of_date) from {RISK_HISTORY}").fetchall()[0][0]
+    except duckdb.CatalogException:
+        return None
+
+
 def _record_publication(con: duckdb.DuckDBPyConnection, family: SourceFamily | None) -> int:
     """``meta.publication``: when this snapshot was published, the load and the model it holds, and the line every
     dashboard tab shows ("Data: ..., loaded ... · Model version N ... · Published ...")."""
@@ -88,6 +97,9 @@ def _record_publication(con: duckdb.DuckDBPyConnection, family: SourceFamily | N
         else "no model scores yet"
     )
     known = f" as of {as_of} (a live term's export)" if as_of else ", a finished history"
+    newest = _newest_risk_date(con)
+    if as_of and newest and newest > as_of:  # an older date re-run: its data, yet the newest date's risk list
+        known += f"; risk list as of {newest} (the newest run)"
     line = (
         f"Data: {data.split(' (')[0]}{known}, loaded {loaded_at:%Y-%m-%d %H:%M} UTC · {scored} · "
         f"published {published_at:%Y-%m-%d %H:%M} UTC"

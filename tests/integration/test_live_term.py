@@ -51,3 +51,6 @@ def test_running_a_week_again_replaces_exactly_its_rows(live_term: tuple[Setting
     assert after == before
     with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
         assert con.execute("select distinct as_of_date from ml.ml_withdrawal_risk_current").fetchall() == [(WEEKS[2],)]
+        freshness = con.execute("select freshness from meta.publication").fetchall()[0][0]
+    # the snapshot holds the older export now, and says so, and that the risk list is still the newest week's
+    assert f" as of {WEEKS[1]} (a live term's export); risk list as of {WEEKS[2]} (the newest run), " in freshness

@@ -98,3 +98,19 @@ def test_backfill_dates() -> None:
     assert dates_between(date(2014, 10, 31), date(2014, 11, 13), 7)[-1] == date(2014, 11, 7)
     with pytest.raises(ValueError, match="before it starts"):
         dates_between(date(2014, 11, 14), date(2014, 10, 31), 7)
+
+
+def test_replays_of_one_date_are_serialised_and_a_repeat_touches_nothing(sample_dir: Path, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    dest = tmp_path / "exports" / AS_OF.isoformat()
+    with ThreadPoolExecutor(2) as pool:  # two runs of the same date at once (a DAG run and `laip run`)
+        results = list(pool.map(lambda _: replay(sample_dir, dest, AS_OF), range(2)))
+    assert results[0].rows == results[1].rows and results[0].running == results[1].running
+    assert not list(tmp_path.glob("exports/*.replaying-*"))
+    written = {p.name: p.stat().st_mtime_ns for p in dest.iterdir()}
+    again = replay(sample_dir, dest, AS_OF)  # the same files, date and calendar: the export stays as it is
+    assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir()} == written
+    assert again.rows == results[0].rows and again.ended == ["BBB 2013B"]
+    replay(sample_dir, dest, AS_OF, start_day=2)  # another calendar: written anew
+    assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir()} != written
