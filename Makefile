@@ -51,8 +51,9 @@ down:
 	@test -x $(BIN)/laip && $(BIN)/laip down || true
 
 # System tools the tests need (Debian packages): docker-compose validates the compose file, chromium
-# drives the dashboard browser tests. Installed only when missing (needs root or sudo).
-TOOLS := docker-compose chromium
+# drives the dashboard browser tests, redis-server is the production profile's broker and cache (PostgreSQL 15's
+# server programs must already be installed). Installed only when missing (needs root or sudo).
+TOOLS := docker-compose chromium redis-server
 setup-tools:
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \

@@ -18,15 +18,20 @@ from pathlib import Path
 from typing import Any
 
 
+def _with_laip() -> None:
+    """Put the repository on the path (Superset's environment does not install laip, but reads its config)."""
+    repo_root = Path(__file__).resolve().parent.parent
+    if str(repo_root) not in sys.path:
+        sys.path.insert(0, str(repo_root))
+
+
 def _laip_path(env_name: str, setting: str) -> Path:
     """A path of this LAIP_HOME: from ``env_name`` (set by laip for every Superset process), else the platform's
     settings (the repository put on the path when this config is loaded by hand)."""
     explicit = os.environ.get(env_name)
     if explicit:
         return Path(explicit).resolve()
-    repo_root = Path(__file__).resolve().parent.parent
-    if str(repo_root) not in sys.path:
-        sys.path.insert(0, str(repo_root))
+    _with_laip()
     from laip.config import load_settings
 
     return Path(getattr(load_settings(), setting)).resolve()
@@ -103,6 +108,36 @@ SESSION_COOKIE_HTTPONLY = True
 # Served on loopback over plain HTTP by default; behind TLS set SUPERSET_COOKIE_SECURE=1.
 SESSION_COOKIE_SECURE = os.environ.get("SUPERSET_COOKIE_SECURE", "") in ("1", "true", "True")
 TALISMAN_ENABLED = os.environ.get("TALISMAN_ENABLED", "true").lower() in ("1", "true")
+
+_with_laip()
+from laip import profile as laip_profile  # noqa: E402  (after the path is set)
+
+if laip_profile.is_production():
+    # The production profile (docs/deployment.md): metadata in PostgreSQL, every cache and Celery on Redis (one
+    # database number each). Chart data is cached too: `laip publish` empties that cache (its own Redis database)
+    # when it swaps the snapshot in, so no dashboard shows the previous run.
+    SQLALCHEMY_DATABASE_URI = laip_profile.production_url(laip_profile.SUPERSET_DB_URL)
+    _CACHE = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": laip_profile.redis_url("superset_cache")}
+    CACHE_CONFIG = {**_CACHE, "CACHE_KEY_PREFIX": "superset_", "CACHE_DEFAULT_TIMEOUT": 300}
+    DATA_CACHE_CONFIG = {
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_REDIS_URL": laip_profile.redis_url("superset_data_cache"),
+        "CACHE_KEY_PREFIX": "superset_data_",
+        "CACHE_DEFAULT_TIMEOUT": int(timedelta(days=7).total_seconds()),
+    }
+    FILTER_STATE_CACHE_CONFIG = {**_CACHE, "CACHE_KEY_PREFIX": "superset_filter_", "CACHE_DEFAULT_TIMEOUT": 86400}
+    EXPLORE_FORM_DATA_CACHE_CONFIG = {**_CACHE, "CACHE_KEY_PREFIX": "superset_explore_", "CACHE_DEFAULT_TIMEOUT": 86400}
+    RATELIMIT_STORAGE_URI = laip_profile.redis_url("superset_cache")
+
+    class CeleryConfig:
+        broker_url = laip_profile.redis_url("superset_celery")
+        result_backend = laip_profile.redis_url("superset_celery")
+        imports = ("superset.sql_lab", "superset.tasks.scheduler")
+        worker_prefetch_multiplier = 1
+        task_acks_late = False
+
+    CELERY_CONFIG = CeleryConfig
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
 
 SERVING_WAREHOUSE = _laip_path("LAIP_SERVING_WAREHOUSE", "serving_warehouse")

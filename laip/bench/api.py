@@ -35,8 +35,9 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from laip.bench.http_load import closed_loop, free_port, http_request, open_loop, sequential
+from laip.bench.http_load import closed_loop, http_request, open_loop, sequential
 from laip.config import Settings, load_settings
+from laip.services.net import free_port
 
 GOAL_P99_MS, GOAL_RPS = 15.0, 500  # the latency goal: single-record /predict on 2 cores
 

@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import time
 
 import numpy as np
 
 CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free on ``host`` now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def http_request(path: str, body: bytes) -> bytes:

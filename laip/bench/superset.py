@@ -22,8 +22,8 @@ import subprocess
 import sys
 import time
 
-from laip.bench.http_load import free_port
 from laip.config import REPO_ROOT, load_settings
+from laip.services.net import free_port
 from laip.services.superset import (
     SUPERSET_DIR,
     SupersetAPI,

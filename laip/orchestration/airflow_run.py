@@ -1,11 +1,13 @@
 """Run the platform through its Airflow DAG: environment, one-time init, ``airflow dags test``, run summary.
 
 ``make run`` calls :func:`run_dag`, so what a user runs locally is exactly what ops schedule. Airflow's
-metadata (SQLite), logs and the generated admin password all live under ``$LAIP_HOME/airflow``.
+metadata (SQLite; PostgreSQL in the production profile, ``laip.profile``), logs and the generated admin password
+live under ``$LAIP_HOME/airflow``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -23,6 +25,7 @@ from laip.config import Settings
 from laip.durable import atomic_write_text
 from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION
 from laip.orchestration.dag_runs import DagRunResult, ProgressWatcher, latest_run_id, task_runs
+from laip.profile import airflow_metadata_url, airflow_overrides
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def airflow_env(settings: Settings, api_port: int = 8080) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "30",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_metadata_url(settings.airflow_home),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{user}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "admin_password.json"),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
@@ -89,6 +92,7 @@ def airflow_env(settings: Settings, api_port: int = 8080) -> dict[str, str]:
         "AIRFLOW__API__EXPOSE_CONFIG": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "NO_PROXY": "*",  # everything is on loopback; proxy lookups in forked task runners only slow them down
+        **airflow_overrides(),  # the production profile's (laip.profile); none in the embedded one
     }
 
 
@@ -121,8 +125,9 @@ def init_airflow(settings: Settings) -> None:
 
     home = settings.airflow_home
     home.mkdir(parents=True, exist_ok=True)
-    stamp = home / ".migrated"
-    version = importlib.metadata.version("apache-airflow")
+    stamp = home / ".migrated"  # this Airflow release migrated this database (its URL's digest, not the URL)
+    database = hashlib.sha256(airflow_metadata_url(settings.airflow_home).encode()).hexdigest()[:16]
+    version = f"{importlib.metadata.version('apache-airflow')} {database}"
     if not stamp.is_file() or stamp.read_text() != version:
         log.info("airflow db migrate (%s)", home)
         _airflow(settings, "db", "migrate")

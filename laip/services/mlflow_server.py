@@ -25,6 +25,7 @@ from pathlib import Path
 from laip.config import Settings
 from laip.credentials import mlflow_pipeline_credentials, read_or_create, secret_file
 from laip.durable import atomic_write_text
+from laip.profile import MLFLOW_DB_URL, is_production, production_url
 
 
 def auth_config(settings: Settings, admin_user: str) -> Path:
@@ -60,6 +61,7 @@ def server_command(
             "MLFLOW_AUTH_ADMIN_USERNAME": user,
             "MLFLOW_AUTH_ADMIN_PASSWORD": password,
             "MLFLOW_FLASK_SERVER_SECRET_KEY": read_or_create(secret_file(settings.home, "mlflow_flask_secret")),
+            "MLFLOW_BACKEND_STORE_URI": uri,  # in the environment: a PostgreSQL URL holds a password
         }
     )
     argv = [
@@ -67,8 +69,6 @@ def server_command(
         "server",
         "--app-name",
         "basic-auth",
-        "--backend-store-uri",
-        uri,
         "--serve-artifacts",
         "--artifacts-destination",
         str(settings.mlflow_dir / "served-artifacts"),
@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auth", action="store_true", help="MLflow's basic authentication (production profile)")
     parser.add_argument("--backend-store-uri", default=os.environ.get("LAIP_MLFLOW_BACKEND_URI"))
     args = parser.parse_args(argv)
+    if args.backend_store_uri is None and is_production():  # the profile's PostgreSQL database
+        args.backend_store_uri = production_url(MLFLOW_DB_URL)
     settings = load_settings()
     keep_private(settings.home)
     command, env = server_command(settings, args.host, args.port, auth=args.auth, backend_uri=args.backend_store_uri)

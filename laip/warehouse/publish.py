@@ -20,6 +20,7 @@ import duckdb
 from laip.durable import atomic_replace, staging_path
 from laip.ingest.load import MANIFEST
 from laip.ingest.source_guard import SourceFamily, family_of_warehouse
+from laip.profile import is_production, redis_url
 from laip.warehouse.build import BUILD_STATUS
 
 PUBLISHED_SCHEMAS = ("marts", "ml", "meta")
@@ -146,4 +147,21 @@ def publish(warehouse: Path, serving: Path, sample_dir: Path | None = None) -> P
         tables[PUBLICATION] = _record_publication(con, family)
         con.execute("checkpoint")
     atomic_replace(staging, serving)
+    clear_chart_cache()
     return PublishResult(serving, time.perf_counter() - start, tables)
+
+
+def clear_chart_cache() -> None:
+    """Production profile: empty Superset's chart-data cache (its own Redis database, ``laip.profile.REDIS_DB``), so
+    that no dashboard serves the previous snapshot; the embedded profile caches no chart data. PublishError when
+    Redis cannot be reached (the snapshot is swapped in; publishing again empties the cache)."""
+    if not is_production():
+        return
+    import redis
+
+    url = redis_url("superset_data_cache")
+    try:
+        redis.Redis.from_url(url, socket_timeout=10).flushdb()
+    except redis.RedisError as exc:
+        where = url.rpartition("@")[2]  # no password in the message
+        raise PublishError(f"published, but Superset's chart cache at {where} could not be emptied: {exc}") from exc

@@ -77,3 +77,12 @@ def live_term(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, list[
         "--replay-from", str(SAMPLE_DIR),
     )  # fmt: skip
     return settings, first_week
+
+
+@pytest.fixture(scope="session")
+def production():  # type: ignore[no-untyped-def]
+    """The production profile's PostgreSQL and Redis, started for this session (support.production)."""
+    from support.production import production_servers
+
+    with production_servers() as servers:
+        yield servers

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from laip.bench.http_load import free_port
 from laip.config import Settings, load_settings
 from laip.credentials import mlflow_pipeline_credentials
 from laip.ml.config import load_ml_config
+from laip.services.net import free_port
 
 API = "/api/2.0/mlflow"
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from support.screenshots import SCREENSHOT_DIR
 
-from laip.bench.http_load import free_port
 from laip.config import Settings
+from laip.services.net import free_port
 from laip.services.superset import (
     SUPERSET_DIR,
     SupersetAPI,

@@ -12,9 +12,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from laip.bench.http_load import free_port
 from laip.config import Settings
 from laip.credentials import api_token
+from laip.services.net import free_port
 
 
 class Server:

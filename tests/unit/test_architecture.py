@@ -1,6 +1,7 @@
 """The package's dependencies point one way: each stage imports only itself and the stages below it.
 
-    laip.config, laip.durable, laip.credentials   shared (import nothing of laip but each other)
+    laip.config, laip.durable, laip.credentials,  shared (import nothing of laip but each other)
+    laip.locks, laip.profile
     laip.ingest                                raw files -> validated load
     laip.warehouse                             dbt build, publish, status
     laip.ml (and laip.ml.monitoring)           features, training, scoring, monitoring
@@ -27,6 +28,7 @@ LAYERS: dict[str, int] = {
     "laip.durable": 0,
     "laip.credentials": 0,
     "laip.locks": 0,
+    "laip.profile": 0,
     "laip.ingest": 1,
     "laip.warehouse": 2,
     "laip.ml": 3,
@@ -109,7 +111,7 @@ def test_every_module_has_a_layer() -> None:
 def test_top_of_package_is_small() -> None:
     """Only the config and truly shared helpers sit at the top of the package (the CLI is ``laip/cli/``)."""
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__.py", "__main__.py", "config.py", "credentials.py", "durable.py", "locks.py"]
+    assert top == ["__init__.py", "__main__.py", "config.py", "credentials.py", "durable.py", "locks.py", "profile.py"]
 
 
 MAX_LINES = 300

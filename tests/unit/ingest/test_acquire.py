@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from laip.bench.http_load import free_port
 from laip.config import Settings, load_settings
 from laip.ingest.acquire import DataDirError, missing_files, resolve_data_dir
+from laip.services.net import free_port
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from laip.bench.http_load import free_port
 from laip.config import Settings
 from laip.ingest.source_guard import family_of_dir, family_of_warehouse
 from laip.orchestration.tasks import StepFailed, data_source, load_raw, validate_raw
+from laip.services.net import free_port
 
 
 def _digest(path: Path) -> str:

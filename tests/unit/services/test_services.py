@@ -6,9 +6,9 @@ import subprocess
 import sys
 import time
 
-from laip.bench.http_load import free_port
 from laip.config import Settings
 from laip.services import stack as services
+from laip.services.net import free_port
 
 
 def test_start_waits_for_health_and_down_stops_only_its_pids(settings: Settings) -> None:
