@@ -66,9 +66,9 @@ def redis_url(use: str, env: Mapping[str, str] | None = None) -> str:
 
 
 def celery_result_backend(airflow_db_url: str) -> str:
-    """Celery's result backend in Airflow's own database (``db+postgresql://...``, as Airflow's compose file)."""
-    scheme, _, rest = airflow_db_url.partition("://")
-    return f"db+{scheme.split('+')[0]}://{rest}"
+    """Celery's result backend in Airflow's own database (``db+postgresql+psycopg2://...``, as Airflow's compose file
+    but with the driver kept: SQLAlchemy 2.1's default for ``postgresql://`` is psycopg 3, not installed)."""
+    return f"db+{airflow_db_url}"
 
 
 def airflow_metadata_url(airflow_home: Path, env: Mapping[str, str] | None = None) -> str:
@@ -87,4 +87,14 @@ def airflow_overrides(env: Mapping[str, str] | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CELERY__BROKER_URL": redis_url("airflow_celery", env),
         "AIRFLOW__CELERY__RESULT_BACKEND": celery_result_backend(database),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "laip.profile.worker_hostname",  # which worker ran a task, in the UI
     }
+
+
+def worker_hostname() -> str:
+    """The task instance's hostname: the Celery worker's name (``LAIP_WORKER_NAME``) on this machine, else the
+    machine's name (Airflow's default)."""
+    import socket
+
+    name = os.environ.get("LAIP_WORKER_NAME")
+    return f"{name}@{socket.gethostname()}" if name else socket.getfqdn()

@@ -24,9 +24,12 @@ MANUAL_START_DATE = datetime(2026, 1, 1)
 # The weekly DAG's start: before OULAD's first presentation (February 2013), so a backfill can replay any term of it.
 # Catchup is off: unpausing it schedules only the latest week.
 LIVE_START_DATE = datetime(2013, 1, 1)
-# DuckDB allows one writer per file: every task that writes the warehouse takes the one slot of this pool.
+# DuckDB allows one writer per file: every task that writes the warehouse takes the one slot of this pool, and in
+# the production profile (CeleryExecutor) goes to this queue, which one worker slot serves (docs/deployment.md).
 WAREHOUSE_POOL = "laip_warehouse"
 WAREHOUSE_POOL_DESCRIPTION = "One writer at a time for the DuckDB warehouse (DuckDB allows a single writer)."
+WAREHOUSE_QUEUE = "laip_warehouse"
+WAREHOUSE_TASK: dict[str, Any] = {"pool": WAREHOUSE_POOL, "queue": WAREHOUSE_QUEUE}  # a writer's task arguments
 # Off by default (ops trigger runs); the documented schedule for a nightly refresh.
 DOCUMENTED_CRON = "0 3 * * *"
 TAGS = ["laip", "oulad", "elt", "ml"]
@@ -80,7 +83,7 @@ def cosmos_configs(settings: Settings) -> dict[str, Any]:
             "retries": 0,
             "full_refresh": "{{ params.full_refresh }}",
             "append_env": True,
-            "pool": WAREHOUSE_POOL,
+            **WAREHOUSE_TASK,
         },
     }
 

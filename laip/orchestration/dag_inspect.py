@@ -42,6 +42,7 @@ def inspect_dags(dags_folder: str) -> dict[str, Any]:
                 t.task_id: {
                     "upstream": sorted(t.upstream_task_ids),
                     "pool": t.pool,
+                    "queue": t.queue,
                     "operator": type(t).__name__,
                     "retries": t.retries,
                     "trigger_rule": str(t.trigger_rule),

@@ -29,7 +29,7 @@ from laip.orchestration.dag_config import (
     LIVE_START_DATE,
     MANUAL_START_DATE,
     TAGS,
-    WAREHOUSE_POOL,
+    WAREHOUSE_TASK,
     cosmos_configs,
     run_watchers_after_producer,
 )
@@ -145,19 +145,19 @@ def build_dag(dag_id: str, doc_md: str, *, live: bool) -> DAG:
         def validate_raw() -> dict:
             return tasks.report(tasks.validate_raw(settings, **source()))
 
-        @task(pool=WAREHOUSE_POOL)
+        @task(**WAREHOUSE_TASK)
         def load_raw() -> dict:
             return tasks.report(tasks.load_raw(settings, **source()))
 
         dbt = DbtTaskGroup(group_id="dbt", **cosmos_configs(settings))
         run_watchers_after_producer(dag, "dbt")
 
-        @task(pool=WAREHOUSE_POOL)
+        @task(**WAREHOUSE_TASK)
         def certify_build() -> dict:
             same_export()
             return tasks.certify_build(settings)
 
-        @task(pool=WAREHOUSE_POOL)
+        @task(**WAREHOUSE_TASK)
         def monitor() -> dict:
             same_export()
             return tasks.report(tasks.monitor(settings, _params()["retrain"]))
@@ -166,7 +166,7 @@ def build_dag(dag_id: str, doc_md: str, *, live: bool) -> DAG:
         def retrain_or_keep(decision: dict) -> str:
             return tasks.branch_after_monitor(decision)
 
-        @task(pool=WAREHOUSE_POOL)
+        @task(**WAREHOUSE_TASK)
         def train_model(decision: dict) -> dict:
             same_export()
             return tasks.retrain(settings, decision, _params()["models"])
@@ -175,17 +175,17 @@ def build_dag(dag_id: str, doc_md: str, *, live: bool) -> DAG:
         def keep_champion(decision: dict) -> dict:
             return tasks.keep_champion(settings, decision)
 
-        @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed_min_one_success")
+        @task(**WAREHOUSE_TASK, trigger_rule="none_failed_min_one_success")
         def score() -> dict:
             same_export()
             return tasks.report(tasks.score(settings))
 
-        @task(pool=WAREHOUSE_POOL)
+        @task(**WAREHOUSE_TASK)
         def insight_cards() -> dict:
             same_export()
             return tasks.report(tasks.insight_cards(settings))
 
-        @task(pool=WAREHOUSE_POOL)
+        @task(**WAREHOUSE_TASK)
         def publish() -> dict:
             same_export()
             return tasks.report(tasks.publish(settings))

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from laip.config import Settings
 from laip.credentials import API_TOKEN_FILE, secret_file
+from laip.profile import MLFLOW_DB_URL, is_production, production_url
+from laip.services.production import worker_processes
 
 if TYPE_CHECKING:
     from laip.ml.config import MLConfig
@@ -81,6 +83,7 @@ def airflow_service(settings: Settings) -> Service:
             Process("airflow-scheduler", [af, "scheduler"], env),
             Process("airflow-dag-processor", [af, "dag-processor"], env),
             Process("airflow-triggerer", [af, "triggerer"], env),
+            *(Process(*w) for w in (worker_processes(af, env) if is_production() else [])),  # Celery workers
         ],
         prepare,
     )
@@ -94,7 +97,10 @@ def mlflow_service(settings: Settings) -> Service:
 
     p = port("mlflow")
     uri = settings.mlflow_tracking_uri
-    argv, env = server_command(settings, HOST, p, auth=False, backend_uri=uri)
+    if is_production():  # the server with logins over the profile's PostgreSQL; clients reach it at its URL
+        argv, env = server_command(settings, HOST, p, auth=True, backend_uri=production_url(MLFLOW_DB_URL))
+    else:
+        argv, env = server_command(settings, HOST, p, auth=False, backend_uri=uri)
     ml = load_ml_config(settings)
     return Service(
         "mlflow",
@@ -114,7 +120,10 @@ def _runs_link(settings: Settings, base: str, ml: MLConfig) -> str:
     shared view), once a training created the experiment."""
     from laip.ml.tracking import key_metric, runs_url
 
+    # a server (the production profile) is asked nothing before it runs: MLflow's client would retry for minutes
     with contextlib.suppress(Exception):  # no store or experiment yet: say where to look instead
+        if settings.mlflow_tracking_uri.startswith("http"):
+            raise LookupError(settings.mlflow_tracking_uri)
         import mlflow
 
         found = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_experiment_by_name(ml.experiment_name)
@@ -253,32 +262,34 @@ def up(settings: Settings, names: list[str] | None = None) -> dict[str, dict[str
     return {name: start(settings, SERVICES[name](settings)) for name in (names or list(SERVICES))}
 
 
-def stop_pid(record: dict, grace_s: float = 20.0) -> None:
-    pid = record["pid"]
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+def stop_pids(records: list[dict], grace_s: float = 20.0) -> None:
+    """SIGTERM every recorded process group at once, then SIGKILL those still alive after ``grace_s``."""
+    groups = []
+    for record in records:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(record["pid"], signal.SIGTERM)
+            groups.append(record["pid"])
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return
+    while groups and time.monotonic() < deadline:
         time.sleep(0.3)
+        groups = [pid for pid in groups if _group_alive(pid)]
+    for pid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _group_alive(pid: int) -> bool:
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, 0)
     except ProcessLookupError:
-        pass
+        return False
+    return True
 
 
 def down(settings: Settings, names: list[str] | None = None) -> list[str]:
-    """Stop what ``up`` started (only those pids); returns the processes stopped."""
-    stopped = []
-    for proc, record in running(settings).items():
-        if names and record["service"] not in names:
-            continue
-        stop_pid(record)
+    """Stop what ``up`` started (only those pids, all at once); returns the processes stopped."""
+    chosen = {p: r for p, r in running(settings).items() if not names or r["service"] in names}
+    stop_pids(list(chosen.values()))
+    for proc in chosen:
         _pid_file(settings, proc).unlink(missing_ok=True)
-        stopped.append(proc)
-    return stopped
+    return list(chosen)

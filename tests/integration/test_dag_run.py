@@ -17,7 +17,8 @@ from support.screenshots import shot
 
 from laip.config import Settings, load_settings
 from laip.ingest.acquire import missing_files
-from laip.orchestration.airflow_run import AirflowApi, admin_credentials, run_dag
+from laip.orchestration.airflow_api import AirflowApi
+from laip.orchestration.airflow_run import admin_credentials, run_dag
 from laip.services import stack as services
 
 ML_TABLES = ["ml_withdrawal_predictions", "ml_withdrawal_model_comparison", "ml_withdrawal_metrics"]

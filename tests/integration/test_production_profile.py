@@ -15,7 +15,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from unittest import mock
 
+import duckdb
 import pytest
 from support.production import ProductionServers
 
@@ -53,7 +55,7 @@ def test_airflow_migrates_postgres_and_migrates_it_again(production: ProductionS
         env = airflow_env(settings)
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:")
-        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:")
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://airflow:")
         assert env["AIRFLOW__CELERY__BROKER_URL"].endswith(f":{production.redis.port}/0")
         for _ in range(2):  # an empty database, then a migrated one
             _airflow(settings, "db", "migrate")
@@ -159,3 +161,51 @@ def test_publishing_empties_supersets_chart_cache_and_nothing_else(production: P
         broker.set("a-queued-task", b"kept")
         clear_chart_cache()
         assert charts.dbsize() == 0 and broker.get("a-queued-task") == b"kept"
+
+
+@pytest.fixture(scope="module")
+def celery_stack(production: ProductionServers, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Airflow under the CeleryExecutor (api-server, scheduler, dag-processor, triggerer, two default workers and the
+    warehouse worker) and the MLflow server, all on the production profile's PostgreSQL and Redis."""
+    from laip.services import stack as services
+    from laip.services.net import free_port
+
+    settings = load_settings(home=tmp_path_factory.mktemp("celery") / "home")
+    env = {
+        "LAIP_ML_PROFILE": "quick",
+        "LAIP_AIRFLOW_PORT": str(free_port()),
+        "LAIP_MLFLOW_PORT": production.mlflow_url.rpartition(":")[2],
+    }
+    with production.active(), mock.patch.dict(os.environ, env):
+        try:
+            services.start(settings, services.mlflow_service(settings), timeout_s=180)
+            yield settings, services.start(settings, services.airflow_service(settings), timeout_s=300)
+        finally:
+            services.down(settings)
+
+
+def test_the_dag_runs_on_celery_workers_with_every_writer_on_the_warehouse_worker(celery_stack) -> None:  # type: ignore[no-untyped-def]
+    from support.data import SAMPLE_DIR
+
+    from laip.orchestration.airflow_api import AirflowApi
+    from laip.orchestration.airflow_run import admin_credentials
+    from laip.orchestration.dag_config import WAREHOUSE_POOL, WAREHOUSE_QUEUE
+
+    settings, info = celery_stack
+    api = AirflowApi(info["url"], *admin_credentials(settings))
+    api.wait_for_dag()
+    run_id = api.trigger({"data_dir": str(SAMPLE_DIR), "models": ["lr"]})
+    state = api.wait_for_run(run_id, timeout_s=1200)
+    instances = api.task_instances(run_id)
+    ran = {t["task_id"]: (t["state"], t["queue"], t["hostname"] or "") for t in instances}
+    assert state == "success", {k: v for k, v in ran.items() if v[0] not in ("success", "skipped")}
+    writers = {t["task_id"] for t in instances if t["pool"] == WAREHOUSE_POOL and t["state"] == "success"}
+    assert {"load_raw", "dbt.dbt_producer_watcher", "train_model", "score", "publish"} <= writers
+    for task_id in writers:  # every writer went to the warehouse queue, and its one worker ran it
+        _, queue, host = ran[task_id]
+        assert queue == WAREHOUSE_QUEUE and host.startswith("airflow-warehouse-worker@"), (task_id, ran[task_id])
+    # the rest ran on the default workers (a task no worker ran, such as an empty marker, has no hostname)
+    others = {t: v for t, v in ran.items() if t not in writers and v[0] == "success" and v[2]}
+    assert "validate_raw" in others and all(v[2].startswith("airflow-worker-") for v in others.values()), others
+    with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0] > 0

@@ -22,7 +22,8 @@ from support.live_term import HISTORY, history_rows
 from support.webhook import Receiver, webhook_receiver
 
 from laip.config import Settings, load_settings
-from laip.orchestration.airflow_run import AirflowApi, admin_credentials, airflow_env, run_dag, venv_bin
+from laip.orchestration.airflow_api import AirflowApi
+from laip.orchestration.airflow_run import admin_credentials, airflow_env, run_dag, venv_bin
 from laip.orchestration.alerts import WEBHOOK_ENV
 from laip.orchestration.dag_config import WEEKLY_DAG_ID
 from laip.orchestration.dag_runs import DagRunResult

@@ -45,7 +45,7 @@ def test_airflow_runs_on_postgres_and_celery_in_production(tmp_path: Path, monke
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == PRODUCTION[profile.AIRFLOW_DB_URL]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:r-pw@redis:6379/0"
-    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://airflow:a%40pw@db:5432/airflow"
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql+psycopg2://airflow:a%40pw@db:5432/airflow"
     monkeypatch.setenv(profile.PROFILE_ENV, "embedded")
     embedded = airflow_env(load_settings(home=tmp_path / "home"))
     assert embedded["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"

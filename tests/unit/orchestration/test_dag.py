@@ -7,7 +7,7 @@ import json
 import pytest
 
 from laip.config import Settings, load_settings
-from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL, WEEKLY_DAG_ID
+from laip.orchestration.dag_config import DAG_ID, WAREHOUSE_POOL, WAREHOUSE_QUEUE, WEEKLY_DAG_ID
 from laip.orchestration.dag_inspect import describe
 from laip.warehouse.build import parse
 
@@ -105,6 +105,12 @@ def test_one_writer_at_a_time(tasks: dict) -> None:
         "dbt.dbt_producer_watcher",
     ]
     assert all(tasks[t]["pool"] == WAREHOUSE_POOL for t in writers)
+    # with Celery workers (the production profile) every writer goes to the queue one worker slot serves
+    assert (
+        {t for t, d in tasks.items() if d["queue"] == WAREHOUSE_QUEUE}
+        == {t for t, d in tasks.items() if d["pool"] == WAREHOUSE_POOL}
+        >= set(writers)
+    )
     assert tasks["validate_raw"]["retries"] == 0  # bad input is not retried
 
 
