@@ -15,7 +15,7 @@ SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup setup-tools run run-direct up down test test-unit test-integration lint format bench bench-api docs lock clean
+.PHONY: setup setup-tools run run-direct up up-prod down test test-unit test-integration lint format bench bench-api docs lock clean
 .PHONY: setup-superset lock-superset superset-export screenshots bench-superset bench-weekly
 
 setup: $(STAMP) $(SUPERSET_STAMP)
@@ -46,6 +46,11 @@ run-direct: setup
 
 up: setup
 	$(BIN)/laip up
+
+# The production profile on this machine: PostgreSQL and Redis of its own under $$LAIP_HOME/production, Airflow on
+# Celery workers, Superset and the MLflow server on PostgreSQL (docs/deployment.md). `make down` stops it all.
+up-prod: setup
+	$(BIN)/laip up --production
 
 down:
 	@test -x $(BIN)/laip && $(BIN)/laip down || true

@@ -1,4 +1,6 @@
-# Airflow 3 + Cosmos + dbt-duckdb + the laip package: runs the laip_pipeline DAG (airflow standalone).
+# Airflow 3 + Cosmos + dbt-duckdb + the laip package: runs the laip_pipeline DAG. Default command: `airflow
+# standalone` (the embedded profile); docker-compose.yml runs one component per container instead
+# (python -m laip.orchestration.airflow_run init | airflow api-server | ... ) and the MLflow server from this image.
 # Build from the repository root: docker build -f docker/airflow.Dockerfile .
 FROM python:3.11-slim-bookworm
 

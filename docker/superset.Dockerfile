@@ -5,7 +5,8 @@
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    LAIP_HOME=/var/lib/laip LAIP_SUPERSET_VENV=/opt/superset-venv PYTHONPATH=/opt/laip
+    LAIP_HOME=/var/lib/laip LAIP_SUPERSET_VENV=/opt/superset-venv PYTHONPATH=/opt/laip \
+    SUPERSET_CONFIG_PATH=/opt/laip/superset/superset_config.py
 WORKDIR /opt/laip
 
 # Superset needs SQLAlchemy 1.4: its own environment, from its own lock (same as .venv-superset).
@@ -14,9 +15,9 @@ RUN pip install --no-cache-dir uv==0.13.9 \
  && uv venv -p /usr/local/bin/python3.11 "$LAIP_SUPERSET_VENV" \
  && uv pip sync --no-cache -p "$LAIP_SUPERSET_VENV/bin/python" superset/requirements.lock
 
-# Only what the service needs: settings resolution (laip.config), the service driver and superset/.
+# Only what the service needs: settings (laip.config, laip.profile), the service driver and superset/.
 COPY laip.yaml ./
-COPY laip/__init__.py laip/config.py ./laip/
+COPY laip/__init__.py laip/config.py laip/profile.py ./laip/
 COPY laip/services/__init__.py laip/services/superset.py ./laip/services/
 COPY superset ./superset
 RUN useradd --create-home --uid 50000 laip && mkdir -p "$LAIP_HOME" && chown laip "$LAIP_HOME"

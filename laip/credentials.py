@@ -68,7 +68,8 @@ def use_mlflow_login(home: Path, tracking_uri: str) -> None:
     server of the production profile and the clients share LAIP_HOME, so the generated password is the same."""
     if not tracking_uri.startswith(("http://", "https://")):
         return
-    if os.environ.get("MLFLOW_TRACKING_PASSWORD") or os.environ.get("MLFLOW_TRACKING_TOKEN"):
+    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
         return
+    # a password alone (no user) would send no login at all: the user is then the pipeline's
     user, password = mlflow_pipeline_credentials(home)
     os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = user, password

@@ -26,13 +26,13 @@ from laip.config import REPO_ROOT, load_settings
 from laip.services.net import free_port
 from laip.services.superset import (
     SUPERSET_DIR,
-    SupersetAPI,
     health_url,
     prepare,
     server_command,
     venv_python,
     wait_healthy,
 )
+from laip.services.superset_api import SupersetAPI
 
 
 def _p95(values: list[float]) -> float:

@@ -29,7 +29,7 @@ import logging
 import sys
 from datetime import date
 
-from laip.cli import commands
+from laip.cli import commands, service_commands
 from laip.config import load_settings
 from laip.ml.monitoring.config import RETRAIN_MODES
 
@@ -176,11 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="start Airflow, MLflow, Superset and the API on 127.0.0.1 in the background")
     p.add_argument("--services", help="comma-separated subset of airflow,mlflow,superset,api")
-    p.set_defaults(func=commands.cmd_up)
+    p.add_argument(
+        "--production",
+        action="store_true",
+        help="the production profile on this machine: a PostgreSQL and a Redis of its own (make up-prod)",
+    )
+    p.set_defaults(func=service_commands.cmd_up)
 
-    p = sub.add_parser("down", help="stop the services `up` started")
+    p = sub.add_parser("down", help="stop the services `up` started (and up-prod's PostgreSQL and Redis)")
     p.add_argument("--services", help="comma-separated subset")
-    p.set_defaults(func=commands.cmd_down)
+    p.set_defaults(func=service_commands.cmd_down)
 
     p = sub.add_parser("serve", help="the prediction API (champion from MLflow) on 127.0.0.1")
     p.add_argument("--host", default="127.0.0.1")
@@ -192,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="share the port with other `laip serve` processes (SO_REUSEPORT; what --workers N uses)",
     )
     p.add_argument("--export-openapi", metavar="FILE", help="write the OpenAPI document (e.g. docs/openapi.json)")
-    p.set_defaults(func=commands.cmd_serve)
+    p.set_defaults(func=service_commands.cmd_serve)
 
     p = sub.add_parser("info", help="where everything is")
     p.add_argument("--json", action="store_true")

@@ -197,56 +197,6 @@ def cmd_parse(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.services import stack as services
-
-    if not settings.serving_warehouse.is_file():
-        print("No published warehouse yet: running the pipeline first (make run).", file=sys.stderr)
-        # the interactive first run of this home, like `make run`: the bundled sample when no data is found
-        first = argparse.Namespace(
-            data_dir=None,
-            full_refresh=False,
-            models=None,
-            verbose=False,
-            allow_sample=True,
-            confirm_source_change=False,
-        )
-        code = cmd_dag(settings, first)
-        if code:
-            return code
-    names = args.services.split(",") if args.services else None
-    try:
-        started = services.up(settings, names)
-    except RuntimeError as exc:
-        print(f"make up failed: {exc}", file=sys.stderr)
-        return 1
-    for name, info in started.items():
-        print(f"{name:<9} {info.pop('url')}")
-        for key, value in info.items():
-            print(f"          {key}: {value}")
-    print("Stop them with `make down`.")
-    return 0
-
-
-def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.services import stack as services
-
-    stopped = services.down(settings, args.services.split(",") if args.services else None)
-    print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
-    return 0
-
-
-def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from laip.api.server import export_openapi, serve
-
-    if args.export_openapi:
-        print(f"OpenAPI: {export_openapi(settings, Path(args.export_openapi))}")
-        return 0
-    from laip.services.stack import port
-
-    return serve(settings, args.host, args.port or port("api"), args.workers, args.reuse_port)
-
-
 def cmd_info(settings: Settings, args: argparse.Namespace) -> int:
     from laip.warehouse.status import status
 

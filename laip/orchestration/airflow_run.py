@@ -188,15 +188,45 @@ def run_dag(
 
 
 def serve(settings: Settings) -> None:
-    """Container entrypoint: init, then replace this process with ``airflow standalone`` (all components)."""
+    """Container entrypoint of the embedded profile: init, then ``airflow standalone`` (every component)."""
     init_airflow(settings)  # also writes the admin credentials
+    os.execvpe(venv_bin(), [venv_bin(), "standalone"], _container_env(settings))
+
+
+def _container_env(settings: Settings) -> dict[str, str]:
+    """:func:`airflow_env` inside a container: the api-server listens on every interface of the container
+    (published on the host's loopback only, by the compose file) and the workers reach it by its service name."""
     env = airflow_env(settings, api_port=int(os.environ.get("LAIP_AIRFLOW_PORT", "8080")))
-    env["AIRFLOW__API__HOST"] = os.environ.get("LAIP_AIRFLOW_BIND", "0.0.0.0")  # inside a container only
-    os.execvpe(venv_bin(), [venv_bin(), "standalone"], env)
+    env["AIRFLOW__API__HOST"] = os.environ.get("LAIP_AIRFLOW_BIND", "0.0.0.0")
+    if os.environ.get("LAIP_AIRFLOW_EXECUTION_API_URL"):
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = os.environ["LAIP_AIRFLOW_EXECUTION_API_URL"]
+    return env
+
+
+PROGRAMS = ("airflow", "celery")  # what the entrypoint runs with the platform's Airflow settings
+
+
+def main(argv: list[str]) -> None:
+    """``python -m laip.orchestration.airflow_run [standalone | init | airflow ARGS | celery ARGS]``: the Airflow
+    image's entrypoint. ``init`` migrates and provisions once (the compose file's ``airflow-init``); ``airflow …`` /
+    ``celery …`` replace this process with that command under the platform's settings (``airflow_env``, the
+    production profile's from ``laip.profile``): one component per container, and their health checks."""
+    from laip.config import load_settings
+
+    settings = load_settings()
+    if not argv or argv == ["standalone"]:
+        serve(settings)
+    elif argv == ["init"]:
+        init_airflow(settings)
+    elif argv[0] in PROGRAMS:
+        program = venv_bin(argv[0])
+        os.execvpe(program, [program, *argv[1:]], _container_env(settings))
+    else:
+        raise SystemExit(
+            f"usage: python -m laip.orchestration.airflow_run [standalone | init | {' | '.join(PROGRAMS)} ARGS]"
+        )
 
 
 if __name__ == "__main__":
-    from laip.config import load_settings
-
     logging.basicConfig(level=logging.INFO)
-    serve(load_settings())
+    main(sys.argv[1:])

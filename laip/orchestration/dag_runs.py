@@ -2,21 +2,26 @@
 
 ``make run`` (:func:`laip.orchestration.airflow_run.run_dag`) prints one line per task as it finishes, with the
 running total, instead of staying silent for minutes: :class:`ProgressWatcher` reads the metadata DB every few
-seconds (read-only queries on Airflow's SQLite file) while ``airflow dags test`` runs.
+seconds (read-only queries on Airflow's metadata database: SQLite in the embedded profile, PostgreSQL in the
+production one, :func:`laip.profile.airflow_metadata_url`) while ``airflow dags test`` runs.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import functools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import cast
+
+import sqlalchemy as sa
 
 from laip.config import Settings
 from laip.orchestration.dag_config import DAG_ID
+from laip.profile import airflow_metadata_url
 
 FINISHED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
@@ -24,7 +29,7 @@ FINISHED = frozenset({"success", "failed", "skipped", "upstream_failed", "remove
 @dataclass
 class TaskRun:
     task_id: str
-    state: str
+    state: str | None  # None: not scheduled yet
     seconds: float | None
 
 
@@ -54,22 +59,36 @@ class DagRunResult:
         return "\n".join(lines)
 
 
+@functools.cache
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(url, pool_size=1, max_overflow=0) if not url.startswith("sqlite") else sa.create_engine(url)
+
+
+def _metadata(settings: Settings) -> sa.Engine:
+    return _engine(airflow_metadata_url(settings.airflow_home))
+
+
 def task_runs(settings: Settings, run_id: str, dag_id: str = DAG_ID) -> tuple[str, list[TaskRun]]:
     """State of a DAG run and of its tasks, in execution order, read from Airflow's metadata DB."""
-    with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
-        state = con.execute("select state from dag_run where dag_id = ? and run_id = ?", [dag_id, run_id]).fetchone()
+    where = {"dag_id": dag_id, "run_id": run_id}
+    with _metadata(settings).connect() as con:
+        state = con.execute(sa.text("select state from dag_run where dag_id = :dag_id and run_id = :run_id"), where)
+        found = state.scalar()
         rows = con.execute(
-            "select task_id, state, duration from task_instance where dag_id = ? and run_id = ? "
-            "order by coalesce(start_date, '9999'), task_id",
-            [dag_id, run_id],
-        ).fetchall()
-    return (state[0] if state else "unknown"), [TaskRun(t, s, d) for t, s, d in rows]
+            sa.text(
+                "select task_id, state, duration from task_instance where dag_id = :dag_id and run_id = :run_id "
+                "order by start_date is null, start_date, task_id"
+            ),
+            where,
+        ).all()
+    return (found or "unknown"), [TaskRun(*row) for row in cast(list[tuple[str, str | None, float | None]], rows)]
 
 
 def latest_run_id(settings: Settings, dag_id: str = DAG_ID) -> str | None:
-    with sqlite3.connect(settings.airflow_home / "airflow.db") as con:
-        row = con.execute("select run_id from dag_run where dag_id = ? order by id desc limit 1", [dag_id]).fetchone()
-    return row[0] if row else None
+    with _metadata(settings).connect() as con:
+        query = sa.text("select run_id from dag_run where dag_id = :dag_id order by id desc limit 1")
+        found: str | None = con.execute(query, {"dag_id": dag_id}).scalar()
+    return found
 
 
 class ProgressWatcher:
@@ -105,7 +124,7 @@ class ProgressWatcher:
         while not self.stop.wait(self.every):
             try:
                 self.poll()
-            except sqlite3.Error:
+            except sa.exc.SQLAlchemyError:
                 pass  # the DB is busy (Airflow writing): next time
 
     def poll(self) -> None:

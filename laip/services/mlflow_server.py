@@ -11,8 +11,12 @@
 
 The pipeline account's password is ``MLFLOW_TRACKING_PASSWORD``, else generated once into
 ``$LAIP_HOME/secrets/mlflow_pipeline_password`` (0600). It reaches the server as ``MLFLOW_AUTH_ADMIN_PASSWORD`` in its
-environment, never in a file or on a command line. The auth configuration (no secret in it) is written to
-``$LAIP_HOME/mlflow/basic_auth.ini``; the user store is ``$LAIP_HOME/mlflow/basic_auth.db``.
+environment, never in a file or on a command line. The auth configuration is written to
+``$LAIP_HOME/mlflow/basic_auth.ini`` (0600). The user store is ``$LAIP_HOME/mlflow/basic_auth.db`` (SQLite) beside a
+SQLite tracking store; over PostgreSQL (the production profile) it is the tracking store's own database (its tables
+``users``, ``roles``, ... and migration table ``alembic_version_auth`` do not clash with the tracking store's), so
+accounts survive a lost server and are backed up with it. MLflow reads that URL only from the ini file, so the file
+then holds the database password: owner-only, like every file under ``$LAIP_HOME``.
 """
 
 from __future__ import annotations
@@ -28,12 +32,18 @@ from laip.durable import atomic_write_text
 from laip.profile import MLFLOW_DB_URL, is_production, production_url
 
 
-def auth_config(settings: Settings, admin_user: str) -> Path:
-    """Write the basic-auth configuration (READ for every account but the pipeline's admin; no password in it)."""
+def auth_store_uri(settings: Settings, backend_uri: str) -> str:
+    """The user store: the tracking store's PostgreSQL database, else SQLite beside it (module docstring)."""
+    return backend_uri if backend_uri.startswith("postgresql") else f"sqlite:///{settings.mlflow_dir / 'basic_auth.db'}"
+
+
+def auth_config(settings: Settings, admin_user: str, backend_uri: str | None = None) -> Path:
+    """Write the basic-auth configuration (READ for every account but the pipeline's admin; 0600)."""
     text = (
         "[mlflow]\n"
         "default_permission = READ\n"
-        f"database_uri = sqlite:///{settings.mlflow_dir / 'basic_auth.db'}\n"
+        # configparser's interpolation reads "%%" as "%" (a URL-quoted password holds "%XX")
+        f"database_uri = {auth_store_uri(settings, backend_uri or '').replace('%', '%%')}\n"
         f"admin_username = {admin_user}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         "grant_default_workspace_access = false\n"
@@ -57,7 +67,7 @@ def server_command(
     user, password = mlflow_pipeline_credentials(settings.home)
     env.update(
         {
-            "MLFLOW_AUTH_CONFIG_PATH": str(auth_config(settings, user)),
+            "MLFLOW_AUTH_CONFIG_PATH": str(auth_config(settings, user, uri)),
             "MLFLOW_AUTH_ADMIN_USERNAME": user,
             "MLFLOW_AUTH_ADMIN_PASSWORD": password,
             "MLFLOW_FLASK_SERVER_SECRET_KEY": read_or_create(secret_file(settings.home, "mlflow_flask_secret")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 
 
@@ -13,12 +14,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def wait_listening(host: str, port: int, timeout_s: float, alive: object = None) -> None:
+def wait_listening(host: str, port: int, timeout_s: float, alive: subprocess.Popen[bytes] | None = None) -> None:
     """Return once ``host:port`` accepts a connection; TimeoutError after ``timeout_s`` seconds. ``alive``: a
     ``subprocess.Popen`` whose early exit ends the wait with RuntimeError (its exit code)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        code = alive.poll() if alive is not None else None  # type: ignore[attr-defined]
+        code = alive.poll() if alive is not None else None
         if code is not None:
             raise RuntimeError(f"the process meant to listen on {host}:{port} exited with code {code}")
         try:

@@ -72,6 +72,13 @@ class LocalPostgres:
         if (self.data_dir / "PG_VERSION").is_file():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os.geteuid() == 0:  # the server will run as the postgres user: it must reach the cluster's folder
+            reach = subprocess.run(_as_server_user(["test", "-x", str(self.data_dir.parent)]), check=False)
+            if reach.returncode:
+                raise PermissionError(
+                    f"PostgreSQL runs as the {SERVER_USER} user, which cannot reach {self.data_dir.parent} (a folder "
+                    "on the way is closed to others): choose a LAIP_HOME it can reach, or open those folders (o+x)"
+                )
         with tempfile.NamedTemporaryFile("w", prefix="laip-pg-", suffix=".pw", delete=False) as pwfile:
             pwfile.write(self.superuser_password)
         try:
@@ -94,6 +101,13 @@ class LocalPostgres:
         self._run(_as_server_user([str(bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l", str(log),
                                    "-w", "-t", str(int(timeout_s)), "start"]))  # fmt: skip
         wait_listening(HOST, self.port, timeout_s)
+
+    def running(self) -> bool:
+        """True when this cluster's server is up (``pg_ctl status``)."""
+        if not (self.data_dir / "postmaster.pid").is_file():
+            return False
+        status = [str(bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "status"]
+        return subprocess.run(_as_server_user(status), capture_output=True, check=False).returncode == 0
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").is_file():

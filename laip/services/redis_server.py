@@ -2,13 +2,18 @@
 it): Airflow's Celery broker, Superset's cache and Celery broker. ``make up-prod`` and the tests start their own.
 
 It requires a password (``requirepass``), read from its configuration on standard input, so the password is on no
-command line; it keeps nothing on disk (a broker's queue is rebuilt by the scheduler after a restart).
+command line; it keeps nothing on disk (a broker's queue is rebuilt by the scheduler after a restart) but its pid
+file (``redis.pid`` in its working directory), by which another process (``make down``) stops it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -27,6 +32,10 @@ class LocalRedis:
     password: str
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
+    @property
+    def pid_file(self) -> Path:
+        return self.work_dir / "redis.pid"
+
     def url(self, db: int = 0) -> str:
         return f"redis://:{quote(self.password, safe='')}@{HOST}:{self.port}/{db}"
 
@@ -38,6 +47,7 @@ class LocalRedis:
         config = (
             f"bind {HOST}\nport {self.port}\nprotected-mode yes\nrequirepass {self.password}\n"
             f'save ""\nappendonly no\ndir {self.work_dir}\nlogfile {self.work_dir / "redis.log"}\n'
+            f"pidfile {self.pid_file}\n"
         )
         self.process = subprocess.Popen([binary, "-"], stdin=subprocess.PIPE, start_new_session=True)
         assert self.process.stdin is not None
@@ -45,12 +55,32 @@ class LocalRedis:
         self.process.stdin.close()
         wait_listening(HOST, self.port, timeout_s, alive=self.process)
 
-    def stop(self) -> None:
+    def running_pid(self) -> int | None:
+        """The pid of the server this directory's pid file names, if that process is still a ``redis-server``."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if b"redis-server" in command else None
+
+    def stop(self, timeout_s: float = 10) -> None:
+        """SIGTERM (Redis shuts down cleanly), SIGKILL after ``timeout_s``; by handle, else by the pid file."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        pid = self.running_pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while self.running_pid() == pid and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            if self.running_pid() == pid:
+                os.kill(pid, signal.SIGKILL)

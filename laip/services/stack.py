@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-PORTS = {"airflow": 8080, "mlflow": 5000, "superset": 8088, "api": 8000}
+PORTS = {"airflow": 8080, "mlflow": 5000, "superset": 8088, "api": 8000, "postgres": 5432, "redis": 6379}
 
 
 def port(name: str) -> int:
@@ -121,14 +121,13 @@ def _runs_link(settings: Settings, base: str, ml: MLConfig) -> str:
     from laip.ml.tracking import key_metric, runs_url
 
     # a server (the production profile) is asked nothing before it runs: MLflow's client would retry for minutes
-    with contextlib.suppress(Exception):  # no store or experiment yet: say where to look instead
-        if settings.mlflow_tracking_uri.startswith("http"):
-            raise LookupError(settings.mlflow_tracking_uri)
-        import mlflow
+    if not settings.mlflow_tracking_uri.startswith("http"):
+        with contextlib.suppress(Exception):  # no store or experiment yet: say where to look instead
+            import mlflow
 
-        found = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_experiment_by_name(ml.experiment_name)
-        if found is not None:
-            return runs_url(base, found.experiment_id)
+            found = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_experiment_by_name(ml.experiment_name)
+            if found is not None:
+                return runs_url(base, found.experiment_id)
     return f"{base} > Experiments > {ml.experiment_name} (after the first training), sorted by {key_metric(ml)}"
 
 
@@ -259,7 +258,7 @@ def start(settings: Settings, service: Service, timeout_s: float = 180.0) -> dic
 
 def up(settings: Settings, names: list[str] | None = None) -> dict[str, dict[str, str]]:
     """Start the named services (default: all) and return what to print for each."""
-    return {name: start(settings, SERVICES[name](settings)) for name in (names or list(SERVICES))}
+    return {name: start(settings, SERVICES[name](settings)) for name in (list(SERVICES) if names is None else names)}
 
 
 def stop_pids(records: list[dict], grace_s: float = 20.0) -> None:

@@ -20,9 +20,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from http.cookiejar import CookieJar
 from pathlib import Path
-from typing import Any
 
 from laip.config import REPO_ROOT, Settings
 
@@ -176,62 +174,6 @@ def wait_healthy(url: str, timeout: float = 120.0, proc: subprocess.Popen | None
     raise SupersetError(f"Superset not healthy at {url} after {timeout:.0f} s")
 
 
-class SupersetAPI:
-    """A small REST client (standard library only): JWT login, JSON calls, status kept for the caller."""
-
-    def __init__(self, base_url: str, username: str, password: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        status, body = self.request(
-            "POST",
-            "/api/v1/security/login",
-            {"username": username, "password": password, "provider": "db", "refresh": False},
-            auth=False,
-        )
-        if status != 200:
-            raise SupersetError(f"login as {username} failed: {status} {body}")
-        self.token = body["access_token"]
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        payload: Any = None,
-        auth: bool = True,
-        timeout: float = 120,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers or {})
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        req.add_header("Accept", "application/json")
-        if auth:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with self.opener.open(req, timeout=timeout) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        try:
-            return status, json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            return status, raw.decode(errors="replace")
-
-    def get(self, path: str) -> tuple[int, Any]:
-        return self.request("GET", path)
-
-    def post(self, path: str, payload: Any, csrf: bool = False) -> tuple[int, Any]:
-        """POST ``payload``; with ``csrf``, first fetch a CSRF token (SQL Lab and the database API want one)."""
-        headers = None
-        if csrf:
-            status, body = self.get("/api/v1/security/csrf_token/")
-            if status != 200:
-                raise SupersetError(f"no CSRF token: {status} {body}")
-            headers = {"X-CSRFToken": body["result"], "Referer": self.base_url}
-        return self.request("POST", path, payload, headers=headers)
-
-
 def export(settings: Settings, out: Path | None = None) -> str:
     """Export the instance's assets as the normalised YAML bundle (default: over ``superset/assets``)."""
     return run_provision(settings, "export", *(["--out", str(out)] if out else []))
@@ -243,7 +185,8 @@ def charts_without_query_context(settings: Settings) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m laip.services.superset prepare | serve | export`` (development and the docker image)."""
+    """``python -m laip.services.superset prepare | serve | worker | export`` (development and the docker image;
+    the compose file runs ``prepare`` once as ``superset-init``, then ``serve --no-prepare`` and ``worker``)."""
     import argparse
 
     from laip.config import load_settings
@@ -255,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8088)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--no-prepare", action="store_true", help="serve only (superset-init prepared the metadata)")
+    p = sub.add_parser("worker", help="Superset's Celery worker (async queries, alerts and reports; production)")
+    p.add_argument("--concurrency", type=int, default=2)
     p = sub.add_parser("export", help="write the instance's assets to superset/assets (reviewable YAML)")
     p.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -269,8 +215,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"query-contexts --url URL --chart-ids '{json.dumps(missing)}', then export again"
             )
         return 0
-    info = prepare(settings)
-    print(info.pop("log"))
+    if args.command == "worker":
+        celery = str(VENV / "bin" / "celery")
+        worker = [celery, "--app=superset.tasks.celery_app:app", "worker", "-O", "fair", "-c", str(args.concurrency)]
+        os.execve(celery, worker, superset_env(settings))
+    if getattr(args, "no_prepare", False):
+        user, _, path = admin_credentials(settings)
+        info = {
+            "username": user,
+            "credentials_file": str(path),
+            "dashboard_path": f"/superset/dashboard/{DASHBOARD_SLUG}/",
+        }
+    else:
+        info = prepare(settings)
+        print(info.pop("log"))
     if args.command == "prepare":
         print(json.dumps(info, indent=2))
         return 0

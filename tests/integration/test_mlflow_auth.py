@@ -9,16 +9,15 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.mlflow_server import auth_server
 
 from laip.config import Settings, load_settings
 from laip.credentials import mlflow_pipeline_credentials
@@ -49,32 +48,8 @@ class Tracking:
 @pytest.fixture(scope="module")
 def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracking]:
     home = tmp_path_factory.mktemp("mlflow-auth") / "home"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    log = (home.parent / "mlflow.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "laip.services.mlflow_server", "--port", str(port), "--auth"],
-        env={**env, "LAIP_HOME": str(home)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=5):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((home.parent / "mlflow.log").read_text()[-3000:]) from None
-            time.sleep(0.5)
-    try:
+    with auth_server(home, free_port()) as url:
         yield Tracking(url, home)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-        log.close()
 
 
 def _laip(step: str, home: Path, tracking: Tracking) -> None:

@@ -6,19 +6,24 @@ belong to its own role, which can reach no other service's database; publishing 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
 import duckdb
 import pytest
+from support.mlflow_server import auth_server
 from support.production import ProductionServers
 
 from laip.config import load_settings
@@ -65,36 +70,9 @@ def test_airflow_migrates_postgres_and_migrates_it_again(production: ProductionS
     assert not (settings.airflow_home / "airflow.db").exists()  # nothing went to SQLite
 
 
-def _start_mlflow(production: ProductionServers, home: Path) -> subprocess.Popen[bytes]:
-    port = int(production.mlflow_url.rpartition(":")[2])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | production.env
-    env["LAIP_HOME"] = str(home)
-    log = (home.parent / "mlflow.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "laip.services.mlflow_server", "--port", str(port), "--auth"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(production.mlflow_url + "/health", timeout=5):
-                return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((home.parent / "mlflow.log").read_text()[-3000:]) from None
-            time.sleep(0.5)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
-
-
 def _mlflow_call(production: ProductionServers, home: Path, path: str, body: dict | None = None) -> dict:
-    user, password = mlflow_pipeline_credentials(home)
+    with production.active():
+        user, password = mlflow_pipeline_credentials(home)
     request = urllib.request.Request(
         f"{production.mlflow_url}/api/2.0/mlflow{path}",
         data=json.dumps(body).encode() if body is not None else None,
@@ -110,25 +88,22 @@ def test_mlflow_server_keeps_its_store_in_postgres_and_starts_again_on_it(
     production: ProductionServers, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
-    proc = _start_mlflow(production, home)  # migrates the empty database
-    try:
+    port = int(production.mlflow_url.rpartition(":")[2])
+    with auth_server(home, port, production.env):  # migrates the empty database
         created = _mlflow_call(production, home, "/experiments/create", {"name": "laip-production-profile"})
         with pytest.raises(urllib.error.HTTPError) as anonymous:
             urllib.request.urlopen(f"{production.mlflow_url}/api/2.0/mlflow/experiments/search?max_results=5")
         assert anonymous.value.code == 401
         ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
         assert production.passwords["mlflow"] not in ps  # the database URL is in the server's environment only
-    finally:
-        _stop(proc)
-    proc = _start_mlflow(production, home)  # an already-migrated database
-    try:
+    with auth_server(home, port, production.env):  # an already-migrated database
         found = _mlflow_call(production, home, f"/experiments/get?experiment_id={created['experiment_id']}")
         assert found["experiment"]["name"] == "laip-production-profile"
-    finally:
-        _stop(proc)
     tables = _tables(production, "mlflow")
     assert {"experiments", "runs", "registered_models", "alembic_version"} <= set(tables)
+    assert {"users", "alembic_version_auth"} <= set(tables)  # the accounts too: in PostgreSQL, not beside the server
     assert set(tables.values()) == {"mlflow"}
+    assert not list(home.rglob("*.db"))
 
 
 def test_superset_upgrades_postgres_and_upgrades_it_again(production: ProductionServers, tmp_path: Path) -> None:
@@ -163,10 +138,14 @@ def test_publishing_empties_supersets_chart_cache_and_nothing_else(production: P
         assert charts.dbsize() == 0 and broker.get("a-queued-task") == b"kept"
 
 
+HEARTBEAT_TIMEOUT_S = 30  # a task whose worker died is failed (and retried) this long after its last heartbeat
+
+
 @pytest.fixture(scope="module")
 def celery_stack(production: ProductionServers, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Airflow under the CeleryExecutor (api-server, scheduler, dag-processor, triggerer, two default workers and the
-    warehouse worker) and the MLflow server, all on the production profile's PostgreSQL and Redis."""
+    warehouse worker) and the MLflow server, all on the production profile's PostgreSQL and Redis. Yields the
+    settings, the Airflow service's info and a context manager that re-enters the stack's environment."""
     from laip.services import stack as services
     from laip.services.net import free_port
 
@@ -175,23 +154,33 @@ def celery_stack(production: ProductionServers, tmp_path_factory: pytest.TempPat
         "LAIP_ML_PROFILE": "quick",
         "LAIP_AIRFLOW_PORT": str(free_port()),
         "LAIP_MLFLOW_PORT": production.mlflow_url.rpartition(":")[2],
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
     }
-    with production.active(), mock.patch.dict(os.environ, env):
+
+    @contextlib.contextmanager
+    def stack_env() -> Iterator[None]:
+        with production.active(), mock.patch.dict(os.environ, env):
+            yield
+
+    with stack_env():
         try:
             services.start(settings, services.mlflow_service(settings), timeout_s=180)
-            yield settings, services.start(settings, services.airflow_service(settings), timeout_s=300)
+            yield settings, services.start(settings, services.airflow_service(settings), timeout_s=300), stack_env
         finally:
             services.down(settings)
 
 
-def test_the_dag_runs_on_celery_workers_with_every_writer_on_the_warehouse_worker(celery_stack) -> None:  # type: ignore[no-untyped-def]
+def test_the_dag_runs_on_celery_workers_with_every_writer_on_the_warehouse_worker(  # type: ignore[no-untyped-def]
+    celery_stack, production: ProductionServers
+) -> None:
     from support.data import SAMPLE_DIR
 
     from laip.orchestration.airflow_api import AirflowApi
     from laip.orchestration.airflow_run import admin_credentials
     from laip.orchestration.dag_config import WAREHOUSE_POOL, WAREHOUSE_QUEUE
+    from laip.orchestration.dag_runs import latest_run_id, task_runs
 
-    settings, info = celery_stack
+    settings, info, _ = celery_stack
     api = AirflowApi(info["url"], *admin_credentials(settings))
     api.wait_for_dag()
     run_id = api.trigger({"data_dir": str(SAMPLE_DIR), "models": ["lr"]})
@@ -209,3 +198,143 @@ def test_the_dag_runs_on_celery_workers_with_every_writer_on_the_warehouse_worke
     assert "validate_raw" in others and all(v[2].startswith("airflow-worker-") for v in others.values()), others
     with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
         assert con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0] > 0
+    with production.active():  # make run's summary reads the same run from Airflow's PostgreSQL
+        assert latest_run_id(settings) == run_id
+        summary_state, summary = task_runs(settings, run_id)
+        assert summary_state == "success" and {t.task_id: t.state for t in summary} == {k: v[0] for k, v in ran.items()}
+
+
+def test_superset_and_the_api_run_on_the_profile_and_the_api_follows_a_new_champion(  # type: ignore[no-untyped-def]
+    celery_stack, production: ProductionServers
+) -> None:
+    """After the DAG run above: Superset on PostgreSQL answers the chart-data API for every chart; the API predicts
+    with the champion read through the MLflow server, as the pipeline scored it; a second ``laip train`` moves the
+    alias and ``POST /model/reload`` serves the new version."""
+    import math
+    import types
+
+    from mlflow import MlflowClient
+    from support.api_server import auth, request
+    from support.superset_charts import chart_data, query_context
+
+    from laip.credentials import use_mlflow_login
+    from laip.services import stack as services
+    from laip.services.superset_api import SupersetAPI
+
+    settings, _, stack_env = celery_stack
+    with stack_env():
+        superset = services.start(settings, services.superset_service(settings), timeout_s=900)
+        api = types.SimpleNamespace(
+            url=services.start(settings, services.api_service(settings))["url"][: -len("/docs")]
+        )
+        bi = SupersetAPI(superset["url"], superset["username"], superset["password"])
+        status, charts = bi.get("/api/v1/chart/?q=(page_size:100)")
+        assert status == 200 and charts["count"] >= 20, charts
+        answers = {c["slice_name"]: chart_data(bi, query_context(bi, c["id"])) for c in charts["result"]}
+        assert not {name: (code, str(body)[:300]) for name, (code, body) in answers.items() if code != 200}
+        tables = "select count(*) from pg_tables where tableowner = 'superset' and tablename = 'dashboards'"
+        assert production.psql("superset", tables) == "1"  # Superset's metadata is in its PostgreSQL database
+
+        model = request(api, "GET", "/model")[1]
+        features = model["features"]
+        with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
+            row = con.execute(
+                f"select f.student_module_id, {', '.join('f.' + c for c in features)}, p.withdrawal_probability "
+                "from marts.mart_withdrawal_prediction_features f join ml.ml_withdrawal_predictions p "
+                "using (student_module_id) where f.prediction_day = 30 and p.prediction_day = 30 limit 1"
+            ).fetchone()
+        assert row is not None
+        record = dict(zip(["student_module_id", *features], row[:-1], strict=True))
+        status, predicted = request(api, "POST", "/predict", record)
+        assert status == 200 and math.isclose(predicted["probability"], row[-1], abs_tol=1e-6), predicted
+
+        train = subprocess.run(
+            [sys.executable, "-m", "laip", "train", "--models", "lr"],
+            env={**os.environ, "LAIP_HOME": str(settings.home)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert train.returncode == 0, train.stderr[-3000:]
+        use_mlflow_login(settings.home, os.environ["MLFLOW_TRACKING_URI"])
+        champion = MlflowClient().get_model_version_by_alias(model["registered_model_name"], "champion")
+        assert int(champion.version) > model["model_version"]  # the alias moved on the server
+        assert request(api, "POST", "/predict", record)[0] == 200  # the API kept answering meanwhile
+        status, reloaded = request(api, "POST", "/model/reload", headers=auth(settings))
+        assert status == 200 and reloaded["model_version"] == int(champion.version), reloaded
+
+
+def test_a_warehouse_worker_killed_mid_task_is_replaced_and_the_retry_succeeds(celery_stack) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL the warehouse worker while it trains (it holds the writer lock, the model half logged); a replacement
+    starts, as the compose file's restart policy would start one; the scheduler fails the task whose heartbeat
+    stopped, retries it on the replacement, and the run succeeds with the warehouse whole."""
+    from support.data import SAMPLE_DIR
+
+    from laip.orchestration.airflow_api import AirflowApi
+    from laip.orchestration.airflow_run import admin_credentials
+    from laip.services import stack as services
+
+    settings, info, stack_env = celery_stack
+    api = AirflowApi(info["url"], *admin_credentials(settings))
+    run_id = api.trigger({"data_dir": str(SAMPLE_DIR), "models": ["lr"], "retrain": "always"})
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:  # until train_model runs on the warehouse worker
+        states = api.task_states(run_id)
+        if states.get("train_model") not in (None, "scheduled", "queued") or "failed" in states.values():
+            break
+        time.sleep(0.5)
+    assert api.task_states(run_id).get("train_model") == "running", api.task_states(run_id)
+    time.sleep(2)  # well inside the training
+    victim = services.running(settings)["airflow-warehouse-worker"]
+    os.killpg(victim["pid"], signal.SIGKILL)
+    with stack_env():  # the replacement: only the dead process is started again
+        services.start(settings, services.airflow_service(settings), timeout_s=300)
+    replacement = services.running(settings)["airflow-warehouse-worker"]
+    assert replacement["pid"] != victim["pid"]
+    state = api.wait_for_run(run_id, timeout_s=1200)
+    ran = {t["task_id"]: t for t in api.task_instances(run_id)}
+    assert state == "success", {k: t["state"] for k, t in ran.items()}
+    train = ran["train_model"]
+    assert train["try_number"] == 2 and train["hostname"].startswith("airflow-warehouse-worker@"), train
+    assert ran["publish"]["state"] == "success"
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:  # the working warehouse opens and is whole
+        scored = con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0]
+    with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0] == scored > 0
+
+
+def test_up_prod_runs_its_own_servers_with_generated_passwords_and_down_stops_them(tmp_path: Path) -> None:
+    import stat
+
+    import redis
+    import sqlalchemy as sa
+
+    from laip.profile import AIRFLOW_DB_URL, REDIS_URL
+    from laip.services import local_production as local
+    from laip.services.net import free_port
+
+    top = Path(tempfile.mkdtemp(prefix="laip-up-prod-"))  # 0700, as a home is: the cluster lives elsewhere as root
+    settings = load_settings(home=top / "home")
+    ports = {"LAIP_POSTGRES_PORT": str(free_port()), "LAIP_REDIS_PORT": str(free_port())}
+    try:
+        with mock.patch.dict(os.environ, ports):
+            env = local.start_servers(settings)
+            assert local.start_servers(settings) == env  # found running: the same servers, the same passwords
+            for path in [local.env_file(settings), *(settings.home / "secrets").iterdir()]:
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            sourced = dict(line.split("=", 1) for line in local.env_file(settings).read_text().splitlines()[1:])
+            assert {k: v.strip("'") for k, v in sourced.items()} == env
+            with sa.create_engine(env[AIRFLOW_DB_URL]).connect() as con:
+                assert con.execute(sa.text("select current_user")).scalar() == "airflow"
+            assert redis.Redis.from_url(env[REDIS_URL] + "/0").ping()
+            assert sorted(local.stop_servers(settings)) == ["postgres", "redis"]
+            assert local.stop_servers(settings) == []
+            local.start_servers(settings)  # the same cluster again: its roles and data are kept
+            with sa.create_engine(env[AIRFLOW_DB_URL]).connect() as con:
+                assert con.execute(sa.text("select 1")).scalar() == 1
+            local.stop_servers(settings)
+    finally:
+        with mock.patch.dict(os.environ, ports):
+            local.stop_servers(settings)
+        shutil.rmtree(local.postgres_dir(settings), ignore_errors=True)
+        shutil.rmtree(top, ignore_errors=True)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 from support.screenshots import SCREENSHOT_DIR
+from support.superset_charts import chart_data, chart_rows, query_context
 
 from laip.config import Settings
 from laip.services.net import free_port
 from laip.services.superset import (
     SUPERSET_DIR,
-    SupersetAPI,
     health_url,
     prepare,
     run_provision,
@@ -34,6 +34,7 @@ from laip.services.superset import (
     venv_python,
     wait_healthy,
 )
+from laip.services.superset_api import SupersetAPI
 from laip.warehouse.publish import publish
 
 DASHBOARD = "learning-analytics"
@@ -97,7 +98,7 @@ def _chart_inventory(api: SupersetAPI) -> list[dict]:
     assert status == 200, body
     charts = []
     for chart in body["result"]:
-        qc = _query_context(api, chart["id"])
+        qc = query_context(api, chart["id"])
         status, ds = api.get(f"/api/v1/dataset/{qc['datasource']['id']}")
         assert status == 200, ds
         columns = {c["column_name"] for c in ds["result"]["columns"]}
@@ -119,26 +120,9 @@ def _dashboard_chart_ids(api: SupersetAPI) -> dict[int, str]:
     return {c["id"]: c["slice_name"] for c in body["result"]}
 
 
-def _query_context(api: SupersetAPI, chart_id: int) -> dict:
-    status, body = api.get(f"/api/v1/chart/{chart_id}")
-    assert status == 200, body
-    assert body["result"]["query_context"], f"chart {chart_id} has no saved query context"
-    return json.loads(body["result"]["query_context"])
-
-
-def _data(api: SupersetAPI, qc: dict, extra_filters: list[dict] | None = None) -> tuple[int, dict]:
-    qc = json.loads(json.dumps(qc))
-    qc["force"] = True
-    for query in qc["queries"]:
-        query["filters"] = list(query.get("filters") or []) + list(extra_filters or [])
-    return api.post("/api/v1/chart/data", qc)
-
-
-def _rows(body: dict) -> list:
-    return [row for result in body["result"] for row in result["data"]]
-
-
 # ------------------------------------------------------------------------------------------- import
+
+
 def test_assets_import_is_idempotent_and_round_trips(superset: Instance, tmp_path: Path) -> None:
     """`prepare` imported the bundle once; a second import changes nothing, and the instance exports exactly
     the committed bundle (so editing in the UI and exporting gives a reviewable diff, and nothing else)."""
@@ -243,32 +227,32 @@ def test_every_chart_returns_data_and_the_native_filters_apply(superset: Instanc
     assert len(charts) >= 15
     problems = []
     for chart_id, name in sorted(charts.items()):
-        qc = _query_context(api, chart_id)
+        qc = query_context(api, chart_id)
         if name.startswith("Selected student"):  # one student's charts: the student picked in the filter, of module AAA
             problems += _drill_down_problems(superset, api, name, qc)
             continue
         status, body = api.get(f"/api/v1/chart/{chart_id}/data/?force=true")
-        if status == 200 and not _rows(body) and "live term" in name:
+        if status == 200 and not chart_rows(body) and "live term" in name:
             continue  # a finished history has no export dates: test_a_live_terms_dashboard_... checks this chart
-        if status != 200 or not _rows(body):
+        if status != 200 or not chart_rows(body):
             problems.append(f"{name}: {status} {str(body)[:300]}")
             continue
-        base = _rows(_data(api, qc)[1])
+        base = chart_rows(chart_data(api, qc)[1])
         # the risk list holds only the latest presentation of each module: 2014J for every module of the sample, so
         # filtering on it keeps every row
         risk_list = name.startswith("Risk list")
         presentation = "2014J" if risk_list else "2013J"
         for col, value in (("code_module", "AAA"), ("code_presentation", presentation)):
-            status, body = _data(api, qc, [{"col": col, "op": "IN", "val": [value]}])
+            status, body = chart_data(api, qc, [{"col": col, "op": "IN", "val": [value]}])
             result = body["result"][0] if status == 200 else {}
             applied = {f["column"] for f in result.get("applied_filters", [])}
             rejected = {f["column"] for f in result.get("rejected_filters", [])}
-            if status != 200 or not _rows(body):
+            if status != 200 or not chart_rows(body):
                 problems.append(f"{name} filtered on {col}: {status} {str(body)[:300]}")
             elif col in rejected or col not in applied:
                 if "global" not in name.lower():
                     problems.append(f"{name}: the {col} filter is not applied and the title does not say 'global'")
-            elif _rows(body) == base and not (risk_list and col == "code_presentation"):
+            elif chart_rows(body) == base and not (risk_list and col == "code_presentation"):
                 problems.append(f"{name}: filtering on {col} = {value} did not change the result")
         problems += _checkpoint_problems(api, name, qc, base)
     assert not problems, "\n".join(problems)
@@ -297,20 +281,20 @@ def test_a_live_terms_dashboard_says_the_date_and_shows_one_week_at_a_time(
         with duckdb.connect(str(serving), read_only=True) as con:
             (loaded,) = con.execute("select max(as_of_date) from meta.load_manifest").fetchone()
         status, body = api.get(f"/api/v1/chart/{by_name['Data and model freshness (global)']}/data/?force=true")
-        assert status == 200 and f" as of {loaded} (a live term's export)" in _rows(body)[0]["freshness"]
+        assert status == 200 and f" as of {loaded} (a live term's export)" in chart_rows(body)[0]["freshness"]
         weekly = by_name["Students at high ML risk, week by week of a live term"]
         status, body = api.get(f"/api/v1/chart/{weekly}/data/?force=true")
-        assert status == 200 and [r["as_of_date"] for r in _rows(body)] == [str(w) for w in WEEKS], body
-        assert all(r["AAA"] is not None for r in _rows(body))
-        bands = _query_context(api, by_name["Share of students per ML risk band at each checkpoint"])
+        assert status == 200 and [r["as_of_date"] for r in chart_rows(body)] == [str(w) for w in WEEKS], body
+        assert all(r["AAA"] is not None for r in chart_rows(body))
+        bands = query_context(api, by_name["Share of students per ML risk band at each checkpoint"])
         totals = {
             "datasource": bands["datasource"],
             "queries": [{"metrics": ["attempts"], "columns": ["as_of_date"], "row_limit": 100}],
             "result_format": "json",
             "result_type": "full",
         }
-        newest = _rows(_data(api, totals)[1])
-        picked = _rows(_data(api, totals, [{"col": "as_of_date", "op": "IN", "val": [str(WEEKS[0])]}])[1])
+        newest = chart_rows(chart_data(api, totals)[1])
+        picked = chart_rows(chart_data(api, totals, [{"col": "as_of_date", "op": "IN", "val": [str(WEEKS[0])]}])[1])
         assert [r["as_of_date"] for r in newest] == [str(WEEKS[2])], newest
         assert [r["as_of_date"] for r in picked] == [str(WEEKS[0])], picked
     finally:
@@ -323,13 +307,13 @@ def _checkpoint_problems(api: SupersetAPI, name: str, qc: dict, base: list) -> l
     status, dataset = api.get(f"/api/v1/dataset/{qc['datasource']['id']}")
     if status != 200 or "filter_values('prediction_day')" not in (dataset["result"].get("sql") or ""):
         return [] if status == 200 else [f"{name}: dataset {status}"]
-    status, body = _data(api, qc, [{"col": "prediction_day", "op": "IN", "val": [60]}])
+    status, body = chart_data(api, qc, [{"col": "prediction_day", "op": "IN", "val": [60]}])
     if status != 200:
         return [f"{name} at day 60: {status} {str(body)[:300]}"]
     days = {row.get("prediction_day") for row in base} - {None}
     if days - {30}:
         return [f"{name}: shows checkpoints {sorted(days)} without a pick, not day 30 only"]
-    if not _rows(body) or _rows(body) == base:
+    if not chart_rows(body) or chart_rows(body) == base:
         return [f"{name}: picking day 60 did not show day 60"]
     return []
 
@@ -347,10 +331,10 @@ def _picked_student(settings: Settings) -> str:
 def _drill_down_problems(superset: Instance, api: SupersetAPI, name: str, qc: dict) -> list[str]:
     """Without a pick the drill-down shows no student (the profile says how to pick); with one, that student only."""
     label = _picked_student(superset.settings)
-    status, body = _data(api, qc)
-    unpicked = _rows(body) if status == 200 else None
-    status, body = _data(api, qc, [{"col": "attempt_label", "op": "IN", "val": [label]}])
-    picked = _rows(body) if status == 200 else None
+    status, body = chart_data(api, qc)
+    unpicked = chart_rows(body) if status == 200 else None
+    status, body = chart_data(api, qc, [{"col": "attempt_label", "op": "IN", "val": [label]}])
+    picked = chart_rows(body) if status == 200 else None
     if unpicked is None or picked is None:
         return [f"{name}: {status} {str(body)[:300]}"]
     problems = []
@@ -394,9 +378,9 @@ def test_small_groups_are_suppressed_in_aggregate_datasets(superset: Instance) -
             "result_type": "full",
         }
         for flt in ([], [{"col": "code_module", "op": "IN", "val": ["AAA"]}]):
-            status, body = _data(api, qc, flt)
+            status, body = chart_data(api, qc, flt)
             assert status == 200, body
-            values = [row[column] for row in _rows(body)]
+            values = [row[column] for row in chart_rows(body)]
             assert values and min(values) >= superset.settings.min_group_size, (dataset, flt, min(values or [0]))
 
 
@@ -406,13 +390,13 @@ def test_roles_viewer_is_refused_student_level_data(superset: Instance) -> None:
     aggregate = {c["id"] for c in superset.charts if not c["student_level"]}
     assert student_level and aggregate
     admin, viewer, intervention = superset.api(), superset.api("viewer"), superset.api("interventionist")
-    contexts = {c["id"]: _query_context(admin, c["id"]) for c in superset.charts}
+    contexts = {c["id"]: query_context(admin, c["id"]) for c in superset.charts}
 
     live_only = {c["id"] for c in superset.charts if "live term" in c["name"]}  # empty for a finished history
     for chart_id in aggregate:
         for api in (viewer, intervention):
             status, body = api.get(f"/api/v1/chart/{chart_id}/data/")
-            assert status == 200 and (_rows(body) or chart_id in live_only), (chart_id, status, body)
+            assert status == 200 and (chart_rows(body) or chart_id in live_only), (chart_id, status, body)
     for chart_id in student_level:
         status, body = viewer.get(f"/api/v1/chart/{chart_id}/data/")
         assert status in (403, 404), (chart_id, status, body)
@@ -423,7 +407,7 @@ def test_roles_viewer_is_refused_student_level_data(superset: Instance) -> None:
         status, body = intervention.get(f"/api/v1/chart/{chart_id}/data/")
         # the drill-down's weekly clicks and assessments are empty until a student is picked
         one_student = next(c["name"] for c in superset.charts if c["id"] == chart_id).startswith("Selected student")
-        assert status == 200 and (_rows(body) or one_student), (chart_id, status, body)
+        assert status == 200 and (chart_rows(body) or one_student), (chart_id, status, body)
 
     status, body = viewer.get("/api/v1/dataset/?q=(page_size:100)")
     visible = {d["table_name"] for d in body["result"]} if status == 200 else set()
@@ -465,7 +449,7 @@ def test_dashboards_keep_working_while_publish_swaps_the_snapshot(superset: Inst
                 errors.append(f"{chart_id}: {exc!r}")
                 continue
             failed = status != 200 or any(r.get("error") for r in body.get("result", []))
-            if failed or (not _rows(body) and chart_id not in may_be_empty):
+            if failed or (not chart_rows(body) and chart_id not in may_be_empty):
                 errors.append(f"{chart_id}: {status} {str(body)[:300]}")
             queries.append((start, time.monotonic()))
 

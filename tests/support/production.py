@@ -14,30 +14,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-from laip import profile
+from laip.services.local_production import profile_environment
 from laip.services.net import free_port
 from laip.services.postgres_server import SERVICES, LocalPostgres
 from laip.services.redis_server import LocalRedis
+
+MLFLOW_PIPELINE = "mlflow-pipeline"  # passwords key of the pipeline's MLflow account
 
 
 @dataclass
 class ProductionServers:
     pg: LocalPostgres
     redis: LocalRedis
-    passwords: dict[str, str]  # service -> its role's password
+    passwords: dict[str, str]  # service -> its role's password; MLFLOW_PIPELINE -> the pipeline's MLflow login
     mlflow_url: str  # where the tests' MLflow server listens (started by the tests that need it)
 
     @property
     def env(self) -> dict[str, str]:
         """What every process of the production profile reads (``laip.profile``)."""
-        return {
-            profile.PROFILE_ENV: "production",
-            profile.AIRFLOW_DB_URL: self.pg.url("airflow", self.passwords["airflow"]),
-            profile.SUPERSET_DB_URL: self.pg.url("superset", self.passwords["superset"]),
-            profile.MLFLOW_DB_URL: self.pg.url("mlflow", self.passwords["mlflow"]),
-            profile.REDIS_URL: self.redis.url().rpartition("/")[0],
-            profile.MLFLOW_TRACKING_URI: self.mlflow_url,
-        }
+        env = profile_environment(self.pg, self.passwords, self.redis, self.mlflow_url)
+        # the pipeline's MLflow account, as a deployment's .env gives it: every MLflow server of the session keeps
+        # its accounts in the one PostgreSQL database, so they all share this password
+        return {**env, "MLFLOW_TRACKING_PASSWORD": self.passwords[MLFLOW_PIPELINE]}
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
@@ -58,7 +56,10 @@ def production_servers() -> Iterator[ProductionServers]:
     pg = LocalPostgres(data_dir, free_port(), secrets.token_urlsafe(16))
     redis = LocalRedis(work, free_port(), secrets.token_urlsafe(16))
     servers = ProductionServers(
-        pg, redis, {s: secrets.token_urlsafe(16) for s in SERVICES}, f"http://127.0.0.1:{free_port()}"
+        pg,
+        redis,
+        {s: secrets.token_urlsafe(16) for s in (*SERVICES, MLFLOW_PIPELINE)},
+        f"http://127.0.0.1:{free_port()}",
     )
     try:
         pg.init()

@@ -42,3 +42,17 @@ def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
     os.chmod(path, 0o600)
     with pytest.raises(RuntimeError, match="empty"):
         read_or_create(path)
+
+
+def test_an_mlflow_password_without_a_user_logs_in_as_the_pipeline(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """MLflow's client sends no login unless both variables are set: a deployment that gives only the password
+    must still log in (as the pipeline's account)."""
+    from laip.credentials import MLFLOW_USER, use_mlflow_login
+
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "from-the-env-file")
+    use_mlflow_login(tmp_path, "http://mlflow:5000")
+    assert os.environ["MLFLOW_TRACKING_USERNAME"] == MLFLOW_USER
+    assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "from-the-env-file"
+    assert not (tmp_path / "secrets").exists()  # nothing generated

@@ -52,6 +52,27 @@ def test_airflow_runs_on_postgres_and_celery_in_production(tmp_path: Path, monke
     assert embedded["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite:///")
 
 
+def test_a_containers_airflow_component_runs_under_the_platforms_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docker-compose.yml runs ``python -m laip.orchestration.airflow_run airflow <component>`` per container."""
+    from laip.orchestration import airflow_run
+
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LAIP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LAIP_AIRFLOW_EXECUTION_API_URL", "http://airflow-apiserver:8080/execution/")
+    started: list[tuple[str, list[str], dict[str, str]]] = []
+    monkeypatch.setattr(airflow_run.os, "execvpe", lambda *call: started.append(call))
+    airflow_run.main(["airflow", "scheduler"])
+    program, argv, env = started[0]
+    assert Path(program).name == "airflow" and argv[1:] == ["scheduler"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor" and env["AIRFLOW__API__HOST"] == "0.0.0.0"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    with pytest.raises(SystemExit, match=r"usage: python -m laip\.orchestration\.airflow_run"):
+        airflow_run.main(["rm", "-rf", "/"])
+
+
 def test_superset_keeps_metadata_in_postgres_and_caches_in_redis_in_production(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
