@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -154,6 +153,8 @@ def celery_stack(production: ProductionServers, tmp_path_factory: pytest.TempPat
         "LAIP_ML_PROFILE": "quick",
         "LAIP_AIRFLOW_PORT": str(free_port()),
         "LAIP_MLFLOW_PORT": production.mlflow_url.rpartition(":")[2],
+        "LAIP_SUPERSET_PORT": str(free_port()),
+        "LAIP_API_PORT": str(free_port()),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
     }
 
@@ -238,15 +239,16 @@ def test_superset_and_the_api_run_on_the_profile_and_the_api_follows_a_new_champ
         model = request(api, "GET", "/model")[1]
         features = model["features"]
         with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
-            row = con.execute(
+            picked = con.execute(
                 f"select f.student_module_id, {', '.join('f.' + c for c in features)}, p.withdrawal_probability "
                 "from marts.mart_withdrawal_prediction_features f join ml.ml_withdrawal_predictions p "
                 "using (student_module_id) where f.prediction_day = 30 and p.prediction_day = 30 limit 1"
-            ).fetchone()
-        assert row is not None
-        record = dict(zip(["student_module_id", *features], row[:-1], strict=True))
+            ).df()
+        [row] = json.loads(picked.to_json(orient="records"))  # JSON types, as a client sends them
+        expected = row.pop("withdrawal_probability")
+        record = {k: row[k] for k in ["student_module_id", *features]}
         status, predicted = request(api, "POST", "/predict", record)
-        assert status == 200 and math.isclose(predicted["probability"], row[-1], abs_tol=1e-6), predicted
+        assert status == 200 and math.isclose(predicted["probability"], expected, abs_tol=1e-6), predicted
 
         train = subprocess.run(
             [sys.executable, "-m", "laip", "train", "--models", "lr"],
@@ -268,6 +270,7 @@ def test_a_warehouse_worker_killed_mid_task_is_replaced_and_the_retry_succeeds(c
     """SIGKILL the warehouse worker while it trains (it holds the writer lock, the model half logged); a replacement
     starts, as the compose file's restart policy would start one; the scheduler fails the task whose heartbeat
     stopped, retries it on the replacement, and the run succeeds with the warehouse whole."""
+    import psutil
     from support.data import SAMPLE_DIR
 
     from laip.orchestration.airflow_api import AirflowApi
@@ -286,7 +289,12 @@ def test_a_warehouse_worker_killed_mid_task_is_replaced_and_the_retry_succeeds(c
     assert api.task_states(run_id).get("train_model") == "running", api.task_states(run_id)
     time.sleep(2)  # well inside the training
     victim = services.running(settings)["airflow-warehouse-worker"]
-    os.killpg(victim["pid"], signal.SIGKILL)
+    # the worker and every process under it, as a lost container or machine takes them: Airflow runs each task in
+    # a process group of its own, so a kill of the worker's group alone would leave the task running
+    worker = psutil.Process(victim["pid"])
+    for process in [worker, *worker.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
     with stack_env():  # the replacement: only the dead process is started again
         services.start(settings, services.airflow_service(settings), timeout_s=300)
     replacement = services.running(settings)["airflow-warehouse-worker"]
