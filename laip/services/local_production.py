@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
-import tempfile
 from pathlib import Path
 
 from laip import profile
 from laip.config import Settings
 from laip.credentials import read_or_create, secret_file
+from laip.durable import atomic_write_text
 from laip.services.postgres_server import SERVER_USER, SERVICES, LocalPostgres
 from laip.services.redis_server import LocalRedis
 from laip.services.stack import HOST, port
@@ -92,16 +92,6 @@ def env_file(settings: Settings) -> Path:
     return settings.home / ENV_FILE
 
 
-def _write_env_file(path: Path, env: dict[str, str]) -> None:
-    """``KEY='value'`` lines a POSIX shell sources, written 0600 from the first byte and swapped in atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    with os.fdopen(fd, "w") as fh:
-        fh.write("# The production profile's environment (make up-prod). Secrets: readable by the owner only.\n")
-        fh.writelines(f"{key}='{value}'\n" for key, value in env.items())  # URL-quoted: no quote inside
-    os.replace(tmp, path)
-
-
 def start_servers(settings: Settings) -> dict[str, str]:
     """Start (or find running) this home's PostgreSQL and Redis, give each service its role and database (again:
     the init script is idempotent), write ``production.env``; returns that environment."""
@@ -114,7 +104,9 @@ def start_servers(settings: Settings) -> dict[str, str]:
     if server.running_pid() is None:
         server.start()
     env = environment(settings)
-    _write_env_file(env_file(settings), env)
+    lines = "".join(f"{key}='{value}'\n" for key, value in env.items())  # URL-quoted values: no quote inside
+    header = "# The production profile's environment (make up-prod). Secrets: readable by the owner only.\n"
+    atomic_write_text(env_file(settings), header + lines)  # 0600 from its first byte
     return env
 
 
