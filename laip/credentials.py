@@ -14,6 +14,9 @@ API_TOKEN_ENV = "LAIP_API_TOKEN"
 API_TOKEN_FILE = "api_token"
 MLFLOW_USER = "laip-pipeline"  # the pipeline's account on an authenticated MLflow server (production profile)
 MLFLOW_PASSWORD_FILE = "mlflow_pipeline_password"
+MLFLOW_READER_USER = "laip-api"  # the API's read-only account on that server
+MLFLOW_READER_PASSWORD_ENV = "LAIP_MLFLOW_API_PASSWORD"
+MLFLOW_READER_PASSWORD_FILE = "mlflow_api_password"
 
 
 def secret_file(home: Path, name: str) -> Path:
@@ -61,6 +64,16 @@ def mlflow_pipeline_credentials(home: Path) -> tuple[str, str]:
     user = os.environ.get("MLFLOW_TRACKING_USERNAME") or MLFLOW_USER
     password = os.environ.get("MLFLOW_TRACKING_PASSWORD") or read_or_create(secret_file(home, MLFLOW_PASSWORD_FILE))
     return user, password
+
+
+def mlflow_reader_credentials(home: Path) -> tuple[str, str]:
+    """(user, password) of the API's read-only MLflow account: ``laip-api`` and ``LAIP_MLFLOW_API_PASSWORD``, else
+    ``$LAIP_HOME/secrets/mlflow_api_password``. The server creates the account (:mod:`laip.services.mlflow_server`);
+    the API logs in with it through MLflow's client variables."""
+    password = os.environ.get(MLFLOW_READER_PASSWORD_ENV) or read_or_create(
+        secret_file(home, MLFLOW_READER_PASSWORD_FILE)
+    )
+    return MLFLOW_READER_USER, password
 
 
 def use_mlflow_login(home: Path, tracking_uri: str) -> None:

@@ -178,7 +178,7 @@ def cmd_dag(settings: Settings, args: argparse.Namespace) -> int:
         print(
             f"\nServing snapshot (Superset, API): {settings.serving_warehouse}\n"
             f"MLflow runs: {settings.mlflow_tracking_uri}\n"
-            "Next: `make up` for the Airflow, MLflow and Superset UIs."
+            + getattr(args, "next_step", "Next: `make up` for the Airflow, MLflow and Superset UIs.")
         )
     else:
         failed = [t.task_id for t in result.tasks if t.state == "failed"]

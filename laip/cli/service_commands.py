@@ -34,6 +34,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
                 verbose=False,
                 allow_sample=True,
                 confirm_source_change=False,
+                next_step="Starting the services now.",
             )
             code = cmd_dag(settings, first)
             if code:

@@ -3,11 +3,12 @@
 * Local default (``make up``): ``mlflow ui`` on 127.0.0.1 over the SQLite store, no login: one user, the operator
   (``docs/security.md``). Nothing the registry says is trusted without the training's signature anyway.
 * Production profile (``docker compose``, or ``python -m laip.services.mlflow_server --auth``): ``mlflow server
-  --app-name basic-auth``. Every request needs a login. The admin account is the pipeline's: training, scoring,
-  monitoring and the API log in with it (``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``, MLflow's own
-  client variables). Every other account gets READ by default (``default_permission``), so only the pipeline can
-  create versions of the platform's registered model or move its ``champion`` alias. Artifacts go through the
-  server (``--serve-artifacts``), so clients need no access to its files.
+  --app-name basic-auth``. Every request needs a login. The admin account is the pipeline's: training, scoring and
+  monitoring log in with it (``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``, MLflow's own client
+  variables). Every other account gets READ by default (``default_permission``), so only the pipeline can create
+  versions of the platform's registered model or move its ``champion`` alias. The API logs in as ``laip-api``, an
+  account the server creates before it starts (:func:`ensure_reader`): it loads the champion and can move nothing.
+  Artifacts go through the server (``--serve-artifacts``), so clients need no access to its files.
 
 The pipeline account's password is ``MLFLOW_TRACKING_PASSWORD``, else generated once into
 ``$LAIP_HOME/secrets/mlflow_pipeline_password`` (0600). It reaches the server as ``MLFLOW_AUTH_ADMIN_PASSWORD`` in its
@@ -27,7 +28,7 @@ import sys
 from pathlib import Path
 
 from laip.config import Settings
-from laip.credentials import mlflow_pipeline_credentials, read_or_create, secret_file
+from laip.credentials import mlflow_pipeline_credentials, mlflow_reader_credentials, read_or_create, secret_file
 from laip.durable import atomic_write_text
 from laip.profile import MLFLOW_DB_URL, is_production, production_url
 
@@ -54,12 +55,37 @@ def auth_config(settings: Settings, admin_user: str, backend_uri: str | None = N
     return atomic_write_text(settings.mlflow_dir / "basic_auth.ini", text)
 
 
+def backend_store_uri(settings: Settings, backend_uri: str | None = None) -> str:
+    """``backend_uri``, else the platform's SQLite store under ``$LAIP_HOME/mlflow``."""
+    return backend_uri or f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}"
+
+
+def ensure_reader(settings: Settings, backend_uri: str | None = None) -> str:
+    """Create the API's read-only account in the user store, or set its password again (a rotated
+    ``LAIP_MLFLOW_API_PASSWORD`` takes effect at the server's next start); returns its name. Not an admin, and no
+    grant beyond ``default_permission = READ``."""
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    user, password = mlflow_reader_credentials(settings.home)
+    store = SqlAlchemyStore()
+    store.init_db(auth_store_uri(settings, backend_store_uri(settings, backend_uri)))
+    try:
+        if store.has_user(user, use_primary=True):
+            store.update_user(user, password=password, is_admin=False)
+        else:
+            store.create_user(user, password)
+    finally:
+        store.engine.dispose()
+    return user
+
+
 def server_command(
     settings: Settings, host: str, port: int, *, auth: bool, backend_uri: str | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """argv and environment of the tracking server over ``backend_uri`` (default: the platform's SQLite store)."""
     mlflow = str(Path(sys.executable).with_name("mlflow"))
-    uri = backend_uri or f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}"
+    uri = backend_store_uri(settings, backend_uri)
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
     if not auth:
@@ -108,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         args.backend_store_uri = production_url(MLFLOW_DB_URL)
     settings = load_settings()
     keep_private(settings.home)
+    if args.auth:
+        ensure_reader(settings, args.backend_store_uri)
     command, env = server_command(settings, args.host, args.port, auth=args.auth, backend_uri=args.backend_store_uri)
     os.execve(command[0], command, env)
     return 0  # not reached

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from laip.config import Settings
-from laip.credentials import API_TOKEN_FILE, secret_file
+from laip.credentials import API_TOKEN_FILE, mlflow_reader_credentials, secret_file
 from laip.profile import MLFLOW_DB_URL, is_production, production_url
 from laip.services.production import worker_processes
 
@@ -93,20 +93,20 @@ def mlflow_service(settings: Settings) -> Service:
     """The local default: ``mlflow ui`` on loopback, no login (single user; the production profile runs MLflow with
     basic authentication: :mod:`laip.services.mlflow_server`)."""
     from laip.ml.config import load_ml_config
-    from laip.services.mlflow_server import server_command
+    from laip.services.mlflow_server import ensure_reader, server_command
 
     p = port("mlflow")
     uri = settings.mlflow_tracking_uri
-    if is_production():  # the server with logins over the profile's PostgreSQL; clients reach it at its URL
-        argv, env = server_command(settings, HOST, p, auth=True, backend_uri=production_url(MLFLOW_DB_URL))
-    else:
-        argv, env = server_command(settings, HOST, p, auth=False, backend_uri=uri)
+    auth = is_production()  # the server with logins over the profile's PostgreSQL; clients reach it at its URL
+    backend = production_url(MLFLOW_DB_URL) if auth else uri
+    argv, env = server_command(settings, HOST, p, auth=auth, backend_uri=backend)
     ml = load_ml_config(settings)
     return Service(
         "mlflow",
         f"http://{HOST}:{p}/",
         f"http://{HOST}:{p}/health",
         [Process("mlflow", argv, {**env, "MLFLOW_TRACKING_URI": uri})],
+        (lambda: {"api account": f"{ensure_reader(settings, backend)} (read-only)"}) if auth else None,
         info={
             "runs": _runs_link(settings, f"http://{HOST}:{p}/", ml),
             "compare runs": "tick runs, then Compare",
@@ -152,11 +152,14 @@ def api_service(settings: Settings) -> Service:
 
     p = port("api")
     argv = [venv_bin("laip"), "serve", "--host", HOST, "--port", str(p)]
+    env = {**os.environ, "LAIP_HOME": str(settings.home)}
+    if is_production():  # the champion is read through the MLflow server with the read-only account
+        env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = mlflow_reader_credentials(settings.home)
     return Service(
         "api",
         f"http://{HOST}:{p}/docs",
         f"http://{HOST}:{p}/health",
-        [Process("api", argv, {**os.environ, "LAIP_HOME": str(settings.home)})],
+        [Process("api", argv, env)],
         info={
             "prediction log": str(settings.prediction_log_dir),
             "POST /model/reload": f'-H "Authorization: Bearer $(cat {secret_file(settings.home, API_TOKEN_FILE)})"',

@@ -1,11 +1,12 @@
 """The production profile's MLflow: basic authentication, the pipeline's account the only one that can create
-versions of the platform's model or move its champion alias, and the pipeline working through it (training
-registers and signs the champion, scoring loads and verifies it). A real ``mlflow server --app-name basic-auth`` on
-loopback (``python -m laip.services.mlflow_server --auth``)."""
+versions of the platform's model or move its champion alias (the API's read-only account and an analyst's only read
+it), and the pipeline working through it (training registers and signs the champion, scoring loads and verifies it).
+A real ``mlflow server --app-name basic-auth`` on loopback (``python -m laip.services.mlflow_server --auth``)."""
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import pytest
 from support.mlflow_server import auth_server
 
 from laip.config import Settings, load_settings
-from laip.credentials import mlflow_pipeline_credentials
+from laip.credentials import mlflow_pipeline_credentials, mlflow_reader_credentials
 from laip.ml.config import load_ml_config
 from laip.services.net import free_port
 
@@ -85,15 +86,17 @@ def test_only_the_pipeline_registers_and_moves_the_champion(
     analyst = ("analyst", "an-analyst-password-1")
     status, body = tracking.call("POST", "/users/create", {"username": analyst[0], "password": analyst[1]}, pipeline)
     assert status == 200, body
-    assert tracking.call("GET", f"/registered-models/get?name={model}", login=analyst)[0] == 200
+    api = mlflow_reader_credentials(tracking.home)  # the API's account, created by the server as it started
+    for reader in (analyst, api):
+        assert tracking.call("GET", f"/registered-models/alias?name={model}&alias=champion", login=reader)[0] == 200
     moves = [
         ("POST", "/registered-models/alias", {"name": model, "alias": "champion", "version": "1"}),
         ("DELETE", "/registered-models/alias", {"name": model, "alias": "champion"}),
         ("POST", "/model-versions/create", {"name": model, "source": version["source"], "run_id": version["run_id"]}),
         ("POST", "/registered-models/delete", {"name": model}),
     ]
-    for method, path, body in moves:
-        status, answer = tracking.call(method, path, body, login=analyst)
-        assert status == 403, (path, status, answer)
+    for (method, path, body), reader in itertools.product(moves, (analyst, api)):
+        status, answer = tracking.call(method, path, body, login=reader)
+        assert status == 403, (path, reader[0], status, answer)
     after = tracking.call("GET", f"/registered-models/alias?name={model}&alias=champion", login=pipeline)[1]
     assert after["model_version"]["version"] == version["version"]

@@ -13,6 +13,7 @@ import yaml
 
 from laip import profile
 from laip.config import REPO_ROOT
+from laip.credentials import MLFLOW_READER_PASSWORD_ENV, MLFLOW_READER_USER
 from laip.orchestration.dag_config import WAREHOUSE_QUEUE
 from laip.services.production import DEFAULT_QUEUE, WORKER_CONCURRENCY, celery_worker_argv
 
@@ -83,6 +84,14 @@ def test_each_service_gets_exactly_the_profile_variables_it_reads(services: dict
         assert services[name]["environment"][profile.MLFLOW_TRACKING_URI] == "http://mlflow:5000"
         assert services[name]["environment"]["MLFLOW_TRACKING_PASSWORD"]
     assert "--auth" in services["mlflow"]["command"]
+    # the API reads the champion with its own read-only account; only the pipeline's services hold the admin's
+    api, mlflow = services["api"]["environment"], services["mlflow"]["environment"]
+    assert api["MLFLOW_TRACKING_USERNAME"] == MLFLOW_READER_USER
+    assert api["MLFLOW_TRACKING_PASSWORD"] == mlflow[MLFLOW_READER_PASSWORD_ENV]
+    admin = services["airflow-scheduler"]["environment"]["MLFLOW_TRACKING_PASSWORD"]
+    assert {n for n, s in services.items() if admin in s.get("environment", {}).values()} == {
+        n for n, f in FAMILY.items() if f in ("airflow", "mlflow")
+    }
 
 
 def test_every_variable_the_compose_file_needs_is_listed_empty_in_the_example(tmp_path: Path) -> None:

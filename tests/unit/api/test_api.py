@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -254,6 +255,19 @@ def test_make_up_knows_the_api_service(settings: Settings) -> None:
     svc = services.SERVICES["api"](settings)
     assert svc.health_url == f"http://127.0.0.1:{services.port('api')}/health"
     assert svc.processes[0].argv[1:3] == ["serve", "--host"] and "127.0.0.1" in svc.processes[0].argv
+
+
+def test_on_the_production_profile_the_api_logs_in_to_mlflow_read_only(settings: Settings) -> None:
+    from laip.credentials import MLFLOW_READER_USER, mlflow_reader_credentials
+    from laip.profile import PROFILE_ENV
+    from laip.services import stack as services
+
+    admin = {"MLFLOW_TRACKING_USERNAME": "laip-pipeline", "MLFLOW_TRACKING_PASSWORD": "the-pipelines-password"}
+    with mock.patch.dict(os.environ, {PROFILE_ENV: "production", **admin}):
+        env = services.api_service(settings).processes[0].env
+    assert env["MLFLOW_TRACKING_USERNAME"] == MLFLOW_READER_USER != admin["MLFLOW_TRACKING_USERNAME"]
+    assert env["MLFLOW_TRACKING_PASSWORD"] == mlflow_reader_credentials(settings.home)[1]
+    assert admin["MLFLOW_TRACKING_PASSWORD"] not in env.values()
 
 
 @pytest.mark.skipif(
