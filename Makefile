@@ -127,7 +127,7 @@ superset-export: setup
 README_SHOTS := overview students-at-risk picked-student-student-drill-down engagement-assessment \
   student-success-signals ml-withdrawal-risk risk-through-the-term model-monitoring airflow-dag-run mlflow-runs
 screenshots: setup setup-tools
-	LAIP_SCREENSHOT_DIR=$(CURDIR)/.laip/screenshots $(BIN)/pytest -m integration -q -k "browser or api_succeeds" \
+	LAIP_SCREENSHOT_DIR=$(CURDIR)/.laip/screenshots $(BIN)/pytest -m integration -q -k "browser or uis_show" \
 	  tests/integration/test_superset.py tests/integration/test_dag_run.py
 	$(SUPERSET_VENV)/bin/python superset/browser.py shrink .laip/screenshots docs/screenshots $(README_SHOTS)
 

@@ -1,6 +1,6 @@
-"""The laip_pipeline DAG really runs: `airflow dags test` end to end on the sample, a corrupt file stops it at
-validate_raw with the published snapshot unchanged, and a run triggered like the UI does (REST API, with
-scheduler, dag-processor and api-server running) succeeds too."""
+"""The laip_pipeline DAG really runs: `airflow dags test` end to end on the sample, a corrupt file (or no data at
+all) stops it at validate_raw with the published snapshot unchanged, and the Airflow and MLflow UIs show the run and
+its trainings."""
 
 from __future__ import annotations
 
@@ -100,44 +100,35 @@ def test_corrupt_file_fails_at_validate_and_keeps_the_published_snapshot(
     for f in SAMPLE_DIR.glob("*.csv.gz"):
         (bad / f.name[:-3]).write_bytes(__import__("gzip").decompress(f.read_bytes()))
     truncated_gzip(bad)
-    result = run_dag(dag_settings, {"data_dir": str(bad)})
-    states = {t.task_id: t.state for t in result.tasks}
-    assert not result.success
-    assert states["validate_raw"] == "failed"
-    assert states["load_raw"] == "upstream_failed" and states["publish"] == "upstream_failed"
+    runs = {"corrupt": run_dag(dag_settings, {"data_dir": str(bad)})}
+    if missing_files(dag_settings.data_dir):
+        # default params (a schedule, or the REST API with {}) and no data in data/raw: no fallback to the bundled
+        # sample, the run fails at validate_raw and nothing downstream runs
+        runs["no data"] = run_dag(dag_settings, {})
+    for name, result in runs.items():
+        states = {t.task_id: t.state for t in result.tasks}
+        assert not result.success, name
+        assert states["validate_raw"] == "failed", (name, states)
+        assert states["load_raw"] == "upstream_failed" and states["publish"] == "upstream_failed", (name, states)
     assert _digest(dag_settings.serving_warehouse) == before
 
 
-def test_run_triggered_through_the_api_succeeds(dag_settings: Settings, first_run) -> None:
+def test_the_uis_show_the_run_and_its_trainings(dag_settings: Settings, first_run) -> None:
+    """The README's pictures of the real UIs: the first run in Airflow (a run of `airflow dags test` is in the same
+    metadata database), the trainings in MLflow (key-metrics view), through the runs link `make up` prints. Runs
+    triggered through the REST API with the scheduler running: test_weekly_dag (local) and test_production_profile."""
     assert first_run.success
-    svc = services.airflow_service(dag_settings)
     try:
-        info = services.start(dag_settings, svc, timeout_s=240)
+        info = services.start(dag_settings, services.airflow_service(dag_settings), timeout_s=240)
         user, password = admin_credentials(dag_settings)
         assert info["password"] == password
         api = AirflowApi(info["url"], user, password)
         api.wait_for_dag()
-        run_id = api.trigger({"data_dir": str(SAMPLE_DIR), "models": ["lr"]})
-        state = api.wait_for_run(run_id, timeout_s=900)
-        states = api.task_states(run_id)
-        assert state == "success", {k: v for k, v in states.items() if v != "success"}
-        # same data as the first run: monitoring finds no trigger, the champion is kept and not retrained
-        assert states["keep_champion"] == "success" and states["train_model"] == "skipped", states
-        # the README's pictures of the real UIs: this run in Airflow, the trainings in MLflow (key-metrics view)
-        run_page = f"{info['url'].rstrip('/')}/dags/laip_pipeline/runs/{urllib.parse.quote(run_id, safe='')}"
+        assert api.task_states(first_run.run_id)["publish"] == "success"
+        run_page = f"{info['url'].rstrip('/')}/dags/laip_pipeline/runs/{urllib.parse.quote(first_run.run_id, safe='')}"
         shot(run_page, "airflow-dag-run", wait_text="publish", cookie=f"_token={api.token}")
-        # the runs link `make up` prints (the experiment exists: the first run trained)
         mlflow_info = services.start(dag_settings, services.mlflow_service(dag_settings), timeout_s=120)
         assert mlflow_info["runs"].startswith(f"{mlflow_info['url']}#/experiments/"), mlflow_info["runs"]
         shot(mlflow_info["runs"], "mlflow-runs", wait_text="temporal_roc_auc")
-        if missing_files(dag_settings.data_dir):
-            # default params (a schedule, or the REST API with {}) and no data in data/raw: no fallback to the
-            # bundled sample, the run fails at validate_raw and nothing downstream runs
-            before = _digest(dag_settings.serving_warehouse)
-            run_id = api.trigger({})
-            assert api.wait_for_run(run_id, timeout_s=600) == "failed"
-            states = api.task_states(run_id)
-            assert states["validate_raw"] == "failed" and states["load_raw"] == "upstream_failed", states
-            assert _digest(dag_settings.serving_warehouse) == before
     finally:
         services.down(dag_settings)

@@ -171,9 +171,40 @@ def celery_stack(production: ProductionServers, tmp_path_factory: pytest.TempPat
             services.down(settings)
 
 
-def test_the_dag_runs_on_celery_workers_with_every_writer_on_the_warehouse_worker(  # type: ignore[no-untyped-def]
+def _kill_the_warehouse_worker_while_it_trains(api, run_id: str, settings, stack_env) -> int:  # type: ignore[no-untyped-def]
+    """SIGKILL the warehouse worker and every process under it once ``train_model`` runs on it, as a lost container or
+    machine takes them (Airflow runs each task in a process group of its own, so a kill of the worker's group alone
+    would leave the task running); then start a replacement, as the compose file's restart policy would. Returns the
+    killed worker's pid."""
+    import psutil
+
+    from laip.services import stack as services
+
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:  # until train_model runs on the warehouse worker
+        states = api.task_states(run_id)
+        if states.get("train_model") not in (None, "scheduled", "queued") or "failed" in states.values():
+            break
+        time.sleep(0.5)
+    assert api.task_states(run_id).get("train_model") == "running", api.task_states(run_id)
+    time.sleep(2)  # well inside the training: it holds the writer lock, the model half logged
+    victim = services.running(settings)["airflow-warehouse-worker"]
+    worker = psutil.Process(victim["pid"])
+    for process in [worker, *worker.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    with stack_env():  # the replacement: only the dead process is started again
+        services.start(settings, services.airflow_service(settings), timeout_s=300)
+    assert services.running(settings)["airflow-warehouse-worker"]["pid"] != victim["pid"]
+    return int(victim["pid"])
+
+
+def test_the_dag_runs_on_celery_workers_with_every_writer_on_the_warehouse_worker_even_when_it_is_lost(  # type: ignore[no-untyped-def]
     celery_stack, production: ProductionServers
 ) -> None:
+    """The DAG on the CeleryExecutor: every task that writes the warehouse ran on the warehouse queue's one worker, the
+    others on the default workers. Midway the warehouse worker is killed while it trains; the scheduler fails the
+    task whose heartbeat stopped, retries it on the replacement, and the run succeeds with the warehouse whole."""
     from support.data import SAMPLE_DIR
 
     from laip.orchestration.airflow_api import AirflowApi
@@ -181,10 +212,11 @@ def test_the_dag_runs_on_celery_workers_with_every_writer_on_the_warehouse_worke
     from laip.orchestration.dag_config import WAREHOUSE_POOL, WAREHOUSE_QUEUE
     from laip.orchestration.dag_runs import latest_run_id, task_runs
 
-    settings, info, _ = celery_stack
+    settings, info, stack_env = celery_stack
     api = AirflowApi(info["url"], *admin_credentials(settings))
     api.wait_for_dag()
     run_id = api.trigger({"data_dir": str(SAMPLE_DIR), "models": ["lr"]})
+    _kill_the_warehouse_worker_while_it_trains(api, run_id, settings, stack_env)
     state = api.wait_for_run(run_id, timeout_s=1200)
     instances = api.task_instances(run_id)
     ran = {t["task_id"]: (t["state"], t["queue"], t["hostname"] or "") for t in instances}
@@ -197,8 +229,12 @@ def test_the_dag_runs_on_celery_workers_with_every_writer_on_the_warehouse_worke
     # the rest ran on the default workers (a task no worker ran, such as an empty marker, has no hostname)
     others = {t: v for t, v in ran.items() if t not in writers and v[0] == "success" and v[2]}
     assert "validate_raw" in others and all(v[2].startswith("airflow-worker-") for v in others.values()), others
+    [train] = [t for t in instances if t["task_id"] == "train_model"]
+    assert train["try_number"] == 2, train  # the killed try, then the one on the replacement
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:  # the working warehouse opens and is whole
+        scored = con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0]
     with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0] > 0
+        assert con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0] == scored > 0
     with production.active():  # make run's summary reads the same run from Airflow's PostgreSQL
         assert latest_run_id(settings) == run_id
         summary_state, summary = task_runs(settings, run_id)
@@ -264,51 +300,6 @@ def test_superset_and_the_api_run_on_the_profile_and_the_api_follows_a_new_champ
         assert request(api, "POST", "/predict", record)[0] == 200  # the API kept answering meanwhile
         status, reloaded = request(api, "POST", "/model/reload", headers=auth(settings))
         assert status == 200 and reloaded["model_version"] == int(champion.version), reloaded
-
-
-def test_a_warehouse_worker_killed_mid_task_is_replaced_and_the_retry_succeeds(celery_stack) -> None:  # type: ignore[no-untyped-def]
-    """SIGKILL the warehouse worker while it trains (it holds the writer lock, the model half logged); a replacement
-    starts, as the compose file's restart policy would start one; the scheduler fails the task whose heartbeat
-    stopped, retries it on the replacement, and the run succeeds with the warehouse whole."""
-    import psutil
-    from support.data import SAMPLE_DIR
-
-    from laip.orchestration.airflow_api import AirflowApi
-    from laip.orchestration.airflow_run import admin_credentials
-    from laip.services import stack as services
-
-    settings, info, stack_env = celery_stack
-    api = AirflowApi(info["url"], *admin_credentials(settings))
-    run_id = api.trigger({"data_dir": str(SAMPLE_DIR), "models": ["lr"], "retrain": "always"})
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:  # until train_model runs on the warehouse worker
-        states = api.task_states(run_id)
-        if states.get("train_model") not in (None, "scheduled", "queued") or "failed" in states.values():
-            break
-        time.sleep(0.5)
-    assert api.task_states(run_id).get("train_model") == "running", api.task_states(run_id)
-    time.sleep(2)  # well inside the training
-    victim = services.running(settings)["airflow-warehouse-worker"]
-    # the worker and every process under it, as a lost container or machine takes them: Airflow runs each task in
-    # a process group of its own, so a kill of the worker's group alone would leave the task running
-    worker = psutil.Process(victim["pid"])
-    for process in [worker, *worker.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    with stack_env():  # the replacement: only the dead process is started again
-        services.start(settings, services.airflow_service(settings), timeout_s=300)
-    replacement = services.running(settings)["airflow-warehouse-worker"]
-    assert replacement["pid"] != victim["pid"]
-    state = api.wait_for_run(run_id, timeout_s=1200)
-    ran = {t["task_id"]: t for t in api.task_instances(run_id)}
-    assert state == "success", {k: t["state"] for k, t in ran.items()}
-    train = ran["train_model"]
-    assert train["try_number"] == 2 and train["hostname"].startswith("airflow-warehouse-worker@"), train
-    assert ran["publish"]["state"] == "success"
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:  # the working warehouse opens and is whole
-        scored = con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0]
-    with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0] == scored > 0
 
 
 def test_up_prod_runs_its_own_servers_with_generated_passwords_and_down_stops_them(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 (replayed from the sample, demo mode) and publishes D's risk rows; a run without an export for its date fails at
 prepare_export, publishes nothing and notifies the webhook (a receiver on loopback); ops backfill weeks through
 `airflow backfill create` (dry run) and the REST API with the scheduler running, which reprocesses only the failed
-week and leaves the earlier week's rows as they were; unpausing it runs the latest week on schedule, whose
-failure (no export dropped for it) notifies too."""
+week (keeping the champion: scoring runs after the skipped training) and leaves the earlier week's rows as they
+were; unpausing it runs the latest week on schedule, whose failure (no export dropped for it) notifies too."""
 
 from __future__ import annotations
 
@@ -123,9 +123,15 @@ def test_ops_backfill_weeks_from_the_cli_and_the_rest_api(
         assert alert["run_id"].startswith("scheduled__") and alert["task_id"] == "prepare_export", alert
         assert api.wait_for_run(alert["run_id"], WEEKLY_DAG_ID, timeout_s=300) == "failed"
         # both weeks; only the failed one runs again (reprocess "failed"), one run at a time
-        backfill = api.backfill(WEEKLY_DAG_ID, WEEK1, WEEK2, DEMO, reprocess="failed", max_active_runs=1)
+        # without retraining: the branch keeps the champion and scoring still runs after the skipped training
+        backfill = api.backfill(
+            WEEKLY_DAG_ID, WEEK1, WEEK2, {**DEMO, "retrain": "never"}, reprocess="failed", max_active_runs=1
+        )
         run = _wait_for_run(api, WEEK2)
-        assert run["state"] == "success", api.task_states(run["dag_run_id"], WEEKLY_DAG_ID)
+        states = api.task_states(run["dag_run_id"], WEEKLY_DAG_ID)
+        assert run["state"] == "success", states
+        assert states["keep_champion"] == "success" and states["train_model"] == "skipped", states
+        assert states["score"] == states["publish"] == "success", states
         backfilled = [r["logical_date"][:10] for r in api.dag_runs(WEEKLY_DAG_ID) if r["run_type"] == "backfill"]
         assert backfilled == [str(WEEK2)], (backfill, backfilled)
     finally:
