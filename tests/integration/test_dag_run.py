@@ -4,7 +4,6 @@ its trainings."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import urllib.parse
 from pathlib import Path
@@ -13,6 +12,7 @@ import duckdb
 import pytest
 from support.bad_input import truncated_gzip
 from support.data import SAMPLE_DIR
+from support.files import digest
 from support.screenshots import shot
 
 from laip.config import Settings, load_settings
@@ -22,10 +22,6 @@ from laip.orchestration.airflow_run import admin_credentials, run_dag
 from laip.services import stack as services
 
 ML_TABLES = ["ml_withdrawal_predictions", "ml_withdrawal_model_comparison", "ml_withdrawal_metrics"]
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +90,7 @@ def test_corrupt_file_fails_at_validate_and_keeps_the_published_snapshot(
     dag_settings: Settings, first_run, tmp_path: Path
 ) -> None:
     assert first_run.success
-    before = _digest(dag_settings.serving_warehouse)
+    before = digest(dag_settings.serving_warehouse)
     bad = tmp_path / "raw"
     bad.mkdir()
     for f in SAMPLE_DIR.glob("*.csv.gz"):
@@ -110,7 +106,7 @@ def test_corrupt_file_fails_at_validate_and_keeps_the_published_snapshot(
         assert not result.success, name
         assert states["validate_raw"] == "failed", (name, states)
         assert states["load_raw"] == "upstream_failed" and states["publish"] == "upstream_failed", (name, states)
-    assert _digest(dag_settings.serving_warehouse) == before
+    assert digest(dag_settings.serving_warehouse) == before
 
 
 def test_the_uis_show_the_run_and_its_trainings(dag_settings: Settings, first_run) -> None:

@@ -7,17 +7,16 @@ were; unpausing it runs the latest week on schedule, whose failure (no export dr
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import duckdb
 import pytest
 from support.data import SAMPLE_DIR
+from support.files import digest
 from support.live_term import HISTORY, history_rows
 from support.webhook import Receiver, webhook_receiver
 
@@ -31,10 +30,6 @@ from laip.services import stack as services
 
 WEEK1, WEEK2 = date(2014, 11, 3), date(2014, 11, 10)  # Mondays: 2014J on course days 33 and 40
 DEMO = {"replay_from": str(SAMPLE_DIR), "models": ["lr"]}
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +71,12 @@ def test_a_weeks_run_publishes_the_running_presentations_risk_as_of_its_date(
 def test_a_run_without_its_export_fails_publishes_nothing_and_notifies(
     home: Settings, first_week: tuple[DagRunResult, list[tuple]], alerts: Receiver
 ) -> None:
-    before = _digest(home.serving_warehouse)
+    before = digest(home.serving_warehouse)
     run = run_dag(home, {"replay_from": None}, dag_id=WEEKLY_DAG_ID, logical_date=WEEK2)  # production mode
     states = {t.task_id: t.state for t in run.tasks}
     assert run.state == "failed" and states["prepare_export"] == "failed", run.summary()
     assert states["validate_raw"] == "upstream_failed" and states["publish"] == "upstream_failed"
-    assert _digest(home.serving_warehouse) == before
+    assert digest(home.serving_warehouse) == before
     (alert,) = alerts.wait_for(1)
     assert (alert["dag_id"], alert["task_id"], alert["as_of_date"]) == (WEEKLY_DAG_ID, "prepare_export", "2014-11-10")
     assert f"no export as of {WEEK2}" in alert["error"] and alert["log_url"].endswith("try_number=1")

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import duckdb
 import pytest
+from support.files import digest
 
 from laip.config import Settings
 from laip.ingest.acquire import digest_file
 from laip.ingest.load import load
 from laip.ingest.report import ValidationError
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_load_creates_typed_raw_tables_and_manifest(settings: Settings, sample_dir: Path) -> None:
@@ -51,19 +47,19 @@ def test_load_creates_typed_raw_tables_and_manifest(settings: Settings, sample_d
 
 def test_reload_of_unchanged_files_is_a_no_op(settings: Settings, sample_dir: Path) -> None:
     load(sample_dir, settings.warehouse, settings.reports_dir)
-    before = (_digest(settings.warehouse), settings.warehouse.stat().st_mtime_ns)
+    before = (digest(settings.warehouse), settings.warehouse.stat().st_mtime_ns)
     again = load(sample_dir, settings.warehouse, settings.reports_dir)
     assert not again.changed
-    assert (_digest(settings.warehouse), settings.warehouse.stat().st_mtime_ns) == before
+    assert (digest(settings.warehouse), settings.warehouse.stat().st_mtime_ns) == before
 
 
 def test_invalid_data_leaves_the_warehouse_untouched(settings: Settings, sample_dir: Path, plain_sample: Path) -> None:
     load(sample_dir, settings.warehouse, settings.reports_dir)
-    before = _digest(settings.warehouse)
+    before = digest(settings.warehouse)
     (plain_sample / "courses.csv").write_bytes(b"")
     with pytest.raises(ValidationError, match=r"courses\.csv"):
         load(plain_sample, settings.warehouse, settings.reports_dir)
-    assert _digest(settings.warehouse) == before
+    assert digest(settings.warehouse) == before
 
 
 def test_crash_mid_load_leaves_the_warehouse_untouched(
@@ -74,7 +70,7 @@ def test_crash_mid_load_leaves_the_warehouse_untouched(
     import laip.ingest.load as loader
 
     load(plain_sample, settings.warehouse, settings.reports_dir)
-    before = _digest(settings.warehouse)
+    before = digest(settings.warehouse)
 
     def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
@@ -82,14 +78,14 @@ def test_crash_mid_load_leaves_the_warehouse_untouched(
     monkeypatch.setattr(loader, "_write_manifest", disk_full)
     with pytest.raises(OSError, match="No space"):
         load(plain_sample, settings.warehouse, settings.reports_dir, force=True)
-    assert _digest(settings.warehouse) == before
+    assert digest(settings.warehouse) == before
     assert not list(settings.warehouse.parent.glob("*.loading*"))
 
 
 def test_a_file_changed_in_place_is_validated_again(settings: Settings, plain_sample: Path) -> None:
     """A passing report is reused only for the same file contents (sha256), never for the same size and mtime."""
     load(plain_sample, settings.warehouse, settings.reports_dir)
-    before = _digest(settings.warehouse)
+    before = digest(settings.warehouse)
     victim = plain_sample / "studentVle.csv"
     st = victim.stat()
     data = bytearray(victim.read_bytes())
@@ -100,7 +96,7 @@ def test_a_file_changed_in_place_is_validated_again(settings: Settings, plain_sa
     os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime as validated
     with pytest.raises(ValidationError, match=r"studentVle\.csv"):
         load(plain_sample, settings.warehouse, settings.reports_dir)
-    assert _digest(settings.warehouse) == before
+    assert digest(settings.warehouse) == before
 
 
 def test_a_load_carries_the_model_tables_and_the_incremental_facts(settings: Settings, sample_dir: Path) -> None:

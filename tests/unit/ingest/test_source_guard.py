@@ -5,20 +5,16 @@ data family (sample vs real data, fewer module-presentations) refused unless con
 from __future__ import annotations
 
 import gzip
-import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from support.files import digest
 
 from laip.config import Settings
 from laip.ingest.source_guard import family_of_dir, family_of_warehouse
 from laip.orchestration.tasks import StepFailed, data_source, load_raw, validate_raw
 from laip.services.net import free_port
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _copy(sample_dir: Path, dest: Path, *, drop_module: str | None = None, extra_row: bool = False) -> Path:
@@ -66,14 +62,14 @@ def test_sample_over_real_data_is_refused_unless_confirmed(
     real = _copy(sample_dir, tmp_path / "real")
     assert not family_of_dir(real, sample_dir).is_sample and family_of_dir(sample_dir, sample_dir).is_sample
     load_raw(settings, real)
-    before = _digest(settings.warehouse)
+    before = digest(settings.warehouse)
     for step in (validate_raw, load_raw):
         with pytest.raises(StepFailed) as err:
             step(settings, sample_dir)
         message = str(err.value)
         assert "data source changed: the last load was real data" in message and "bundled sample" in message
         assert "--confirm-source-change" in message and "\n" not in message
-    assert _digest(settings.warehouse) == before
+    assert digest(settings.warehouse) == before
     load_raw(settings, sample_dir, confirm_change=True)
     family = family_of_warehouse(settings.warehouse, sample_dir)
     assert family is not None and family.is_sample
