@@ -295,9 +295,10 @@ def test_superset_and_the_api_run_on_the_profile_and_the_api_follows_a_new_champ
         )
         assert train.returncode == 0, (train.returncode, train.stdout[-2000:], train.stderr[-4000:])
         use_mlflow_login(settings.home, os.environ["MLFLOW_TRACKING_URI"])
-        # the server, named: an earlier test of this process may have set MLflow's global tracking URI, which
-        # MlflowClient() prefers to MLFLOW_TRACKING_URI (the two CI failures of this test asked another test's store)
-        server = MlflowClient(tracking_uri=os.environ["MLFLOW_TRACKING_URI"])
+        # the server, named for tracking and registry: an earlier test of this process may have set MLflow's global
+        # URIs, which MlflowClient() prefers to MLFLOW_TRACKING_URI (this test's CI failures asked another store)
+        uri = os.environ["MLFLOW_TRACKING_URI"]
+        server = MlflowClient(tracking_uri=uri, registry_uri=uri)
         champion = server.get_model_version_by_alias(model["registered_model_name"], "champion")
         assert int(champion.version) > model["model_version"]  # the alias moved on the server
         assert request(api, "POST", "/predict", record)[0] == 200  # the API kept answering meanwhile
