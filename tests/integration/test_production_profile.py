@@ -171,11 +171,10 @@ def celery_stack(production: ProductionServers, tmp_path_factory: pytest.TempPat
             services.down(settings)
 
 
-def _kill_the_warehouse_worker_while_it_trains(api, run_id: str, settings, stack_env) -> int:  # type: ignore[no-untyped-def]
+def _kill_the_warehouse_worker_while_it_trains(api, run_id: str, settings, stack_env) -> None:  # type: ignore[no-untyped-def]
     """SIGKILL the warehouse worker and every process under it once ``train_model`` runs on it, as a lost container or
     machine takes them (Airflow runs each task in a process group of its own, so a kill of the worker's group alone
-    would leave the task running); then start a replacement, as the compose file's restart policy would. Returns the
-    killed worker's pid."""
+    would leave the task running); then start a replacement, as the compose file's restart policy would."""
     import psutil
 
     from laip.services import stack as services
@@ -196,7 +195,6 @@ def _kill_the_warehouse_worker_while_it_trains(api, run_id: str, settings, stack
     with stack_env():  # the replacement: only the dead process is started again
         services.start(settings, services.airflow_service(settings), timeout_s=300)
     assert services.running(settings)["airflow-warehouse-worker"]["pid"] != victim["pid"]
-    return int(victim["pid"])
 
 
 def test_the_dag_runs_on_celery_workers_with_every_writer_on_the_warehouse_worker_even_when_it_is_lost(  # type: ignore[no-untyped-def]
