@@ -13,8 +13,8 @@
 {#- One value per partition that changes when any of its rows (``columns``) or the model's SQL changes. -#}
 {% macro partition_digest(columns) -%}
     md5(
-        '{{ model.checksum.checksum }}|' || cast(count(*) as varchar) || '|'
-        || cast(sum(hash({{ columns | join(', ') }})) as varchar)
+        '{{ model.checksum.checksum }}|' || cast(count(*) as string) || '|'
+        || cast(sum(hash({{ columns | join(', ') }})) as string)
     )
 {%- endmacro %}
 

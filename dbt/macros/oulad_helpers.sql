@@ -15,7 +15,7 @@
 
 {#- Stable text key of a student-module attempt, e.g. 'AAA_2013J_11391'. -#}
 {% macro student_module_id(code_module='code_module', code_presentation='code_presentation', id_student='id_student') -%}
-    ({{ code_module }} || '_' || {{ code_presentation }} || '_' || cast({{ id_student }} as varchar))
+    ({{ code_module }} || '_' || {{ code_presentation }} || '_' || cast({{ id_student }} as string))
 {%- endmacro %}
 
 {#- Course week of a course day: week 1 = days 0..6, week 0 = days -7..-1, week -1 = days -14..-8, ... -#}

@@ -62,7 +62,7 @@ def cosmos_configs(settings: Settings) -> dict[str, Any]:
         ),
         "profile_config": ProfileConfig(
             profile_name="laip",
-            target_name="dev",
+            target_name="duckdb",
             profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
         "execution_config": ExecutionConfig(

@@ -31,10 +31,9 @@ course_days as (
         code_presentation,
         first_click_day,
         click_data_through_day,
-        unnest(generate_series(
-            ({{ course_week('first_click_day') }} - 1) * 7,
-            click_data_through_day
-        )) as course_day
+        {{ integer_series(
+            '(' ~ course_week('first_click_day') ~ ' - 1) * 7', 'click_data_through_day'
+        ) }} as course_day
     from coverage
 
 )

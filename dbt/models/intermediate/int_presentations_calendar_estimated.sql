@@ -36,8 +36,9 @@ dated as (
         presentation_semester,
         module_presentation_length,
         make_date(presentation_year, presentation_start_month, 1) as earliest_start_date,
-        last_day(make_date(presentation_year, presentation_start_month, 1))
-        + module_presentation_length as latest_end_date
+        {{ add_days(
+            'last_day(make_date(presentation_year, presentation_start_month, 1))', 'module_presentation_length'
+        ) }} as latest_end_date
     from courses
 
 )
@@ -45,6 +46,6 @@ dated as (
 select
     dated.*,
     checkpoints.prediction_day,
-    dated.earliest_start_date + checkpoints.prediction_day as earliest_day_p_date
+    {{ add_days('dated.earliest_start_date', 'checkpoints.prediction_day') }} as earliest_day_p_date
 from dated
 cross join checkpoints

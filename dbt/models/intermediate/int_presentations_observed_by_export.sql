@@ -37,8 +37,8 @@ dated as (
 select
     *,
     -- The export date's course day (NULL: a finished history, every day observed).
-    cast(as_of_date - nominal_start_date as integer) as observed_through_day,
+    cast({{ days_between('nominal_start_date', 'as_of_date') }} as integer) as observed_through_day,
     coalesce(as_of_date >= nominal_start_date, true) as is_started,
     -- Ended (results known): the export's day is after the last course day, or a finished history.
-    coalesce(as_of_date - nominal_start_date > module_presentation_length, true) as is_ended
+    coalesce({{ days_between('nominal_start_date', 'as_of_date') }} > module_presentation_length, true) as is_ended
 from dated

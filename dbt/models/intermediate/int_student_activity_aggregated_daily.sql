@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental',
+    materialized=incremental_fact_materialization(),
     schema='incremental',
     incremental_strategy='delete+insert',
     unique_key=['code_module', 'code_presentation', 'click_day'],

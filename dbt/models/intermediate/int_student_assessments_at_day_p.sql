@@ -91,22 +91,34 @@ submission_features as (
 
 ),
 
-last_due as (
+due_by_p as (
 
-    -- Per attempt and checkpoint: the assessment due most recently on or before P (ties: the higher id).
+    -- Per attempt and checkpoint: the assessments due on or before P, the most recent first (ties: the higher id).
     select
         population.student_module_id,
         population.prediction_day,
-        assessments_due.id_assessment
+        assessments_due.id_assessment,
+        row_number() over (
+            partition by population.student_module_id, population.prediction_day
+            order by assessments_due.due_day desc, assessments_due.id_assessment desc
+        ) as recency_rank
     from population
     inner join assessments_due
         on
             population.module_presentation_id = assessments_due.module_presentation_id
             and population.prediction_day >= assessments_due.due_day
-    qualify row_number() over (
-        partition by population.student_module_id, population.prediction_day
-        order by assessments_due.due_day desc, assessments_due.id_assessment desc
-    ) = 1
+
+),
+
+last_due as (
+
+    -- The assessment due most recently on or before P.
+    select
+        student_module_id,
+        prediction_day,
+        id_assessment
+    from due_by_p
+    where recency_rank = 1
 
 ),
 
@@ -155,8 +167,9 @@ cohort_comparison_features as (
         student_module_id,
         prediction_day,
         -- Summed as exact decimals: a float sum depends on the order of the rows, and its last digit could
-        -- flip the rounding below between two builds of the same data.
-        avg(cast(score_z as decimal(18, 4))) as score_z_mean,
+        -- flip the rounding below between two builds of the same data. (DuckDB's average of decimals is a double
+        -- already; Spark's is a decimal.)
+        cast(avg(cast(score_z as decimal(18, 4))) as double) as score_z_mean,
         avg(days_after_cohort_median) as days_after_cohort_median
     from compared_submissions
     group by student_module_id, prediction_day

@@ -49,7 +49,7 @@ joined as (
         population.prediction_day,
         population.module_presentation_id,
         population.has_click_data,
-        per_attempt.* exclude (per_attempt.student_module_id, per_attempt.prediction_day)
+        {{ star_except('per_attempt', ['student_module_id', 'prediction_day']) }}
     from population
     left join per_attempt
         on

@@ -26,7 +26,7 @@ presentation_weeks as (
 
     select
         module_presentation_id,
-        unnest(range(min(course_week), {{ course_week(p) }} + 1)) as course_week
+        {{ integer_series('min(course_week)', course_week(p)) }} as course_week
     from daily
     group by module_presentation_id
 
@@ -78,9 +78,9 @@ cohort as (
         module_presentation_id,
         course_week,
         count(*) as cohort_students,
-        quantile_cont(student_clicks, 0.25) as cohort_p25_clicks,
-        quantile_cont(student_clicks, 0.5) as cohort_median_clicks,
-        quantile_cont(student_clicks, 0.75) as cohort_p75_clicks
+        percentile_cont(0.25) within group (order by student_clicks) as cohort_p25_clicks,
+        percentile_cont(0.5) within group (order by student_clicks) as cohort_median_clicks,
+        percentile_cont(0.75) within group (order by student_clicks) as cohort_p75_clicks
     from joined
     group by all
 

@@ -25,7 +25,7 @@ weeks as (
         code_presentation,
         cast(course_week as bigint) as course_week,
         count(*) filter (where is_covered_by_click_log) as days_covered,
-        arg_min(enrolled_students, course_day) as enrolled_students
+        min_by(enrolled_students, course_day) as enrolled_students
     from enrolment_days
     group by all
 

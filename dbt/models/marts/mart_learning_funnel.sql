@@ -166,7 +166,7 @@ stages as (
 )
 
 select
-    module_presentation_id || '_' || cast(stage_order as varchar) as funnel_stage_id,
+    module_presentation_id || '_' || cast(stage_order as string) as funnel_stage_id,
     module_presentation_id,
     code_module,
     code_presentation,

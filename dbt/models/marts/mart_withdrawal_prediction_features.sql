@@ -91,12 +91,12 @@ select
     population.prediction_day,
     population.has_click_data,
     -- features: every column of each family; the enforced contract (yml) fixes their names, types and order
-    clicks.* exclude (clicks.student_module_id, clicks.prediction_day),  -- noqa: AM04
-    assessments.* exclude (assessments.student_module_id, assessments.prediction_day),
-    registration.* exclude (registration.student_module_id, registration.prediction_day),
-    demographics.* exclude (demographics.student_module_id, demographics.prediction_day),
-    study_load.* exclude (study_load.student_module_id, study_load.prediction_day),
-    prior_presentations.* exclude (prior_presentations.student_module_id, prior_presentations.prediction_day),
+    {{ star_except('clicks', ['student_module_id', 'prediction_day']) }},  -- noqa: AM04
+    {{ star_except('assessments', ['student_module_id', 'prediction_day']) }},
+    {{ star_except('registration', ['student_module_id', 'prediction_day']) }},
+    {{ star_except('demographics', ['student_module_id', 'prediction_day']) }},
+    {{ star_except('study_load', ['student_module_id', 'prediction_day']) }},
+    {{ star_except('prior_presentations', ['student_module_id', 'prediction_day']) }},
     cohort.cohort_registered_by_day_p,
     cohort.cohort_unregistered_share_by_day_p,
     -- ---- target ----

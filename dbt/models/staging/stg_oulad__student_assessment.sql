@@ -9,7 +9,7 @@ with source as (
 renamed as (
 
     select
-        cast(id_assessment as varchar) || '_' || cast(id_student as varchar) as assessment_submission_id,
+        cast(id_assessment as string) || '_' || cast(id_student as string) as assessment_submission_id,
         id_assessment,
         id_student,
         date_submitted as submitted_day,
