@@ -16,7 +16,7 @@ BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup setup-tools run run-direct up up-prod down test test-unit test-integration lint format bench bench-api docs lock clean
-.PHONY: setup-superset lock-superset superset-export screenshots bench-superset bench-weekly
+.PHONY: setup-superset lock-superset superset-export screenshots bench-superset bench-weekly setup-spark lock-spark
 
 setup: $(STAMP) $(SUPERSET_STAMP)
 
@@ -34,6 +34,14 @@ setup-superset: $(SUPERSET_STAMP)
 $(SUPERSET_STAMP): superset/requirements.lock | $(STAMP)
 	@test -x $(SUPERSET_VENV)/bin/python || $(BIN)/uv venv -q -p $(PYTHON) $(SUPERSET_VENV)
 	$(BIN)/uv pip sync -q -p $(SUPERSET_VENV)/bin/python superset/requirements.lock
+	@touch $@
+
+# The Spark warehouse extra (warehouse.engine: spark; docs/scaling.md): dbt-spark and pyspark (about 480 MB, on Java 17)
+# into the project venv, pinned in spark/requirements.lock against requirements.lock. The default install leaves it out.
+SPARK_STAMP := $(VENV)/.spark-installed
+setup-spark: $(SPARK_STAMP)
+$(SPARK_STAMP): spark/requirements.lock | $(STAMP)
+	$(BIN)/uv pip install -q -p $(BIN)/python -r spark/requirements.lock
 	@touch $@
 
 # What ops schedule: the laip_pipeline DAG, run once with `airflow dags test` (DATA=dir to choose the data).
@@ -68,14 +76,14 @@ setup-tools:
 	fi
 
 # The integration tier prints its 15 slowest tests: where CI's time goes.
-test: setup setup-tools
+test: setup setup-spark setup-tools
 	$(BIN)/pytest -m "not integration" -q
 	$(BIN)/pytest -m integration -q --durations=15
 
 # Linters, pinned in requirements.lock and configured in pyproject.toml / .sqlfluff (.pre-commit-config.yaml runs
 # the same). `make format` applies ruff's fixes and formatting.
 PY_SOURCES := laip tests dags superset
-lint: setup
+lint: setup setup-spark
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
@@ -88,7 +96,7 @@ format: setup
 test-unit: setup
 	$(BIN)/pytest -m "not integration" -q
 
-test-integration: setup setup-tools
+test-integration: setup setup-spark setup-tools
 	$(BIN)/pytest -m integration -q --durations=15
 
 bench: setup
@@ -113,6 +121,9 @@ model-card: setup
 # Re-resolve the full pinned set from requirements.txt (needs the registry).
 lock: setup
 	$(BIN)/uv pip compile -q -p 3.11 requirements.txt -o requirements.lock
+
+lock-spark: setup
+	$(BIN)/uv pip compile -q -p 3.11 spark/requirements.txt -c requirements.lock -o spark/requirements.lock
 
 lock-superset: setup
 	$(BIN)/uv pip compile -q -p 3.11 superset/requirements.txt -o superset/requirements.lock

@@ -16,6 +16,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = REPO_ROOT / "laip.yaml"
 DEFAULT_CHECKPOINTS = (14, 30, 60, 90, 120, 150, 180)
+WAREHOUSE_ENGINES = ("duckdb", "spark")
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,23 @@ class Settings:
     def warehouse(self) -> Path:
         """The working DuckDB warehouse the pipeline writes (raw + dbt models + ML tables)."""
         return self.home / "warehouse" / "laip.duckdb"
+
+    @property
+    def warehouse_engine(self) -> str:
+        """Where the dbt project builds: ``duckdb`` (the default, the file above) or ``spark`` (Parquet tables under
+        ``<home>/spark``, :mod:`laip.spark`); env LAIP_WAREHOUSE_ENGINE, laip.yaml ``warehouse.engine``. It is the
+        dbt target's name (``dbt/profiles.yml``)."""
+        engine = os.environ.get("LAIP_WAREHOUSE_ENGINE") or self.raw.get("warehouse", {}).get("engine") or "duckdb"
+        if engine not in WAREHOUSE_ENGINES:
+            raise ConfigError(
+                f"warehouse.engine (env LAIP_WAREHOUSE_ENGINE) must be one of {WAREHOUSE_ENGINES}, got {engine!r}"
+            )
+        return str(engine)
+
+    @property
+    def spark_dir(self) -> Path:
+        """The Spark warehouse (``warehouse.engine: spark``): Parquet tables in ``warehouse/``, the metastore beside."""
+        return self.home / "spark"
 
     @property
     def serving_warehouse(self) -> Path:
@@ -141,6 +159,7 @@ class Settings:
             "data_dir": str(self.data_dir),
             "sample_dir": str(self.sample_dir),
             "warehouse": str(self.warehouse),
+            "warehouse_engine": self.warehouse_engine,
             "serving_warehouse": str(self.serving_warehouse),
             "dbt_project_dir": str(self.dbt_project_dir),
             "dbt_target_dir": str(self.dbt_target_dir),

@@ -85,3 +85,25 @@
 {% macro spark__star_except(alias, columns) -%}
     {{ alias }}.* except ({% for c in columns %}{{ alias }}.{{ c }}{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}
+
+{#- `value` (a double) rounded to `digits` decimals as DuckDB rounds a double: half away from zero on the binary value
+    times 10^digits. Spark's round takes the double's shortest decimal text instead, so a value such as -1.38295 (in
+    binary just above it) rounds differently there; the Spark implementation repeats DuckDB's arithmetic. -#}
+{% macro round_double(value, digits) -%}
+    {{ return(adapter.dispatch('round_double', 'laip')(value, digits)) }}
+{%- endmacro %}
+
+{% macro default__round_double(value, digits) -%}
+    round({{ value }}, {{ digits }})
+{%- endmacro %}
+
+{% macro spark__round_double(value, digits) -%}
+    (sign({{ value }}) * (
+        floor(abs(({{ value }}) * power(10, {{ digits }})))
+        + case
+            when abs(({{ value }}) * power(10, {{ digits }})) - floor(abs(({{ value }}) * power(10, {{ digits }}))) >= 0.5
+                then 1
+            else 0
+        end
+    ) / power(10, {{ digits }}))
+{%- endmacro %}

@@ -1,6 +1,6 @@
-{#- round(numerator / denominator, digits); NULL when the denominator is 0 or NULL. -#}
+{#- round(numerator / denominator, digits) (as DuckDB rounds a double); NULL when the denominator is 0 or NULL. -#}
 {% macro safe_ratio(numerator, denominator, digits) -%}
-    round(({{ numerator }}) / nullif({{ denominator }}, 0), {{ digits }})
+    {{ round_double('(' ~ numerator ~ ') / nullif(' ~ denominator ~ ', 0)', digits) }}
 {%- endmacro %}
 
 {#- is_reportable flag of aggregate marts: BI shows a group's statistics only when it has at least

@@ -119,5 +119,9 @@ class ValidationError(Exception):
         super().__init__(f"raw data failed validation with {n} error(s); first: {first}")
 
 
+class FilesChangedDuringLoad(Exception):
+    """A raw file changed between its validation and a second read of it (the Spark load reads the files again)."""
+
+
 def write_report(report: Report, reports_dir: Path) -> Path:
     return atomic_write_text(reports_dir / REPORT_NAME, report.to_json())

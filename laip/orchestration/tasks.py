@@ -148,22 +148,18 @@ def load_raw(
     """Load the (validated) raw files into the warehouse atomically (a no-op when they are unchanged, unless
     ``force``); raises :class:`StepFailed` with the validation report when they are invalid, or when they would
     change the data source unconfirmed (warehouse unchanged either way). ``as_of``: an export as of that date."""
-    from laip.ingest.load import load
-    from laip.ingest.report import ValidationError
+    from laip.ingest.report import FilesChangedDuringLoad, ValidationError
+    from laip.warehouse.engine import load_raw_files, location
 
     try:
         with writing(settings, "load"):
             source = data_source(settings, data_dir, allow_sample=allow_sample, confirm_change=confirm_change)
-            return load(
-                source.path,
-                settings.warehouse,
-                settings.reports_dir,
-                source=source.kind,
-                force=force,
-                checks=validation_checks(settings, as_of),
-            )
+            checks = validation_checks(settings, as_of)
+            return load_raw_files(settings, source.path, source=source.kind, force=force, checks=checks)
     except ValidationError as exc:
-        raise StepFailed(f"load refused, {settings.warehouse} is unchanged:\n{exc.report.summary()}") from exc
+        raise StepFailed(f"load refused, {location(settings)} is unchanged:\n{exc.report.summary()}") from exc
+    except FilesChangedDuringLoad as exc:
+        raise StepFailed(f"load refused: {exc}") from exc
 
 
 def build_warehouse(settings: Settings, *, full_refresh: bool = False) -> BuildResult:

@@ -3,6 +3,7 @@
     laip.config, laip.durable, laip.credentials,  shared (import nothing of laip but each other)
     laip.locks, laip.profile
     laip.ingest                                raw files -> validated load
+    laip.spark                                 the Spark engine (session, raw load), optional
     laip.warehouse                             dbt build, publish, status
     laip.ml (and laip.ml.monitoring)           features, training, scoring, monitoring
     laip.api | laip.orchestration              the prediction API; Airflow and the steps (neither imports the other)
@@ -23,13 +24,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "laip"
 
 # (layer, rank): a module may import a module of a lower rank, or of its own layer.
-LAYERS: dict[str, int] = {
+LAYERS: dict[str, float] = {
     "laip.config": 0,
     "laip.durable": 0,
     "laip.credentials": 0,
     "laip.locks": 0,
     "laip.profile": 0,
     "laip.ingest": 1,
+    "laip.spark": 1.5,
     "laip.warehouse": 2,
     "laip.ml": 3,
     "laip.api": 4,

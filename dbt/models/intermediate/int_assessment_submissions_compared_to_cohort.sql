@@ -40,6 +40,6 @@ compared as (
 
 select
     *,
-    round((score - cohort_mean_score) / nullif(cohort_sd_score, 0), 4) as score_z,
+    {{ round_double('(score - cohort_mean_score) / nullif(cohort_sd_score, 0)', 4) }} as score_z,
     submitted_day - cohort_median_submitted_day as days_after_cohort_median
 from compared

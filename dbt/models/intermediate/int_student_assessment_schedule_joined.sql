@@ -47,10 +47,10 @@ ordered as (
         *,
         -- Position of the coursework assessment in the presentation's schedule (1 = first due).
         case
-            when is_coursework then row_number() over (
+            when is_coursework then cast(row_number() over (
                 partition by student_module_id, is_coursework
                 order by effective_due_day, id_assessment
-            )
+            ) as bigint)
         end as coursework_seq
     from schedule
 

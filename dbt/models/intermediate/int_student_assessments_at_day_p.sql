@@ -186,21 +186,21 @@ select
     coalesce(submission_features.banked_count, 0) as assess_banked_count,
     coalesce(submission_features.late_count, 0) as assess_late_count,
     coalesce(submission_features.failed_count, 0) as assess_failed_count,
-    round(submission_features.mean_score, 2) as assess_mean_score,
-    round(submission_features.weighted_score, 2) as assess_weighted_score,
+    {{ round_double('submission_features.mean_score', 2) }} as assess_mean_score,
+    {{ round_double('submission_features.weighted_score', 2) }} as assess_weighted_score,
     coalesce(submission_features.submitted_ahead_count, 0) as assess_submitted_ahead_count,
-    round(submission_features.mean_days_early, 2) as assess_mean_days_early,
+    {{ round_double('submission_features.mean_days_early', 2) }} as assess_mean_days_early,
     submission_features.min_days_early as assess_min_days_early,
     submission_features.max_score as assess_max_score,
     submission_features.min_score as assess_min_score,
     submission_features.first_submitted_day as assess_first_submitted_day,
-    round(cohort_comparison_features.score_z_mean, 4) as assess_score_z_mean,
-    round(cohort_comparison_features.days_after_cohort_median, 2) as assess_days_after_cohort_median,
+    {{ round_double('cohort_comparison_features.score_z_mean', 4) }} as assess_score_z_mean,
+    {{ round_double('cohort_comparison_features.days_after_cohort_median', 2) }} as assess_days_after_cohort_median,
     -- Later in the term: the most recent deadline, the gap since the last submission, the score trend.
     last_due_features.last_due_missed as assess_last_due_missed,
     last_due_features.last_due_days_early as assess_last_due_days_early,
     population.prediction_day - submission_features.last_submitted_day as assess_days_since_last_submission,
-    round(score_trend_features.score_trend, 2) as assess_score_trend
+    {{ round_double('score_trend_features.score_trend', 2) }} as assess_score_trend
 from population
 left join due_features
     on

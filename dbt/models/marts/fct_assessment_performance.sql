@@ -34,9 +34,9 @@ per_assessment as (
         count(score) as n_scored,
         avg(score) as mean_score,
         median(score) as median_score,
-        avg(case when is_pass then 1.0 when not is_pass then 0.0 end) as pass_rate,
+        avg(case when is_pass then 1 when not is_pass then 0 end) as pass_rate,
         count(*) filter (where is_late) as n_late,
-        avg(case when is_late then 1.0 when not is_late then 0.0 end) as late_rate,
+        avg(case when is_late then 1 when not is_late then 0 end) as late_rate,
         avg(days_early) as mean_days_early
     from schedule
     group by id_assessment
@@ -58,12 +58,12 @@ select
     coalesce(p.n_submitted, 0) as n_submitted,
     coalesce(p.n_banked, 0) as n_banked,
     coalesce(p.n_scored, 0) as n_scored,
-    round(p.mean_score, 2) as mean_score,
+    {{ round_double('p.mean_score', 2) }} as mean_score,
     p.median_score,
-    round(p.pass_rate, 4) as pass_rate,
+    {{ round_double('p.pass_rate', 4) }} as pass_rate,
     coalesce(p.n_late, 0) as n_late,
-    round(p.late_rate, 4) as late_rate,
-    round(p.mean_days_early, 2) as mean_days_early,
+    {{ round_double('p.late_rate', 4) }} as late_rate,
+    {{ round_double('p.mean_days_early', 2) }} as mean_days_early,
     {{ safe_ratio('p.n_submitted_expected', 'p.n_students_expected', 4) }} as submission_rate,
     -- BI shows score statistics only for groups of at least var(min_group_size) scored submissions.
     {{ is_reportable_group('p.n_scored') }} as is_reportable
