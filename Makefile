@@ -4,6 +4,7 @@
 #   make test   set up (if needed) and run the fast and the integration test tiers
 #   make lint   ruff (lint + format), mypy on laip/, sqlfluff on dbt/ (zero findings; CI runs it before the tests)
 #   make bench  print speed figures (BENCH_DATA=dir; default: the full real OULAD beside the repo)
+#   make setup-spark   add the Spark warehouse engine (dbt-spark, pyspark) to the environment (docs/scaling.md)
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -16,7 +17,7 @@ BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup setup-tools run run-direct up up-prod down test test-unit test-integration lint format bench bench-api docs lock clean
-.PHONY: setup-superset lock-superset superset-export screenshots bench-superset bench-weekly setup-spark lock-spark
+.PHONY: setup-superset lock-superset superset-export screenshots bench-superset bench-weekly setup-spark lock-spark bench-engines
 
 setup: $(STAMP) $(SUPERSET_STAMP)
 
@@ -145,6 +146,10 @@ screenshots: setup setup-tools
 # One week's incremental load + dbt build vs a full build of the same export (BENCH_DATA: a finished history).
 bench-weekly: setup
 	$(BIN)/python -m laip.bench.weekly $(BENCH_DATA)
+
+# The same load + dbt build on DuckDB and on Spark local[2], side by side, with peak memory (docs/scaling.md).
+bench-engines: setup setup-spark
+	$(BIN)/python -m laip.bench.engines $(BENCH_DATA)
 
 # Per-chart query time (median, p95) and dashboard load time on BENCH_DATA (default: the full OULAD).
 bench-superset: setup setup-tools

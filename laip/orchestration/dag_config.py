@@ -62,7 +62,7 @@ def cosmos_configs(settings: Settings) -> dict[str, Any]:
         ),
         "profile_config": ProfileConfig(
             profile_name="laip",
-            target_name="duckdb",
+            target_name=settings.warehouse_engine,  # dbt/profiles.yml: duckdb or spark
             profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
         "execution_config": ExecutionConfig(
