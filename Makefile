@@ -16,7 +16,7 @@ SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup setup-tools run run-direct up up-prod down test test-unit test-integration lint format bench bench-api docs lock clean
+.PHONY: setup setup-tools run run-direct up up-prod down test test-unit test-integration test-full-data lint format bench bench-api docs lock clean
 .PHONY: setup-superset lock-superset superset-export screenshots bench-superset bench-weekly setup-spark lock-spark bench-engines
 
 setup: $(STAMP) $(SUPERSET_STAMP)
@@ -76,10 +76,14 @@ setup-tools:
 	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing >/dev/null; \
 	fi
 
-# The integration tier prints its 15 slowest tests: where CI's time goes.
+# The integration tier prints its 15 slowest tests: where CI's time goes. The full-data tier (the real OULAD in
+# ../shared/data/oulad: load and build it, time travel over 28 exports; about 7 min) is `make test-full-data`.
 test: setup setup-spark setup-tools
 	$(BIN)/pytest -m "not integration" -q
-	$(BIN)/pytest -m integration -q --durations=15
+	$(BIN)/pytest -m "integration and not full_data" -q --durations=15
+
+test-full-data: setup
+	$(BIN)/pytest -m full_data -q --durations=5
 
 # Linters, pinned in requirements.lock and configured in pyproject.toml / .sqlfluff (.pre-commit-config.yaml runs
 # the same). `make format` applies ruff's fixes and formatting.
@@ -98,7 +102,7 @@ test-unit: setup
 	$(BIN)/pytest -m "not integration" -q
 
 test-integration: setup setup-spark setup-tools
-	$(BIN)/pytest -m integration -q --durations=15
+	$(BIN)/pytest -m "integration and not full_data" -q --durations=15
 
 bench: setup
 	$(BIN)/python -m laip.bench.pipeline $(BENCH_DATA)

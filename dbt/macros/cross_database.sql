@@ -13,8 +13,9 @@
     regexp_full_match({{ value }}, {{ pattern }})
 {%- endmacro %}
 
+{#- Java's regex: anchored at ^ and \z (the very end: `$` would also match before a final newline). -#}
 {% macro spark__regexp_full_match(value, pattern) -%}
-    regexp_like({{ value }}, concat('^(?:', {{ pattern }}, ')$'))
+    regexp_like({{ value }}, concat('^(?:', {{ pattern }}, ')\\z'))
 {%- endmacro %}
 
 {#- Whole days from date `start` to date `end` (an integer; negative when `end` is earlier). -#}

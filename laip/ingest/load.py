@@ -13,7 +13,7 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import duckdb
 
 from laip.durable import atomic_replace, staging_path
 from laip.ingest.acquire import FileDigest, digest_file, find_file
-from laip.ingest.report import Report, ValidationError, write_report
+from laip.ingest.report import FileInfo, Report, ValidationError, write_report
 from laip.ingest.rules import Checks
 from laip.ingest.schema import TABLES
 from laip.ingest.validate import validate
@@ -32,6 +32,18 @@ MANIFEST = "meta.load_manifest"
 ML_SCHEMA = "ml"  # the models' tables (laip.warehouse.tables writes them); a load carries them over
 INCREMENTAL_SCHEMA = "incremental"  # dbt's incremental facts (dbt/README.md); a load carries them over too
 CARRIED_SCHEMAS = (ML_SCHEMA, INCREMENTAL_SCHEMA)
+MANIFEST_COLUMNS = (  # (name, DuckDB type); the Spark load writes the same columns (laip.spark.raw_load)
+    ("load_id", "varchar"),
+    ("file_name", "varchar"),
+    ("table_name", "varchar"),
+    ("source", "varchar"),
+    ("source_dir", "varchar"),
+    ("sha256", "varchar"),
+    ("size_bytes", "bigint"),
+    ("row_count", "bigint"),
+    ("loaded_at", "timestamptz"),
+    ("as_of_date", "date"),
+)
 
 
 @dataclass
@@ -105,7 +117,7 @@ def load(
             if not report.ok:
                 raise ValidationError(report)
             rows = _write_manifest(con, report, data_dir, source, as_of or None)
-            _carry_model_tables(con, warehouse)
+            carry_model_tables(con, warehouse)
             con.execute("checkpoint")
         except BaseException:
             con.close()
@@ -120,7 +132,7 @@ def load(
     return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start)
 
 
-def _carry_model_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+def carry_model_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     """Copy the schemas ``ml`` and ``incremental`` of the current warehouse into the new file.
 
     ``ml`` describes the registered models (the champion's evaluation, its scores, monitoring), not the raw data: a
@@ -145,19 +157,15 @@ def _carry_model_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None
         con.execute("detach previous")
 
 
-def _write_manifest(
-    con: duckdb.DuckDBPyConnection, report: Report, data_dir: Path, source: str, as_of: str | None
-) -> dict[str, int]:
-    """Record what was loaded (one row per file: sha256, size, rows, the export's date) in ``meta.load_manifest``;
-    rows per table."""
+def manifest_rows(files: list[FileInfo], data_dir: Path, source: str, as_of: str | None) -> list[tuple]:
+    """The load manifest's rows, one per file (the columns of :data:`MANIFEST_COLUMNS`), as both engines record them:
+    one load id and a timezone-aware load time for the whole load, the export's date (``as_of``, ISO) or None."""
     loaded_at = datetime.now(UTC).replace(microsecond=0)
     load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ")
     tables = {spec.file_stem: spec.table for spec in TABLES}
-    con.execute(f"""create schema meta; create table {MANIFEST} (
-        load_id varchar, file_name varchar, table_name varchar, source varchar, source_dir varchar,
-        sha256 varchar, size_bytes bigint, row_count bigint, loaded_at timestamptz, as_of_date date)""")
-    rows = [
-        [
+    as_of_date = date.fromisoformat(as_of) if as_of else None
+    return [
+        (
             load_id,
             Path(f.path).name,
             tables[f.stem],
@@ -167,9 +175,22 @@ def _write_manifest(
             f.size_bytes,
             f.rows,
             loaded_at,
-            as_of,
-        ]
-        for f in report.files
+            as_of_date,
+        )
+        for f in files
     ]
-    con.executemany(f"insert into {MANIFEST} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _write_manifest(
+    con: duckdb.DuckDBPyConnection, report: Report, data_dir: Path, source: str, as_of: str | None
+) -> dict[str, int]:
+    """Record what was loaded (one row per file: sha256, size, rows, the export's date) in ``meta.load_manifest``;
+    rows per table."""
+    columns = ", ".join(f"{name} {kind}" for name, kind in MANIFEST_COLUMNS)
+    con.execute(f"create schema meta; create table {MANIFEST} ({columns})")
+    con.executemany(
+        f"insert into {MANIFEST} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        manifest_rows(report.files, data_dir, source, as_of),
+    )
+    tables = {spec.file_stem: spec.table for spec in TABLES}
     return {tables[f.stem]: f.rows or 0 for f in report.files}

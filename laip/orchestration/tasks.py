@@ -180,20 +180,18 @@ def certify_build(settings: Settings, command: str = "dbt build (airflow/cosmos)
     lacks any model of the dbt project: then the file was replaced after the build (a load in between), and
     certifying it would let ``publish`` ship a snapshot without marts.
     """
-    from laip.warehouse.build import BuildResult, missing_models, record_build_status
+    from laip.warehouse.build import BuildResult
+    from laip.warehouse.engine import NotCertified, certify
 
     manifest = settings.dbt_manifest_dir / "manifest.json"
     if not manifest.is_file():
         raise StepFailed(f"certify refused: no dbt manifest at {manifest}; run `laip parse`")
     result = BuildResult(True, command, 0.0)
     with writing(settings, "certify_build"):
-        missing = missing_models(settings.warehouse, manifest)
-        if missing:
-            raise StepFailed(
-                f"certify refused: {len(missing)} models of the dbt build are not in {settings.warehouse} (e.g. "
-                f"{', '.join(missing[:3])}); it was replaced after the build (a load in between?): build it again"
-            )
-        record_build_status(settings.warehouse, result)
+        try:
+            certify(settings, result, manifest)
+        except NotCertified as exc:
+            raise StepFailed(f"certify refused: {exc}") from exc
     log.info(result.summary())
     return {"command": command}
 
@@ -227,12 +225,12 @@ def insight_cards(settings: Settings) -> InsightResult:
 
 def publish(settings: Settings) -> PublishResult:
     """Swap in a new read-only serving snapshot; raises :class:`StepFailed` when the warehouse is not publishable."""
+    from laip.warehouse.engine import publish as publish_snapshot
     from laip.warehouse.publish import PublishError
-    from laip.warehouse.publish import publish as publish_snapshot
 
     try:
         with writing(settings, "publish"):
-            return publish_snapshot(settings.warehouse, settings.serving_warehouse, settings.sample_dir)
+            return publish_snapshot(settings)
     except PublishError as exc:
         raise StepFailed(f"publish refused: {exc}") from exc
 

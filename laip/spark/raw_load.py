@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from laip.config import Settings
 from laip.ingest.acquire import digest_file, find_file
-from laip.ingest.load import MANIFEST, LoadResult
+from laip.ingest.load import MANIFEST, MANIFEST_COLUMNS, LoadResult, manifest_rows
 from laip.ingest.report import FilesChangedDuringLoad, ValidationError, write_report
 from laip.ingest.rules import Checks
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
@@ -32,9 +31,8 @@ log = logging.getLogger(__name__)
 
 SPARK_TYPES = {"VARCHAR": "string", "INTEGER": "int", "DOUBLE": "double"}
 STAGING_SUFFIX = "__loading"
-MANIFEST_COLUMNS = (
-    "load_id string, file_name string, table_name string, source string, source_dir string, sha256 string, "
-    "size_bytes bigint, row_count bigint, loaded_at timestamp, as_of_date date"
+MANIFEST_SCHEMA = ", ".join(  # the DuckDB manifest's columns in Spark's types
+    f"{name} {dict(varchar='string', timestamptz='timestamp').get(kind, kind)}" for name, kind in MANIFEST_COLUMNS
 )
 
 
@@ -81,60 +79,61 @@ def load_spark(
     validated = {Path(f.path).name: f.sha256 or "" for f in report.files}
     location = f"Spark warehouse {settings.spark_dir}"
     with spark_session(settings, "laip-load") as spark:
+        finish_interrupted_load(spark)
         if not force and recorded_manifest(spark) == validated | {"as_of_date": as_of}:
             return LoadResult(settings.spark_dir, changed=False, seconds=time.perf_counter() - start)
         for schema in ("raw", "meta"):
             spark.sql(f"create database if not exists {schema}")
-        by_table = {spec.table: spec for spec in TABLES}
-        for table, path in files.items():
-            read_typed(spark, by_table[table], path).write.format("parquet").mode("overwrite").saveAsTable(
-                f"raw.{table}{STAGING_SUFFIX}"
-            )
-        changed = [p.name for p in files.values() if digest_file(p).sha256 != validated[p.name]]
-        if changed:
-            _drop_staging(spark, files)
-            raise FilesChangedDuringLoad(
-                f"{', '.join(changed)} changed after validation; {location} is unchanged: load again"
-            )
         rows = {f.stem: f.rows or 0 for f in report.files}
-        manifest = _manifest_frame(spark, report.files, data_dir, source, as_of or None, by_table)
-        manifest.write.format("parquet").mode("overwrite").saveAsTable(f"{MANIFEST}{STAGING_SUFFIX}")
-        for table in [*(f"raw.{t}" for t in files), MANIFEST]:
-            spark.sql(f"drop table if exists {table}")
-            spark.sql(f"alter table {table}{STAGING_SUFFIX} rename to {table}")
+        by_table = {spec.table: spec for spec in TABLES}
+        try:
+            for table, path in files.items():
+                staged = f"raw.{table}{STAGING_SUFFIX}"
+                read_typed(spark, by_table[table], path).write.format("parquet").mode("overwrite").saveAsTable(staged)
+                if (n := spark.table(staged).count()) != rows[by_table[table].file_stem]:
+                    raise FilesChangedDuringLoad(
+                        f"{path.name}: Spark read {n:,} rows, validation {rows[by_table[table].file_stem]:,}; "
+                        f"{location} is unchanged: load again"
+                    )
+            changed = [p.name for p in files.values() if digest_file(p).sha256 != validated[p.name]]
+            if changed:
+                raise FilesChangedDuringLoad(
+                    f"{', '.join(changed)} changed after validation; {location} is unchanged: load again"
+                )
+            manifest = spark.createDataFrame(manifest_rows(report.files, data_dir, source, as_of), MANIFEST_SCHEMA)
+            manifest.write.format("parquet").mode("overwrite").saveAsTable(f"{MANIFEST}{STAGING_SUFFIX}")
+        except BaseException:
+            _drop_staging(spark)
+            raise
+        finish_interrupted_load(spark)  # the swap: each staged table renamed into place, the manifest last
     counts = {spec.table: rows[spec.file_stem] for spec in TABLES if spec.file_stem in rows}
     for table, n in counts.items():
         log.info("loaded raw.%s into the Spark warehouse: %s rows from %s", table, f"{n:,}", files[table].name)
     return LoadResult(settings.spark_dir, changed=True, rows=counts, seconds=time.perf_counter() - start)
 
 
-def _drop_staging(spark: SparkSession, files: dict[str, Path]) -> None:
-    for table in files:
-        spark.sql(f"drop table if exists raw.{table}{STAGING_SUFFIX}")
+def finish_interrupted_load(spark: SparkSession) -> None:
+    """Complete or discard a load that stopped before its swap ended. A staged manifest means every table was staged
+    and checked: its swap is finished (each table renamed into place, the manifest last). Without one, the staged
+    tables are dropped and the current ones stay."""
+    if not spark.catalog.tableExists(f"{MANIFEST}{STAGING_SUFFIX}"):
+        _drop_staging(spark)
+        return
+    for table in [*_staged(spark), MANIFEST]:
+        spark.sql(f"drop table if exists {table}")
+        spark.sql(f"alter table {table}{STAGING_SUFFIX} rename to {table}")
 
 
-def _manifest_frame(
-    spark: SparkSession, infos: list, data_dir: Path, source: str, as_of: str | None, by_table: dict[str, TableSpec]
-) -> DataFrame:
-    """The manifest rows (one per file), as the DuckDB load writes them."""
-    from datetime import date
+def _staged(spark: SparkSession) -> list[str]:
+    """The staged raw tables (``raw.<table>`` of every ``raw.<table>__loading``)."""
+    if not spark.catalog.databaseExists("raw"):
+        return []
+    names = [t.name for t in spark.catalog.listTables("raw")]
+    return [f"raw.{n.removesuffix(STAGING_SUFFIX)}" for n in names if n.endswith(STAGING_SUFFIX)]
 
-    loaded_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
-    load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ")
-    tables = {spec.file_stem: spec.table for spec in by_table.values()}
-    rows = [
-        (
-            load_id,
-            Path(f.path).name,
-            tables[f.stem],
-            source,
-            str(data_dir),
-            f.sha256,
-            f.size_bytes,
-            f.rows,
-            loaded_at,
-            date.fromisoformat(as_of) if as_of else None,
-        )
-        for f in infos
-    ]
-    return spark.createDataFrame(rows, MANIFEST_COLUMNS)
+
+def _drop_staging(spark: SparkSession) -> None:
+    for table in _staged(spark):
+        spark.sql(f"drop table if exists {table}{STAGING_SUFFIX}")
+    if spark.catalog.databaseExists("meta"):
+        spark.sql(f"drop table if exists {MANIFEST}{STAGING_SUFFIX}")

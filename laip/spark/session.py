@@ -10,6 +10,7 @@ other under the warehouse's writer lock (:mod:`laip.locks`), as on DuckDB.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -55,8 +56,10 @@ def spark_session(settings: Settings, app_name: str = "laip") -> Iterator[SparkS
     try:
         yield session
     finally:
-        session.stop()
-        _stop_jvm()
+        try:
+            session.stop()
+        finally:
+            _stop_jvm()
 
 
 def _stop_jvm() -> None:
@@ -67,10 +70,16 @@ def _stop_jvm() -> None:
     gateway = SparkContext._gateway
     if gateway is None:
         return
-    gateway.shutdown()
-    proc = getattr(gateway, "proc", None)
-    if proc is not None:  # the JVM exits when its stdin closes (pyspark.java_gateway)
-        proc.stdin.close()
-        proc.wait(timeout=60)
     SparkContext._gateway = None
     SparkContext._jvm = None
+    proc = getattr(gateway, "proc", None)
+    try:
+        gateway.shutdown()
+    finally:
+        if proc is not None:  # the JVM exits when its stdin closes (pyspark.java_gateway)
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -134,36 +134,59 @@ def missing_models(warehouse: Path, manifest: Path) -> list[str]:
 def record_build_status(warehouse: Path, result: BuildResult) -> None:
     """Append the build outcome to ``meta.build_status`` in the warehouse, with the load it was built on."""
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema if not exists meta")
-        con.execute(f"""create table if not exists {BUILD_STATUS} (
-            finished_at timestamptz, command varchar, success boolean, seconds double, counts json)""")
-        con.execute(f"alter table {BUILD_STATUS} add column if not exists load_id varchar")
-        load_id = con.execute(f"select max(load_id) from {MANIFEST}").fetchall()[0][0]
-        con.execute(
-            f"insert into {BUILD_STATUS} (finished_at, command, success, seconds, counts, load_id) "
-            "values (?, ?, ?, ?, ?, ?)",
-            [
-                datetime.now(UTC),
-                result.command,
-                result.success,
-                round(result.seconds, 3),
-                json.dumps(result.counts),
-                load_id,
-            ],
-        )
+        write_build_status(con, result)
+
+
+def write_build_status(con: duckdb.DuckDBPyConnection, result: BuildResult) -> None:
+    """:func:`record_build_status` on an open connection."""
+    con.execute("create schema if not exists meta")
+    con.execute(f"""create table if not exists {BUILD_STATUS} (
+        finished_at timestamptz, command varchar, success boolean, seconds double, counts json)""")
+    con.execute(f"alter table {BUILD_STATUS} add column if not exists load_id varchar")
+    load_id = con.execute(f"select max(load_id) from {MANIFEST}").fetchall()[0][0]
+    con.execute(
+        f"insert into {BUILD_STATUS} (finished_at, command, success, seconds, counts, load_id) "
+        "values (?, ?, ?, ?, ?, ?)",
+        [
+            datetime.now(UTC),
+            result.command,
+            result.success,
+            round(result.seconds, 3),
+            json.dumps(result.counts),
+            load_id,
+        ],
+    )
+
+
+def certify_spark_build(settings: Settings, result: BuildResult) -> None:
+    """After a full Spark build: the ML steps' copy of it (:mod:`laip.spark.serving_copy`) with the build's record
+    (``meta.build_status``, what ``publish`` checks). A failed build is recorded in the current copy, so that publish
+    refuses. Raises :class:`~laip.spark.serving_copy.StaleBuild` for marts older than the Spark warehouse's load."""
+    from laip.spark.serving_copy import copy_serving_tables
+
+    if result.success:
+        copy_serving_tables(settings, lambda con: write_build_status(con, result))
+    elif settings.warehouse.is_file():
+        record_build_status(settings.warehouse, result)
 
 
 def build(settings: Settings, *, select: str | None = None, full_refresh: bool = False) -> BuildResult:
     """``dbt build`` (models, seeds, snapshots and all tests) on the warehouse; raises nothing, check ``success``.
 
-    On Spark (``warehouse.engine: spark``) the same project builds with the ``spark`` target; its outcome is not yet
-    recorded in a ``meta.build_status`` there (nothing publishes from a Spark warehouse yet: docs/scaling.md)."""
+    On Spark (``warehouse.engine: spark``) the same project builds with the ``spark`` target, and a full build is then
+    copied for the ML steps with its record (:func:`certify_spark_build`)."""
     spark = is_spark(settings)
     if not spark and not settings.warehouse.is_file():
         raise FileNotFoundError(f"no warehouse at {settings.warehouse}; run `laip load` first")
     extra = [*(["--select", select] if select else []), *(["--full-refresh"] if full_refresh else [])]
     result = run_dbt(settings, "build", *extra)
     if spark:
+        if not select:
+            try:
+                certify_spark_build(settings, result)
+            except Exception as exc:  # e.g. StaleBuild: the build certifies nothing
+                result.success = False
+                result.failures.append(f"the ML steps' copy of the Spark build failed: {exc}")
         log.info(result.summary())
         return result
     manifest = settings.dbt_target_dir / "manifest.json"

@@ -6,10 +6,19 @@ The steps that depend on the engine ask here, so that the rest of the platform n
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from laip.config import Settings
 from laip.ingest.load import LoadResult, load
 from laip.ingest.rules import Checks
+
+if TYPE_CHECKING:  # laip.warehouse.build asks this module for the engine: it is imported where used
+    from laip.warehouse.build import BuildResult
+    from laip.warehouse.publish import PublishResult
+
+
+class NotCertified(RuntimeError):
+    """The warehouse does not hold the build to certify (a load came in between)."""
 
 
 def is_spark(settings: Settings) -> bool:
@@ -29,3 +38,47 @@ def load_raw_files(settings: Settings, data_dir: Path, *, source: str, force: bo
 
         return load_spark(data_dir, settings, source=source, force=force, checks=checks)
     return load(data_dir, settings.warehouse, settings.reports_dir, source=source, force=force, checks=checks)
+
+
+def certify(settings: Settings, result: BuildResult, manifest: Path) -> None:
+    """Record the full dbt build ``result`` (every model of ``manifest``) as what ``publish`` ships; raises
+    :class:`NotCertified` when the warehouse no longer holds that build. On DuckDB a load in between replaced the file
+    (its models are missing); on Spark the marts are older than the load, and the build is copied for the ML steps."""
+    from laip.warehouse.build import certify_spark_build, missing_models, record_build_status
+
+    if is_spark(settings):
+        from laip.spark.serving_copy import StaleBuild
+
+        try:
+            certify_spark_build(settings, result)
+        except StaleBuild as exc:
+            raise NotCertified(str(exc)) from exc
+        return
+    missing = missing_models(settings.warehouse, manifest)
+    if missing:
+        raise NotCertified(
+            f"{len(missing)} models of the dbt build are not in {settings.warehouse} (e.g. {', '.join(missing[:3])}); "
+            "it was replaced after the build (a load in between?): build it again"
+        )
+    record_build_status(settings.warehouse, result)
+
+
+def publish(settings: Settings) -> PublishResult:
+    """Publish the serving snapshot (:mod:`laip.warehouse.publish`). On Spark, only when the DuckDB copy holds the
+    Spark warehouse's load, and the ``ml`` tables are then written back into the Spark warehouse."""
+    from laip.warehouse.publish import PublishError
+    from laip.warehouse.publish import publish as publish_snapshot
+
+    if not is_spark(settings):
+        return publish_snapshot(settings.warehouse, settings.serving_warehouse, settings.sample_dir)
+    from laip.spark.serving_copy import StaleBuild, check_same_load, write_ml_tables_back
+    from laip.spark.session import spark_session
+
+    with spark_session(settings, "laip-publish") as spark:
+        try:
+            check_same_load(spark, settings.warehouse)
+        except StaleBuild as exc:
+            raise PublishError(str(exc)) from exc
+        result = publish_snapshot(settings.warehouse, settings.serving_warehouse, settings.sample_dir)
+        write_ml_tables_back(spark, settings.warehouse)
+    return result

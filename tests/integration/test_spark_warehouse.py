@@ -1,10 +1,12 @@
 """The same dbt project on Apache Spark (``warehouse.engine: spark``; dbt-spark ``method: session``, pyspark, Java 17).
 
-On the committed sample: ``laip load`` reads the validated files with Spark's CSV reader into Parquet tables and
-``laip build`` runs ``dbt build --target spark``, every model, data test and unit test (the feature families' unit
-tests put events on both sides of day P). Then every mart has the DuckDB build's row count and types, the feature
-mart equals DuckDB's column by column (doubles within 1e-9), and the leakage proof holds on Spark: rewriting every
-event after day 30 changes no feature of checkpoint 30 (tests/support/leakage.py).
+On the committed sample, ``laip run`` on the Spark engine: the load reads the validated files with Spark's CSV reader
+into Parquet tables, the build runs ``dbt build --target spark`` (every model, data test and unit test; the feature
+families' unit tests put events on both sides of day P) and copies what the ML steps read into their DuckDB working
+warehouse, the ML steps train and score, and publish writes their ``ml`` tables back into the Spark warehouse. Then:
+every mart has the DuckDB build's columns, types and rows (doubles within 1e-9); the scores are in Spark; and the
+leakage proof holds on Spark: rewriting every event after day 30 changes no feature of checkpoint 30
+(tests/support/leakage.py).
 
 The Spark tables are read back with DuckDB from their Parquet files: no second JVM, and what is compared is what
 Spark wrote.
@@ -35,8 +37,10 @@ SPARK_ENV = {"LAIP_WAREHOUSE_ENGINE": "spark"}
 
 
 def laip(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``laip ARGS`` on the Spark engine in its own process (its own JVM), as ops run it."""
-    env = {**os.environ, **SPARK_ENV, "LAIP_HOME": str(home)}
+    """``laip ARGS`` on the Spark engine in its own process (its own JVM), as ops run it (quick ML profile)."""
+    env = {**os.environ, **SPARK_ENV, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick"}
+    env.pop("LAIP_DATA_DIR", None)
+    env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("laip")), *args], env=env, capture_output=True, text=True, check=False
     )
@@ -52,13 +56,14 @@ def parquet(settings: Settings, schema: str, table: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def spark_built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """``laip run data/sample`` on the Spark engine: validate, load, build, train, score, insights, publish."""
     home = tmp_path_factory.mktemp("spark") / "home"
-    loaded = laip(home, "load", str(SAMPLE_DIR))
-    assert "raw.student_vle" in loaded.stdout
-    built = laip(home, "build")
-    assert "dbt build: OK" in built.stdout and "model:success 40" in built.stdout, built.stdout[-2000:]
-    return load_settings(home=home)
+    ran = laip(home, "run", str(SAMPLE_DIR))
+    out = ran.stdout + ran.stderr
+    assert "raw.student_vle" in out and "dbt build: OK" in out and "model:success 40" in out, out[-3000:]
+    settings = load_settings(home=home)
+    return dataclasses.replace(settings, raw={**settings.raw, "warehouse": {"engine": "spark"}})
 
 
 def marts(duck: duckdb.DuckDBPyConnection) -> list[str]:
@@ -75,14 +80,14 @@ def _same(a: object, b: object) -> bool:
     return a == b or (isinstance(a, float) and isinstance(b, float) and math.isclose(a, b, rel_tol=0, abs_tol=1e-9))
 
 
-def test_every_mart_equals_duckdbs_column_by_column(spark_built: Settings, built_sample: Settings) -> None:
+def test_every_mart_equals_duckdbs_column_by_column(spark_run: Settings, built_sample: Settings) -> None:
     """Same columns, types and rows as the DuckDB build of the same files (doubles within 1e-9)."""
     with duckdb.connect(str(built_sample.warehouse), read_only=True) as duck:
         names = marts(duck)
         assert len(names) >= 12 and MART in names
         for name in names:
             cols, expected = _rows(duck, f"marts.{name}")
-            spark_cols, got = _rows(duck, parquet(spark_built, "marts", name))
+            spark_cols, got = _rows(duck, parquet(spark_run, "marts", name))
             assert spark_cols == cols, f"marts.{name}: columns or types differ"
             assert len(got) == len(expected) > 0, f"marts.{name}: {len(got)} rows on Spark, {len(expected)} on DuckDB"
             differ = [
@@ -94,29 +99,48 @@ def test_every_mart_equals_duckdbs_column_by_column(spark_built: Settings, built
             assert not differ, f"marts.{name}: {len(differ)} values differ, e.g. {differ[:5]}"
 
 
-def test_events_after_day_30_change_no_feature_of_day_30_on_spark(
-    spark_built: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_the_ml_steps_score_the_spark_build_and_write_their_tables_back(spark_run: Settings) -> None:
+    """The ML steps ran on the Spark build's copy (its build recorded there, so publish shipped it), and the published
+    ``ml`` tables are in the Spark warehouse, row for row."""
+    with duckdb.connect(str(spark_run.serving_warehouse), read_only=True) as served:
+        loads = served.execute("select distinct load_id from meta.load_manifest").fetchall()
+        build = served.execute("select success, load_id from meta.build_status order by finished_at desc").fetchone()
+        assert build == (True, loads[0][0]) and len(loads) == 1
+        ml = [
+            r[0] for r in served.execute("select table_name from duckdb_tables() where schema_name = 'ml'").fetchall()
+        ]
+        assert {"ml_withdrawal_predictions", "ml_withdrawal_risk_history"} <= set(ml), ml
+        scored = served.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0]
+        assert scored > 100
+        for name in ml:  # the same columns and rows (Spark's timestamp is an instant, read back without a zone)
+            cols, expected = _rows(served, f"ml.{name}")
+            spark_cols, got = _rows(served, parquet(spark_run, "ml", name))
+            assert [c for c, _ in spark_cols] == [c for c, _ in cols], f"ml.{name}: columns differ"
+            assert len(got) == len(expected), f"ml.{name}: {len(got)} rows in Spark, {len(expected)} published"
+            values = [i for i, (_, kind) in enumerate(cols) if not kind.startswith("TIMESTAMP")]
+            assert [[r[i] for i in values] for r in got] == [[r[i] for i in values] for r in expected], name
+    with duckdb.connect() as duck:
+        spark_manifest = duck.execute(f"select distinct load_id from {parquet(spark_run, 'meta', 'load_manifest')}")
+        assert spark_manifest.fetchall() == loads
+
+
+def test_events_after_day_30_change_no_feature_of_day_30_on_spark(spark_run: Settings) -> None:
+    """The module's last test: it rewrites the future in the fixture's Spark warehouse and rebuilds the feature mart
+    there (the build's tests ran before)."""
     day = 30
-    home = tmp_path_factory.mktemp("spark_rewritten") / "home"
-    laip(home, "load", str(SAMPLE_DIR))
-    settings = dataclasses.replace(load_settings(home=home), checkpoints=(day,), prediction_day=day)
-    os.environ.update(SPARK_ENV)  # the in-process steps below run on the Spark engine
-    try:
-        with spark_session(settings, "laip-test-rewrite") as spark:
-            for table, select in rewritten_raw_tables(day).items():
-                spark.sql(f"create table raw.{table}__rewritten using parquet as {select}")
-                spark.sql(f"drop table raw.{table}")
-                spark.sql(f"alter table raw.{table}__rewritten rename to raw.{table}")
-            assert spark.sql(f"select count(*) from raw.student_vle where date > {day}").first()[0] == 0
-        result = run_dbt(settings, "run", "--select", f"+{MART}")  # the models only: the fixture ran their tests
-    finally:
-        for name in SPARK_ENV:
-            os.environ.pop(name, None)
+    settings = dataclasses.replace(spark_run, checkpoints=(day,), prediction_day=day)
+    where = f"prediction_day = {day}"
+    with duckdb.connect() as duck:
+        cols, original = _rows(duck, parquet(settings, "marts", MART), where)
+    with spark_session(settings, "laip-test-rewrite") as spark:
+        for table, select in rewritten_raw_tables(day).items():
+            spark.sql(f"create table raw.{table}__rewritten using parquet as {select}")
+            spark.sql(f"drop table raw.{table}")
+            spark.sql(f"alter table raw.{table}__rewritten rename to raw.{table}")
+        assert spark.sql(f"select count(*) from raw.student_vle where date > {day}").collect()[0][0] == 0
+    result = run_dbt(settings, "run", "--select", f"+{MART}")
     assert result.success, result.summary()
     with duckdb.connect() as duck:
-        where = f"prediction_day = {day}"
-        cols, original = _rows(duck, parquet(spark_built, "marts", MART), where)
         cols2, rewritten = _rows(duck, parquet(settings, "marts", MART), where)
     assert cols == cols2
     keep = [i for i, (c, _) in enumerate(cols) if c != TARGET]

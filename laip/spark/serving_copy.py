@@ -1,0 +1,134 @@
+"""The bridge between a Spark build and the ML steps: what they read, copied into the DuckDB working warehouse; what
+they write, copied back into the Spark warehouse.
+
+The ML steps (train, score, insights, monitor) and publish read and write the DuckDB working warehouse
+(``settings.warehouse``) on either engine. On Spark, once a dbt build has succeeded, :func:`copy_serving_tables`
+reads through Spark (Arrow batches, no Python per row) what those steps read: every table of ``marts`` (the feature
+mart is one row per attempt and checkpoint), the load manifest, ``raw.courses`` (the data's family, checked by the
+next load: :mod:`laip.ingest.source_guard`) and ``intermediate.int_student_attempts_joined`` (earlier attempts,
+:mod:`laip.ml.features`). It writes them into a new DuckDB file with the current file's ``ml`` schema carried over
+and the build's record added (``before_swap``), then swaps that file in atomically, as a load does on DuckDB: the
+steps after it never see half a copy.
+
+After publish, :func:`write_ml_tables_back` writes the ``ml`` schema into the Spark warehouse (Parquet tables
+``ml.<table>``, each staged and renamed into place), so that the lakehouse holds the risk scores beside the marts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from laip.config import Settings
+from laip.durable import atomic_replace, staging_path
+from laip.ingest.load import MANIFEST, ML_SCHEMA, carry_model_tables
+from laip.spark.session import spark_session
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+COPIED_SCHEMAS = ("marts",)
+COPIED_TABLES = (MANIFEST, "raw.courses", "intermediate.int_student_attempts_joined")
+STAGING_SUFFIX = "__writing"
+
+
+class StaleBuild(RuntimeError):
+    """The Spark warehouse's marts or load are not those of the DuckDB copy the ML steps would use."""
+
+
+def copy_serving_tables(settings: Settings, before_swap: Callable[[duckdb.DuckDBPyConnection], None]) -> dict[str, int]:
+    """Copy the Spark build's tables the ML steps read into a new DuckDB working warehouse and swap it in; rows per
+    table. ``before_swap`` writes into the new file last (the build's record). Raises :class:`StaleBuild` when a mart
+    is older than the Spark warehouse's load (it was loaded after the build)."""
+    warehouse = settings.warehouse
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_path(warehouse, "serving")
+    for leftover in (staging, staging.with_name(staging.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    with spark_session(settings, "laip-serving-copy") as spark:
+        marts = [f"{s}.{t.name}" for s in COPIED_SCHEMAS for t in spark.catalog.listTables(s)]
+        _check_built_after_load(spark, marts)
+        con = duckdb.connect(str(staging))
+        try:
+            for table in [*COPIED_TABLES, *marts]:
+                frame = spark.table(table).toArrow()
+                con.execute(f"create schema if not exists {table.split('.')[0]}")
+                con.register("spark_frame", frame)
+                con.execute(f"create table {table} as select * from spark_frame")
+                con.unregister("spark_frame")
+                counts[table] = frame.num_rows
+            carry_model_tables(con, warehouse)
+            before_swap(con)
+            con.execute("checkpoint")
+        except BaseException:
+            con.close()
+            staging.unlink(missing_ok=True)
+            raise
+        con.close()
+    warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
+    atomic_replace(staging, warehouse)
+    log.info("copied %d tables of the Spark build into %s", len(counts), warehouse)
+    return counts
+
+
+def _check_built_after_load(spark: SparkSession, marts: list[str]) -> None:
+    """Every mart was created after the Spark warehouse's load (the metastore's creation time: dbt re-creates a table
+    model on each build)."""
+    if not marts:
+        raise StaleBuild("the Spark warehouse has no marts: run `laip build`")
+    loaded_at = spark.sql(f"select unix_seconds(max(loaded_at)) from {MANIFEST}").collect()[0][0]
+    for table in marts:
+        if created_seconds(spark, table) < loaded_at:
+            raise StaleBuild(f"{table} was built before the Spark warehouse's last load: build it again")
+
+
+def created_seconds(spark: SparkSession, table: str) -> int:
+    """When ``schema.table`` was created, in seconds since the epoch (the session catalog's table metadata)."""
+    jvm: Any = spark._jvm
+    schema, name = table.split(".")
+    ident = jvm.org.apache.spark.sql.catalyst.TableIdentifier(name, jvm.scala.Some(schema))
+    return int(spark._jsparkSession.sessionState().catalog().getTableMetadata(ident).createTime()) // 1000
+
+
+def check_same_load(spark: SparkSession, warehouse: Path) -> str:
+    """The load id of both warehouses; raises :class:`StaleBuild` when the Spark warehouse was loaded after the
+    build the DuckDB copy holds."""
+    spark_load = spark.table(MANIFEST).agg({"load_id": "max"}).collect()[0][0]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        copied = con.execute(f"select max(load_id) from {MANIFEST}").fetchall()[0][0]
+    if spark_load != copied:
+        raise StaleBuild(
+            f"the Spark warehouse holds load {spark_load}, its last build copied for the ML steps load {copied}: "
+            "run `laip build`"
+        )
+    return str(spark_load)
+
+
+def write_ml_tables_back(spark: SparkSession, warehouse: Path) -> list[str]:
+    """Write the ``ml`` schema of the DuckDB working warehouse into the Spark warehouse (tables it no longer has are
+    dropped there); the tables written."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = ? order by 1", [ML_SCHEMA]
+            ).fetchall()
+        ]
+        frames = {name: con.table(f'{ML_SCHEMA}."{name}"').to_arrow_table() for name in names}
+    spark.sql(f"create database if not exists {ML_SCHEMA}")
+    for name, frame in frames.items():
+        table = f"{ML_SCHEMA}.{name}"
+        spark.createDataFrame(frame).write.format("parquet").mode("overwrite").saveAsTable(table + STAGING_SUFFIX)
+        spark.sql(f"drop table if exists {table}")
+        spark.sql(f"alter table {table}{STAGING_SUFFIX} rename to {table}")
+    for gone in {t.name for t in spark.catalog.listTables(ML_SCHEMA)} - set(names):
+        spark.sql(f"drop table if exists {ML_SCHEMA}.{gone}")
+    log.info("wrote %d ml tables back into the Spark warehouse", len(names))
+    return names
