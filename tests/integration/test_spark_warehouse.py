@@ -28,7 +28,8 @@ from support.leakage import TARGET, changed_features, rewritten_raw_tables
 
 from laip.config import Settings, load_settings
 from laip.spark.session import spark_session
-from laip.warehouse.build import run_dbt
+from laip.warehouse.build import BuildResult, run_dbt
+from laip.warehouse.engine import NotCertified, certify
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +123,21 @@ def test_the_ml_steps_score_the_spark_build_and_write_their_tables_back(spark_ru
     with duckdb.connect() as duck:
         spark_manifest = duck.execute(f"select distinct load_id from {parquet(spark_run, 'meta', 'load_manifest')}")
         assert spark_manifest.fetchall() == loads
+
+
+def test_after_a_new_load_neither_certify_nor_publish_ships_the_older_build(spark_run: Settings) -> None:
+    """A load between the build and certify or publish: the marts are older than the load, so certify refuses them, and
+    publish refuses the ML steps' copy of the older load; the published snapshot stays as it was."""
+    before = spark_run.serving_warehouse.read_bytes()
+    laip(spark_run.home, "load", "--force", str(SAMPLE_DIR))
+    env = {**os.environ, **SPARK_ENV, "LAIP_HOME": str(spark_run.home)}
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("laip")), "publish"], env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode != 0 and "run `laip build`" in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    with pytest.raises(NotCertified, match="built before the Spark warehouse's last load"):
+        certify(spark_run, BuildResult(True, "test", 0.0), spark_run.dbt_manifest_dir / "manifest.json")
+    assert spark_run.serving_warehouse.read_bytes() == before
 
 
 def test_events_after_day_30_change_no_feature_of_day_30_on_spark(spark_run: Settings) -> None:

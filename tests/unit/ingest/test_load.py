@@ -112,3 +112,21 @@ def test_a_load_carries_the_model_tables_and_the_incremental_facts(settings: Set
         answers = {s: con.execute(f"select answer from {s}.t").fetchall() for s in ("ml", "incremental")}
     assert sorted(kept) == [("incremental", "t"), ("meta", "load_manifest"), ("ml", "t")]
     assert answers == {"ml": [(42,)], "incremental": [(42,)]}
+
+
+def test_manifest_rows_are_the_same_for_both_engines_with_an_aware_load_time(sample_dir: Path) -> None:
+    """One row per file in MANIFEST_COLUMNS' order (the Spark load writes the same rows): one load id, a load time
+    in UTC whatever the host's zone, the export's date as a date."""
+    from datetime import UTC, date
+
+    from laip.ingest.load import MANIFEST_COLUMNS, manifest_rows
+    from laip.ingest.validate import validate
+
+    report = validate(sample_dir)
+    rows = manifest_rows(report.files, sample_dir, "sample", "2014-11-03")
+    assert len(rows) == 7 and all(len(r) == len(MANIFEST_COLUMNS) for r in rows)
+    names = [name for name, _ in MANIFEST_COLUMNS]
+    first = dict(zip(names, rows[0], strict=True))
+    assert first["loaded_at"].tzinfo is UTC and first["as_of_date"] == date(2014, 11, 3)
+    assert {r[names.index("load_id")] for r in rows} == {first["loaded_at"].strftime("%Y%m%dT%H%M%SZ")}
+    assert manifest_rows(report.files, sample_dir, "sample", None)[0][-1] is None
