@@ -1,7 +1,8 @@
 """Shared fixtures: isolated LAIP_HOME per test, the committed real-data sample, the full OULAD when present.
 
 Tiers are folders: every test under ``tests/integration/`` is marked ``integration`` here (``make test`` runs
-``-m "not integration"`` first, then ``-m integration``); everything else is the fast tier.
+``-m "not integration"`` first, then ``-m "integration and not full_data"``); everything else is the fast tier. The
+full-data tier (``-m full_data``, ``make test-full-data``) needs the real OULAD.
 """
 
 from __future__ import annotations

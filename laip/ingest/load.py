@@ -132,7 +132,9 @@ def load(
     return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start)
 
 
-def carry_model_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+def carry_model_tables(
+    con: duckdb.DuckDBPyConnection, warehouse: Path, schemas: tuple[str, ...] = CARRIED_SCHEMAS
+) -> None:
     """Copy the schemas ``ml`` and ``incremental`` of the current warehouse into the new file.
 
     ``ml`` describes the registered models (the champion's evaluation, its scores, monitoring), not the raw data: a
@@ -147,7 +149,7 @@ def carry_model_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'previous' "
             "and schema_name in (select unnest(?)) order by all",
-            [list(CARRIED_SCHEMAS)],
+            [list(schemas)],
         ).fetchall()
         for schema in sorted({schema for schema, _ in tables}):
             con.execute(f"create schema if not exists {schema}")

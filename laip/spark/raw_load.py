@@ -5,7 +5,8 @@ first (on DuckDB, in memory), and nothing in the Spark warehouse changes unless 
 same files with its own CSV reader (one task per file, no Python per row), casts each column to the contract's
 type and writes Parquet tables beside the current ones (``raw.<table>__loading``). Before they replace the current
 tables, the files' sha256 are taken again: a file changed after validation refuses the load. The swap is a
-rename per table in the metastore, the manifest last; re-loading files whose sha256 equal the manifest's is a no-op.
+rename per table in the metastore, the manifest last (created when the swap completes); a swap cut short is finished
+by the next load. Re-loading files whose sha256 equal the manifest's is a no-op.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def load_spark(
         except BaseException:
             _drop_staging(spark)
             raise
-        finish_interrupted_load(spark)  # the swap: each staged table renamed into place, the manifest last
+        _swap(spark)
     counts = {spec.table: rows[spec.file_stem] for spec in TABLES if spec.file_stem in rows}
     for table, n in counts.items():
         log.info("loaded raw.%s into the Spark warehouse: %s rows from %s", table, f"{n:,}", files[table].name)
@@ -114,14 +115,23 @@ def load_spark(
 
 def finish_interrupted_load(spark: SparkSession) -> None:
     """Complete or discard a load that stopped before its swap ended. A staged manifest means every table was staged
-    and checked: its swap is finished (each table renamed into place, the manifest last). Without one, the staged
-    tables are dropped and the current ones stay."""
-    if not spark.catalog.tableExists(f"{MANIFEST}{STAGING_SUFFIX}"):
+    and checked: its swap is finished. Without one, the staged tables are dropped and the current ones stay."""
+    if spark.catalog.tableExists(f"{MANIFEST}{STAGING_SUFFIX}"):
+        _swap(spark)
+    else:
         _drop_staging(spark)
-        return
-    for table in [*_staged(spark), MANIFEST]:
+
+
+def _swap(spark: SparkSession) -> None:
+    """Each staged raw table renamed into place, then the manifest created from its staged copy: the manifest's
+    creation time is when the load completed (what :mod:`laip.spark.serving_copy` compares a build's marts with).
+    Every step can be repeated after a crash."""
+    for table in _staged(spark):
         spark.sql(f"drop table if exists {table}")
         spark.sql(f"alter table {table}{STAGING_SUFFIX} rename to {table}")
+    spark.sql(f"drop table if exists {MANIFEST}")
+    spark.sql(f"create table {MANIFEST} using parquet as select * from {MANIFEST}{STAGING_SUFFIX}")
+    spark.sql(f"drop table {MANIFEST}{STAGING_SUFFIX}")
 
 
 def _staged(spark: SparkSession) -> list[str]:

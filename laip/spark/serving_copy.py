@@ -3,12 +3,12 @@ they write, copied back into the Spark warehouse.
 
 The ML steps (train, score, insights, monitor) and publish read and write the DuckDB working warehouse
 (``settings.warehouse``) on either engine. On Spark, once a dbt build has succeeded, :func:`copy_serving_tables`
-reads through Spark (Arrow batches, no Python per row) what those steps read: every table of ``marts`` (the feature
-mart is one row per attempt and checkpoint), the load manifest, ``raw.courses`` (the data's family, checked by the
-next load: :mod:`laip.ingest.source_guard`) and ``intermediate.int_student_attempts_joined`` (earlier attempts,
-:mod:`laip.ml.features`). It writes them into a new DuckDB file with the current file's ``ml`` schema carried over
-and the build's record added (``before_swap``), then swaps that file in atomically, as a load does on DuckDB: the
-steps after it never see half a copy.
+reads through Spark (each table collected to the driver as one Arrow table: no Python per row) what those steps
+read: the build's ``marts`` models (the feature mart is one row per attempt and checkpoint), the load manifest,
+``raw.courses`` (the data's family, checked by the next load: :mod:`laip.ingest.source_guard`) and
+``intermediate.int_student_attempts_joined`` (earlier attempts, :mod:`laip.ml.features`). It writes them into a new
+DuckDB file with the current file's ``ml`` schema carried over and the build's record added (``before_swap``), then
+swaps that file in atomically, as a load does on DuckDB: the steps after it never see half a copy.
 
 After publish, :func:`write_ml_tables_back` writes the ``ml`` schema into the Spark warehouse (Parquet tables
 ``ml.<table>``, each staged and renamed into place), so that the lakehouse holds the risk scores beside the marts.
@@ -26,6 +26,7 @@ import duckdb
 from laip.config import Settings
 from laip.durable import atomic_replace, staging_path
 from laip.ingest.load import MANIFEST, ML_SCHEMA, carry_model_tables
+from laip.spark.raw_load import STAGING_SUFFIX as LOAD_STAGING_SUFFIX
 from laip.spark.session import spark_session
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COPIED_SCHEMAS = ("marts",)
+MARTS = "marts"  # the schema of the models the ML steps and publish read
 COPIED_TABLES = (MANIFEST, "raw.courses", "intermediate.int_student_attempts_joined")
 STAGING_SUFFIX = "__writing"
 
@@ -42,10 +43,13 @@ class StaleBuild(RuntimeError):
     """The Spark warehouse's marts or load are not those of the DuckDB copy the ML steps would use."""
 
 
-def copy_serving_tables(settings: Settings, before_swap: Callable[[duckdb.DuckDBPyConnection], None]) -> dict[str, int]:
-    """Copy the Spark build's tables the ML steps read into a new DuckDB working warehouse and swap it in; rows per
-    table. ``before_swap`` writes into the new file last (the build's record). Raises :class:`StaleBuild` when a mart
-    is older than the Spark warehouse's load (it was loaded after the build)."""
+def copy_serving_tables(
+    settings: Settings, marts: list[str], before_swap: Callable[[duckdb.DuckDBPyConnection], None]
+) -> dict[str, int]:
+    """Copy the Spark build's tables the ML steps read (``marts``: the build's ``marts.<model>``) into a new DuckDB
+    working warehouse and swap it in; rows per table. ``before_swap`` writes into the new file last (the build's
+    record). Raises :class:`StaleBuild` when a mart is older than the Spark warehouse's load (it was loaded after the
+    build), or while a load into it is unfinished."""
     warehouse = settings.warehouse
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_path(warehouse, "serving")
@@ -53,7 +57,7 @@ def copy_serving_tables(settings: Settings, before_swap: Callable[[duckdb.DuckDB
         leftover.unlink(missing_ok=True)
     counts: dict[str, int] = {}
     with spark_session(settings, "laip-serving-copy") as spark:
-        marts = [f"{s}.{t.name}" for s in COPIED_SCHEMAS for t in spark.catalog.listTables(s)]
+        _check_no_unfinished_load(spark)
         _check_built_after_load(spark, marts)
         con = duckdb.connect(str(staging))
         try:
@@ -64,12 +68,13 @@ def copy_serving_tables(settings: Settings, before_swap: Callable[[duckdb.DuckDB
                 con.execute(f"create table {table} as select * from spark_frame")
                 con.unregister("spark_frame")
                 counts[table] = frame.num_rows
-            carry_model_tables(con, warehouse)
+            carry_model_tables(con, warehouse, (ML_SCHEMA,))
             before_swap(con)
             con.execute("checkpoint")
         except BaseException:
             con.close()
-            staging.unlink(missing_ok=True)
+            for leftover in (staging, staging.with_name(staging.name + ".wal")):
+                leftover.unlink(missing_ok=True)
             raise
         con.close()
     warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
@@ -78,14 +83,21 @@ def copy_serving_tables(settings: Settings, before_swap: Callable[[duckdb.DuckDB
     return counts
 
 
+def _check_no_unfinished_load(spark: SparkSession) -> None:
+    """A load stopped during its swap may have replaced some raw tables and not the manifest: nothing built on that
+    is certified or published until the next load finishes it (:func:`laip.spark.raw_load.finish_interrupted_load`)."""
+    if spark.catalog.tableExists(f"{MANIFEST}{LOAD_STAGING_SUFFIX}"):
+        raise StaleBuild("a load into the Spark warehouse was interrupted: run `laip load` again, then `laip build`")
+
+
 def _check_built_after_load(spark: SparkSession, marts: list[str]) -> None:
-    """Every mart was created after the Spark warehouse's load (the metastore's creation time: dbt re-creates a table
-    model on each build)."""
+    """Every mart was created after the Spark warehouse's load completed (the metastore's creation times: dbt
+    re-creates a table model on each build, and the load creates the manifest last)."""
     if not marts:
-        raise StaleBuild("the Spark warehouse has no marts: run `laip build`")
-    loaded_at = spark.sql(f"select unix_seconds(max(loaded_at)) from {MANIFEST}").collect()[0][0]
+        raise StaleBuild("the dbt build has no marts: run `laip build`")
+    loaded = created_seconds(spark, MANIFEST)
     for table in marts:
-        if created_seconds(spark, table) < loaded_at:
+        if not spark.catalog.tableExists(table) or created_seconds(spark, table) < loaded:
             raise StaleBuild(f"{table} was built before the Spark warehouse's last load: build it again")
 
 
@@ -100,6 +112,9 @@ def created_seconds(spark: SparkSession, table: str) -> int:
 def check_same_load(spark: SparkSession, warehouse: Path) -> str:
     """The load id of both warehouses; raises :class:`StaleBuild` when the Spark warehouse was loaded after the
     build the DuckDB copy holds."""
+    _check_no_unfinished_load(spark)
+    if not warehouse.is_file():
+        raise StaleBuild(f"no copy of a Spark build at {warehouse}: run `laip build`")
     spark_load = spark.table(MANIFEST).agg({"load_id": "max"}).collect()[0][0]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         copied = con.execute(f"select max(load_id) from {MANIFEST}").fetchall()[0][0]

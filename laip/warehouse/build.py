@@ -158,14 +158,15 @@ def write_build_status(con: duckdb.DuckDBPyConnection, result: BuildResult) -> N
     )
 
 
-def certify_spark_build(settings: Settings, result: BuildResult) -> None:
+def certify_spark_build(settings: Settings, result: BuildResult, manifest: Path) -> None:
     """After a full Spark build: the ML steps' copy of it (:mod:`laip.spark.serving_copy`) with the build's record
     (``meta.build_status``, what ``publish`` checks). A failed build is recorded in the current copy, so that publish
     refuses. Raises :class:`~laip.spark.serving_copy.StaleBuild` for marts older than the Spark warehouse's load."""
-    from laip.spark.serving_copy import copy_serving_tables
+    from laip.spark.serving_copy import MARTS, copy_serving_tables
 
     if result.success:
-        copy_serving_tables(settings, lambda con: write_build_status(con, result))
+        marts = [f"{schema}.{name}" for schema, name in built_models(manifest) if schema == MARTS]
+        copy_serving_tables(settings, marts, lambda con: write_build_status(con, result))
     elif settings.warehouse.is_file():
         record_build_status(settings.warehouse, result)
 
@@ -183,7 +184,7 @@ def build(settings: Settings, *, select: str | None = None, full_refresh: bool =
     if spark:
         if not select:
             try:
-                certify_spark_build(settings, result)
+                certify_spark_build(settings, result, settings.dbt_target_dir / "manifest.json")
             except Exception as exc:  # e.g. StaleBuild: the build certifies nothing
                 result.success = False
                 result.failures.append(f"the ML steps' copy of the Spark build failed: {exc}")

@@ -50,7 +50,7 @@ def certify(settings: Settings, result: BuildResult, manifest: Path) -> None:
         from laip.spark.serving_copy import StaleBuild
 
         try:
-            certify_spark_build(settings, result)
+            certify_spark_build(settings, result, manifest)
         except StaleBuild as exc:
             raise NotCertified(str(exc)) from exc
         return
@@ -80,5 +80,10 @@ def publish(settings: Settings) -> PublishResult:
         except StaleBuild as exc:
             raise PublishError(str(exc)) from exc
         result = publish_snapshot(settings.warehouse, settings.serving_warehouse, settings.sample_dir)
-        write_ml_tables_back(spark, settings.warehouse)
+        try:
+            write_ml_tables_back(spark, settings.warehouse)
+        except Exception as exc:  # the snapshot is out; Spark keeps the ml tables it had, or some of the new ones
+            raise PublishError(
+                f"published {result.path}, but writing the ml tables back into the Spark warehouse failed: {exc}"
+            ) from exc
     return result

@@ -27,6 +27,7 @@ from support.data import SAMPLE_DIR
 from support.leakage import TARGET, changed_features, rewritten_raw_tables
 
 from laip.config import Settings, load_settings
+from laip.spark.raw_load import finish_interrupted_load
 from laip.spark.session import spark_session
 from laip.warehouse.build import BuildResult, run_dbt
 from laip.warehouse.engine import NotCertified, certify
@@ -127,7 +128,8 @@ def test_the_ml_steps_score_the_spark_build_and_write_their_tables_back(spark_ru
 
 def test_after_a_new_load_neither_certify_nor_publish_ships_the_older_build(spark_run: Settings) -> None:
     """A load between the build and certify or publish: the marts are older than the load, so certify refuses them, and
-    publish refuses the ML steps' copy of the older load; the published snapshot stays as it was."""
+    publish refuses the ML steps' copy of the older load. A load cut short in its swap is refused too, and the next
+    load's start finishes it. The published snapshot stays as it was."""
     before = spark_run.serving_warehouse.read_bytes()
     laip(spark_run.home, "load", "--force", str(SAMPLE_DIR))
     env = {**os.environ, **SPARK_ENV, "LAIP_HOME": str(spark_run.home)}
@@ -135,8 +137,18 @@ def test_after_a_new_load_neither_certify_nor_publish_ships_the_older_build(spar
         [str(Path(sys.executable).with_name("laip")), "publish"], env=env, capture_output=True, text=True, check=False
     )
     assert proc.returncode != 0 and "run `laip build`" in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    manifest = spark_run.dbt_target_dir / "manifest.json"  # the build's
     with pytest.raises(NotCertified, match="built before the Spark warehouse's last load"):
-        certify(spark_run, BuildResult(True, "test", 0.0), spark_run.dbt_manifest_dir / "manifest.json")
+        certify(spark_run, BuildResult(True, "test", 0.0), manifest)
+    # a load cut short in its swap (its manifest staged): nothing is certified until the next load finishes it
+    with spark_session(spark_run, "laip-test-interrupt") as spark:
+        spark.sql("create table meta.load_manifest__loading using parquet as select * from meta.load_manifest")
+    with pytest.raises(NotCertified, match="interrupted"):
+        certify(spark_run, BuildResult(True, "test", 0.0), manifest)
+    with spark_session(spark_run, "laip-test-finish") as spark:
+        finish_interrupted_load(spark)
+        assert not spark.catalog.tableExists("meta.load_manifest__loading")
+        assert spark.table("meta.load_manifest").count() == 7
     assert spark_run.serving_warehouse.read_bytes() == before
 
 
