@@ -16,7 +16,7 @@ SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 BENCH_DATA ?= ../shared/data/oulad
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup setup-tools run run-direct up up-prod down test test-unit test-integration test-full-data lint format bench bench-api docs lock clean
+.PHONY: setup setup-tools run run-direct up up-prod down test test-unit test-integration test-full-data test-spark lint format bench bench-api docs lock clean
 .PHONY: setup-superset lock-superset superset-export screenshots bench-superset bench-weekly setup-spark lock-spark bench-engines
 
 setup: $(STAMP) $(SUPERSET_STAMP)
@@ -80,7 +80,11 @@ setup-tools:
 # ../shared/data/oulad: load and build it, time travel over 28 exports; about 7 min) is `make test-full-data`.
 test: setup setup-spark setup-tools
 	$(BIN)/pytest -m "not integration" -q
-	$(BIN)/pytest -m "integration and not full_data" -q --durations=15
+	$(BIN)/pytest -m "integration and not full_data and not spark" -q --durations=15
+
+# The Spark tier (about 12 min: `laip run` on Spark, marts equal DuckDB's, the ML bridge, the leakage proof).
+test-spark: setup setup-spark
+	$(BIN)/pytest -m spark -q --durations=5
 
 test-full-data: setup
 	$(BIN)/pytest -m full_data -q --durations=5
@@ -102,7 +106,7 @@ test-unit: setup
 	$(BIN)/pytest -m "not integration" -q
 
 test-integration: setup setup-spark setup-tools
-	$(BIN)/pytest -m "integration and not full_data" -q --durations=15
+	$(BIN)/pytest -m "integration and not full_data and not spark" -q --durations=15
 
 bench: setup
 	$(BIN)/python -m laip.bench.pipeline $(BENCH_DATA)

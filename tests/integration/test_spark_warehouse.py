@@ -32,7 +32,7 @@ from laip.spark.session import spark_session
 from laip.warehouse.build import BuildResult, run_dbt
 from laip.warehouse.engine import NotCertified, certify
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 MART = "mart_withdrawal_prediction_features"
 SPARK_ENV = {"LAIP_WAREHOUSE_ENGINE": "spark"}
