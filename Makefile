@@ -76,11 +76,15 @@ setup-tools:
 	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing >/dev/null; \
 	fi
 
-# The integration tier prints its 15 slowest tests: where CI's time goes. The full-data tier (the real OULAD in
-# ../shared/data/oulad: load and build it, time travel over 28 exports; about 7 min) is `make test-full-data`.
+# Both tiers run on two pytest-xdist workers; the integration tier's modules go out in groups, heaviest first
+# (tests/support/workers.py), and it prints its 30 slowest tests: where CI's time goes. The full-data tier (the real
+# OULAD in ../shared/data/oulad: load and build it, time travel over 28 exports; about 7 min) is `make test-full-data`.
+UNIT_TESTS := -m "not integration" -q -n 2
+INTEGRATION_TESTS := -m "integration and not full_data and not spark" -q -n 2 --dist loadgroup --no-loadscope-reorder \
+	--durations=30
 test: setup setup-spark setup-tools
-	$(BIN)/pytest -m "not integration" -q
-	$(BIN)/pytest -m "integration and not full_data and not spark" -q --durations=15
+	$(BIN)/pytest $(UNIT_TESTS)
+	$(BIN)/pytest $(INTEGRATION_TESTS)
 
 # The Spark tier (about 12 min: `laip run` on Spark, marts equal DuckDB's, the ML bridge, the leakage proof).
 test-spark: setup setup-spark
@@ -103,10 +107,10 @@ format: setup
 	$(BIN)/ruff format $(PY_SOURCES)
 
 test-unit: setup
-	$(BIN)/pytest -m "not integration" -q
+	$(BIN)/pytest $(UNIT_TESTS)
 
 test-integration: setup setup-spark setup-tools
-	$(BIN)/pytest -m "integration and not full_data and not spark" -q --durations=15
+	$(BIN)/pytest $(INTEGRATION_TESTS)
 
 bench: setup
 	$(BIN)/python -m laip.bench.pipeline $(BENCH_DATA)

@@ -202,16 +202,29 @@ class Chromium:
 
 
 # ------------------------------------------------------------------------------------------ superset
+LOGIN_ATTEMPTS = 3
+
+
 def login(browser: Chromium, base: str, user: str, password: str) -> None:
-    browser.goto(f"{base}/login/")
-    browser.type_into("input#username, input[name='username']", user)
-    browser.type_into("input#password, input[name='password'], input[type='password']", password)
-    browser.js(
-        "(document.querySelector(\"button[type='submit']\") ||"
-        " Array.from(document.querySelectorAll('button')).find(b => /sign in|log in|login/i.test(b.innerText)))"
-        ".click()"
-    )
-    browser.wait_for("!location.pathname.startsWith('/login')", 30, "login redirect")
+    """Sign in through the form. On a busy machine the click can land before the page's script handles the form
+    (nothing happens): after 40 s on the login page the form is loaded again and filled in again."""
+    for attempt in range(1, LOGIN_ATTEMPTS + 1):
+        browser.goto(f"{base}/login/")
+        if not browser.js("location.pathname.startsWith('/login')"):
+            break  # the previous attempt's answer came late: signed in already
+        browser.type_into("input#username, input[name='username']", user)
+        browser.type_into("input#password, input[name='password'], input[type='password']", password)
+        browser.js(
+            "(document.querySelector(\"button[type='submit']\") ||"
+            " Array.from(document.querySelectorAll('button')).find(b => /sign in|log in|login/i.test(b.innerText)))"
+            ".click()"
+        )
+        try:
+            browser.wait_for("!location.pathname.startsWith('/login')", 40, "login redirect")
+            break
+        except BrowserError:
+            if attempt == LOGIN_ATTEMPTS:
+                raise
     browser.wait_for("document.readyState === 'complete'", 30)
 
 

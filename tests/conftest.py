@@ -2,17 +2,20 @@
 
 Tiers are folders: every test under ``tests/integration/`` is marked ``integration`` here (``make test`` runs
 ``-m "not integration"`` first, then ``-m "integration and not full_data"``); everything else is the fast tier. The
-full-data tier (``-m full_data``, ``make test-full-data``) needs the real OULAD.
+full-data tier (``-m full_data``, ``make test-full-data``) needs the real OULAD. ``make test`` runs the
+integration tier on two pytest-xdist workers: ``support.workers`` groups, orders and isolates them.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from support.data import FULL_DATA_DIR, SAMPLE_DIR
+from support.workers import distribute, worker_environment, worker_index
 
 from laip.config import Settings, load_settings
 from laip.ml.tracking import environment_kept
@@ -20,10 +23,19 @@ from laip.ml.tracking import environment_kept
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    index = worker_index()
+    if index is not None:
+        os.environ.update(worker_environment(index))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in Path(item.fspath).resolve().parents:
             item.add_marker(pytest.mark.integration)
+    if worker_index() is not None:
+        distribute(items)
 
 
 @pytest.fixture(autouse=True)

@@ -32,8 +32,9 @@ def built_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def service_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The README's pipeline (`laip run data/sample`: load, build, train, score, insights, publish) in its own
-    LAIP_HOME, for tests that start services on it and re-publish its snapshot (kept apart from
-    ``built_sample``, which other tests read). Quick ML profile (small grids)."""
+        LAIP_HOME, for tests that start services on it and re-publish its snapshot (kept apart from
+        ``built_sample``, which other tests read). Quick ML profile (small grids); started with umask 022
+    (test_private_files)."""
     import os
     import subprocess
     import sys
@@ -45,7 +46,12 @@ def service_sample(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     env.pop("LAIP_DATA_DIR", None)
     env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "laip", "run", str(SAMPLE_DIR)], env=env, capture_output=True, text=True, timeout=1200
+        [sys.executable, "-m", "laip", "run", str(SAMPLE_DIR)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        preexec_fn=lambda: os.umask(0o022),  # what a shell usually gives: the platform must not rely on it
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     # API traffic for the Model Monitoring tab: a constructed prediction log, then monitor + publish again

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -25,8 +26,10 @@ ML_TABLES = ["ml_withdrawal_predictions", "ml_withdrawal_model_comparison", "ml_
 
 
 @pytest.fixture(scope="module")
-def dag_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return load_settings(home=tmp_path_factory.mktemp("dagrun") / "home")
+def dag_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LAIP_ML_PROFILE", "quick")  # the run is under test here, not the grids (small ones, 3 checkpoints)
+        yield load_settings(home=tmp_path_factory.mktemp("dagrun") / "home")
 
 
 PROGRESS: list[str] = []  # the lines `make run` prints while the first run goes

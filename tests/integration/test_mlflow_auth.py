@@ -53,12 +53,12 @@ def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracking]:
         yield Tracking(url, home)
 
 
-def _laip(step: str, home: Path, tracking: Tracking) -> None:
+def _laip(home: Path, tracking: Tracking, *args: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(LAIP_HOME=str(home), LAIP_ML_PROFILE="quick", MLFLOW_TRACKING_URI=tracking.url)
     # no MLFLOW_TRACKING_PASSWORD: the pipeline logs in with the password generated into the server's LAIP_HOME
     shutil.copytree(tracking.home / "secrets", home / "secrets", dirs_exist_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "laip", step], env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, "-m", "laip", *args], env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
 
 
@@ -74,8 +74,8 @@ def test_only_the_pipeline_registers_and_moves_the_champion(
     settings = load_settings(home=home)
     settings.warehouse.parent.mkdir(parents=True)
     shutil.copy2(built_sample.warehouse, settings.warehouse)
-    _laip("train", home, tracking)  # registers and signs the champion through the server
-    _laip("score", home, tracking)  # loads it back and checks the signature
+    _laip(home, tracking, "train", "--models", "lr")  # registers and signs the champions through the server
+    _laip(home, tracking, "score")  # loads them back and checks the signatures
 
     model = load_ml_config().registered_model_name
     pipeline = mlflow_pipeline_credentials(tracking.home)

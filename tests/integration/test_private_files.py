@@ -5,14 +5,9 @@ written by a real ``laip serve``: ``test_api.py``; Superset's metadata: ``test_s
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from support.data import SAMPLE_DIR
-
-from laip.config import load_settings
+from laip.config import Settings
 
 STUDENT_LEVEL = ("warehouse", "serving", "mlflow", "reports", "secrets")
 
@@ -22,22 +17,10 @@ def shared_with_others(root: Path) -> list[str]:
     return [f"{oct(p.stat().st_mode & 0o777)} {p}" for p in [root, *root.rglob("*")] if p.stat().st_mode & 0o077]
 
 
-def test_laip_home_and_its_student_level_files_are_owner_only(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    env = {**os.environ, "LAIP_HOME": str(home), "LAIP_ML_PROFILE": "quick"}
-    env.pop("LAIP_DATA_DIR", None)
-    env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "laip", "run", str(SAMPLE_DIR)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        preexec_fn=lambda: os.umask(0o022),  # what a shell usually gives: the platform must not rely on it
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+def test_laip_home_and_its_student_level_files_are_owner_only(service_sample: Settings) -> None:
+    home = service_sample.home  # `laip run data/sample` under umask 022 (conftest), then the tests' services
     assert home.stat().st_mode & 0o777 == 0o700
     for sub in STUDENT_LEVEL:
         assert (home / sub).is_dir(), sub
         assert shared_with_others(home / sub) == [], sub
-    assert load_settings(home=home).serving_warehouse.stat().st_mode & 0o777 == 0o600
+    assert service_sample.serving_warehouse.stat().st_mode & 0o777 == 0o600
