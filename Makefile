@@ -80,13 +80,14 @@ setup-tools:
 # (tests/support/workers.py), and it prints its 30 slowest tests: where CI's time goes. The full-data tier (the real
 # OULAD in ../shared/data/oulad: load and build it, time travel over 28 exports; about 7 min) is `make test-full-data`.
 UNIT_TESTS := -m "not integration" -q -n 2
-INTEGRATION_TESTS := -m "integration and not full_data and not spark" -q -n 2 --dist loadgroup --no-loadscope-reorder \
+INTEGRATION_TESTS := -m "integration and not full_data" -q -n 2 --dist loadgroup --no-loadscope-reorder \
 	--durations=30
 test: setup setup-spark setup-tools
 	$(BIN)/pytest $(UNIT_TESTS)
 	$(BIN)/pytest $(INTEGRATION_TESTS)
 
-# The Spark tier (about 12 min: `laip run` on Spark, marts equal DuckDB's, the ML bridge, the leakage proof).
+# The Spark tier alone (in `make test` too; about 12 min: `laip run` on Spark, marts equal DuckDB's, the ML bridge,
+# the leakage proof).
 test-spark: setup setup-spark
 	$(BIN)/pytest -m spark -q --durations=5
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 PRIVATE_UMASK = 0o077  # files 0600, directories 0700
 
@@ -64,6 +70,37 @@ def staging_path(target: Path, purpose: str) -> Path:
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             leftover.unlink(missing_ok=True)
     return target.with_name(f"{target.name}.{purpose}-{os.getpid()}")
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+@contextmanager
+def new_duckdb_file(target: Path, purpose: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A new DuckDB database written through the yielded connection beside ``target`` (:func:`staging_path`), then,
+    when the block ends, checkpointed and swapped in over ``target`` (:func:`atomic_replace`; a write-ahead log the
+    old file's crashed writer left is removed first, never replayed onto the new one). On an error the new file is
+    removed and ``target`` stays as it was."""
+    import duckdb
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_path(target, purpose)
+    for leftover in (staging, _wal(staging)):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(staging))
+    try:
+        yield con
+        con.execute("checkpoint")
+    except BaseException:
+        con.close()
+        for leftover in (staging, _wal(staging)):
+            leftover.unlink(missing_ok=True)
+        raise
+    con.close()
+    _wal(target).unlink(missing_ok=True)
+    atomic_replace(staging, target)
 
 
 def _alive(pid: int) -> bool:

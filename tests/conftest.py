@@ -11,11 +11,12 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from support.data import FULL_DATA_DIR, SAMPLE_DIR
-from support.workers import distribute, worker_environment, worker_index
+from support.workers import GROUPS_FILE, GroupScheduling, distribute, worker_environment, worker_index
 
 from laip.config import Settings, load_settings
 from laip.ml.tracking import environment_kept
@@ -29,13 +30,32 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.update(worker_environment(index))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+@pytest.hookimpl(optionalhook=True)  # xdist's hooks: a run with -p no:xdist has none
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> GroupScheduling | None:
+    """``--dist loadgroup``: the groups of support.workers (the workers write them where ``groups_file`` says)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    return GroupScheduling(config, log, _groups_file(config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    node.workerinput[GROUPS_FILE] = str(_groups_file(node.config))  # type: ignore[attr-defined]
+
+
+def _groups_file(config: pytest.Config) -> Path:
+    if not hasattr(config, "_laip_groups_file"):
+        config._laip_groups_file = Path(tempfile.mkdtemp(prefix="laip-groups-")) / "groups.json"  # type: ignore[attr-defined]
+    return config._laip_groups_file  # type: ignore[attr-defined,no-any-return]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in Path(item.fspath).resolve().parents:
             item.add_marker(pytest.mark.integration)
-    if worker_index() is not None:
-        distribute(items)
+    groups_file = getattr(config, "workerinput", {}).get(GROUPS_FILE)
+    if groups_file:
+        distribute(items, Path(groups_file))
 
 
 @pytest.fixture(autouse=True)

@@ -19,11 +19,11 @@ from typing import Any
 
 import duckdb
 
-from laip.durable import atomic_replace, staging_path
+from laip.durable import new_duckdb_file
 from laip.ingest.acquire import FileDigest, digest_file, find_file
 from laip.ingest.report import FileInfo, Report, ValidationError, write_report
 from laip.ingest.rules import Checks
-from laip.ingest.schema import TABLES
+from laip.ingest.schema import BY_STEM, TABLES
 from laip.ingest.validate import validate
 
 log = logging.getLogger(__name__)
@@ -106,27 +106,13 @@ def load(
         now = {p.name: hashing[str(p)].result().sha256 for p in files.values()} | {"as_of_date": as_of}
         if recorded is not None and recorded == now:
             return LoadResult(warehouse, changed=False, seconds=time.perf_counter() - start)
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        staging = staging_path(warehouse, "loading")
-        for leftover in (staging, staging.with_name(staging.name + ".wal")):
-            leftover.unlink(missing_ok=True)
-        con = duckdb.connect(str(staging))
-        try:
+        with new_duckdb_file(warehouse, "loading") as con:  # readers see the old or the new warehouse, never a mix
             report = validate(data_dir, checks, contents=hashing, con=con)
             write_report(report, reports_dir)
             if not report.ok:
                 raise ValidationError(report)
             rows = _write_manifest(con, report, data_dir, source, as_of or None)
             carry_model_tables(con, warehouse)
-            con.execute("checkpoint")
-        except BaseException:
-            con.close()
-            staging.unlink(missing_ok=True)
-            raise
-        con.close()
-    # A write-ahead log left by a crashed writer of the old file must not be replayed onto the new one.
-    warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
-    atomic_replace(staging, warehouse)  # readers see the old or the new warehouse, never a mix
     for table, n in rows.items():
         log.info("loaded raw.%s: %s rows from %s", table, f"{n:,}", files[table].name)
     return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start)
@@ -164,13 +150,12 @@ def manifest_rows(files: list[FileInfo], data_dir: Path, source: str, as_of: str
     one load id and a timezone-aware load time for the whole load, the export's date (``as_of``, ISO) or None."""
     loaded_at = datetime.now(UTC).replace(microsecond=0)
     load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ")
-    tables = {spec.file_stem: spec.table for spec in TABLES}
     as_of_date = date.fromisoformat(as_of) if as_of else None
     return [
         (
             load_id,
             Path(f.path).name,
-            tables[f.stem],
+            BY_STEM[f.stem].table,
             source,
             str(data_dir),
             f.sha256,
@@ -191,8 +176,7 @@ def _write_manifest(
     columns = ", ".join(f"{name} {kind}" for name, kind in MANIFEST_COLUMNS)
     con.execute(f"create schema meta; create table {MANIFEST} ({columns})")
     con.executemany(
-        f"insert into {MANIFEST} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into {MANIFEST} values ({', '.join('?' * len(MANIFEST_COLUMNS))})",
         manifest_rows(report.files, data_dir, source, as_of),
     )
-    tables = {spec.file_stem: spec.table for spec in TABLES}
-    return {tables[f.stem]: f.rows or 0 for f in report.files}
+    return {BY_STEM[f.stem].table: f.rows or 0 for f in report.files}

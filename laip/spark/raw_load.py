@@ -23,7 +23,7 @@ from laip.ingest.report import FilesChangedDuringLoad, ValidationError, write_re
 from laip.ingest.rules import Checks
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
 from laip.ingest.validate import validate
-from laip.spark.session import spark_session
+from laip.spark.session import rename_into_place, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -127,8 +127,7 @@ def _swap(spark: SparkSession) -> None:
     creation time is when the load completed (what :mod:`laip.spark.serving_copy` compares a build's marts with).
     Every step can be repeated after a crash."""
     for table in _staged(spark):
-        spark.sql(f"drop table if exists {table}")
-        spark.sql(f"alter table {table}{STAGING_SUFFIX} rename to {table}")
+        rename_into_place(spark, f"{table}{STAGING_SUFFIX}", table)
     spark.sql(f"drop table if exists {MANIFEST}")
     spark.sql(f"create table {MANIFEST} using parquet as select * from {MANIFEST}{STAGING_SUFFIX}")
     spark.sql(f"drop table {MANIFEST}{STAGING_SUFFIX}")

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from laip.config import Settings
-from laip.durable import atomic_replace, staging_path
+from laip.durable import new_duckdb_file
 from laip.ingest.load import MANIFEST, ML_SCHEMA, carry_model_tables
 from laip.spark.raw_load import STAGING_SUFFIX as LOAD_STAGING_SUFFIX
-from laip.spark.session import spark_session
+from laip.spark.session import rename_into_place, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -51,16 +51,11 @@ def copy_serving_tables(
     record). Raises :class:`StaleBuild` when a mart is older than the Spark warehouse's load (it was loaded after the
     build), or while a load into it is unfinished."""
     warehouse = settings.warehouse
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_path(warehouse, "serving")
-    for leftover in (staging, staging.with_name(staging.name + ".wal")):
-        leftover.unlink(missing_ok=True)
     counts: dict[str, int] = {}
     with spark_session(settings, "laip-serving-copy") as spark:
         _check_no_unfinished_load(spark)
         _check_built_after_load(spark, marts)
-        con = duckdb.connect(str(staging))
-        try:
+        with new_duckdb_file(warehouse, "serving") as con:
             for table in [*COPIED_TABLES, *marts]:
                 frame = spark.table(table).toArrow()
                 con.execute(f"create schema if not exists {table.split('.')[0]}")
@@ -70,15 +65,6 @@ def copy_serving_tables(
                 counts[table] = frame.num_rows
             carry_model_tables(con, warehouse, (ML_SCHEMA,))
             before_swap(con)
-            con.execute("checkpoint")
-        except BaseException:
-            con.close()
-            for leftover in (staging, staging.with_name(staging.name + ".wal")):
-                leftover.unlink(missing_ok=True)
-            raise
-        con.close()
-    warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
-    atomic_replace(staging, warehouse)
     log.info("copied %d tables of the Spark build into %s", len(counts), warehouse)
     return counts
 
@@ -141,8 +127,7 @@ def write_ml_tables_back(spark: SparkSession, warehouse: Path) -> list[str]:
     for name, frame in frames.items():
         table = f"{ML_SCHEMA}.{name}"
         spark.createDataFrame(frame).write.format("parquet").mode("overwrite").saveAsTable(table + STAGING_SUFFIX)
-        spark.sql(f"drop table if exists {table}")
-        spark.sql(f"alter table {table}{STAGING_SUFFIX} rename to {table}")
+        rename_into_place(spark, table + STAGING_SUFFIX, table)
     for gone in {t.name for t in spark.catalog.listTables(ML_SCHEMA)} - set(names):
         spark.sql(f"drop table if exists {ML_SCHEMA}.{gone}")
     log.info("wrote %d ml tables back into the Spark warehouse", len(names))

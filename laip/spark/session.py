@@ -83,3 +83,10 @@ def _stop_jvm() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def rename_into_place(spark: SparkSession, staged: str, table: str) -> None:
+    """``table`` replaced by the staged table ``staged`` (dropped, then a metastore rename): repeatable after a crash
+    between the two, while ``staged`` exists."""
+    spark.sql(f"drop table if exists {table}")
+    spark.sql(f"alter table {staged} rename to {table}")

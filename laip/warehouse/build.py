@@ -131,6 +131,18 @@ def missing_models(warehouse: Path, manifest: Path) -> list[str]:
     return [f"{schema}.{name}" for schema, name in built_models(manifest) if (schema, name) not in present]
 
 
+def stale_build(settings: Settings, manifest: Path) -> str | None:
+    """Why the DuckDB warehouse no longer holds the build of ``manifest`` (models missing: a load replaced the file
+    after it), or None when it does."""
+    missing = missing_models(settings.warehouse, manifest)
+    if not missing:
+        return None
+    return (
+        f"{len(missing)} models of the dbt build are not in {settings.warehouse} (e.g. {', '.join(missing[:3])}); "
+        "it was replaced after the build (a load in between?): build it again"
+    )
+
+
 def record_build_status(warehouse: Path, result: BuildResult) -> None:
     """Append the build outcome to ``meta.build_status`` in the warehouse, with the load it was built on."""
     with duckdb.connect(str(warehouse)) as con:
@@ -191,10 +203,10 @@ def build(settings: Settings, *, select: str | None = None, full_refresh: bool =
         log.info(result.summary())
         return result
     manifest = settings.dbt_target_dir / "manifest.json"
-    missing = missing_models(settings.warehouse, manifest) if result.success and not select else []
-    if missing:  # the file was replaced while dbt ran: this build certifies nothing
+    stale = stale_build(settings, manifest) if result.success and not select else None
+    if stale:  # the file was replaced while dbt ran: this build certifies nothing
         result.success = False
-        result.failures.append(f"{len(missing)} models are not in the warehouse after the build, e.g. {missing[:3]}")
+        result.failures.append(stale)
     if not select:  # a partial build does not certify the warehouse for publishing
         record_build_status(settings.warehouse, result)
     log.info(result.summary())

@@ -44,7 +44,7 @@ def certify(settings: Settings, result: BuildResult, manifest: Path) -> None:
     """Record the full dbt build ``result`` (every model of ``manifest``) as what ``publish`` ships; raises
     :class:`NotCertified` when the warehouse no longer holds that build. On DuckDB a load in between replaced the file
     (its models are missing); on Spark the marts are older than the load, and the build is copied for the ML steps."""
-    from laip.warehouse.build import certify_spark_build, missing_models, record_build_status
+    from laip.warehouse.build import certify_spark_build, record_build_status, stale_build
 
     if is_spark(settings):
         from laip.spark.serving_copy import StaleBuild
@@ -54,12 +54,9 @@ def certify(settings: Settings, result: BuildResult, manifest: Path) -> None:
         except StaleBuild as exc:
             raise NotCertified(str(exc)) from exc
         return
-    missing = missing_models(settings.warehouse, manifest)
-    if missing:
-        raise NotCertified(
-            f"{len(missing)} models of the dbt build are not in {settings.warehouse} (e.g. {', '.join(missing[:3])}); "
-            "it was replaced after the build (a load in between?): build it again"
-        )
+    stale = stale_build(settings, manifest)
+    if stale:
+        raise NotCertified(stale)
     record_build_status(settings.warehouse, result)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from laip.durable import atomic_replace, staging_path
+from laip.durable import new_duckdb_file
 from laip.ingest.load import MANIFEST
 from laip.ingest.source_guard import SourceFamily, family_of_warehouse
 from laip.profile import is_production, redis_url
@@ -124,11 +124,8 @@ def publish(warehouse: Path, serving: Path, sample_dir: Path | None = None) -> P
     if not warehouse.is_file():
         raise PublishError(f"no warehouse at {warehouse}; run the pipeline first")
     family = family_of_warehouse(warehouse, sample_dir) if sample_dir else None
-    serving.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_path(serving, "publishing")
-    staging.unlink(missing_ok=True)
     tables: dict[str, int] = {}
-    with duckdb.connect(str(staging)) as con:
+    with new_duckdb_file(serving, "publishing") as con:
         snap = con.execute("select current_database()").fetchall()[0][0]
         con.execute(f"attach '{warehouse}' as wh (read_only)")
         con.execute("use wh")
@@ -145,8 +142,6 @@ def publish(warehouse: Path, serving: Path, sample_dir: Path | None = None) -> P
             tables[f"{schema}.{table}"] = con.execute(f'select count(*) from {schema}."{table}"').fetchall()[0][0]
         con.execute("detach wh")
         tables[PUBLICATION] = _record_publication(con, family)
-        con.execute("checkpoint")
-    atomic_replace(staging, serving)
     clear_chart_cache()
     return PublishResult(serving, time.perf_counter() - start, tables)
 

@@ -32,7 +32,7 @@ from laip.spark.session import spark_session
 from laip.warehouse.build import BuildResult, run_dbt
 from laip.warehouse.engine import NotCertified, certify
 
-pytestmark = [pytest.mark.integration, pytest.mark.spark]
+pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.xdist_group("spark")]  # support/workers.py
 
 MART = "mart_withdrawal_prediction_features"
 SPARK_ENV = {"LAIP_WAREHOUSE_ENGINE": "spark"}

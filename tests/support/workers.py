@@ -2,8 +2,11 @@
 
 * **Groups.** Every module runs whole on one worker, in its own order (module fixtures are built once, tests that
   build on the previous one still do). Modules that share an expensive session fixture (``SHARED_BUILDS``) form
-  one group, so the fixture is built once, not once per worker. The PostgreSQL/Redis pair of ``production`` is
-  cheap and may start on both workers.
+  one group, so the fixture is built once, not once per worker. The workers work the groups out as they collect
+  (they see the fixtures) and hand them to the controller's :class:`GroupScheduling` in a file: pytest 9's node
+  ids no longer take the ``@group`` suffix xdist's own ``loadgroup`` relies on. The PostgreSQL/Redis pair of
+  ``production`` is cheap and may start on both workers; a long module can mark itself ``xdist_group(<name>)`` to
+  run apart and build what it shares again (the Spark tier: ``built_sample``, about 90 s, beside its 10 minutes).
 * **Order.** Groups go out heaviest first (``EXPECTED_SECONDS``, from CI's ``--durations`` profile; a stale figure
   costs balance, never correctness), so the long ones do not end up last on one worker.
 * **Isolation.** Each worker but the first gets its own fixed ports (the platform's services, Airflow's log
@@ -13,11 +16,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 SHARED_BUILDS = ("built_sample", "service_sample", "live_term")
 
@@ -28,6 +34,7 @@ EXPECTED_SECONDS = {
     "test_production_profile": 1000,
     "test_weekly_dag": 800,
     "test_dag_run": 500,
+    "spark": 700,
     "test_incremental_facts": 180,
 }
 
@@ -58,12 +65,24 @@ def worker_environment(index: int) -> dict[str, str]:
     return env
 
 
+GROUPS_FILE = "laip_groups_file"  # the key in each worker's workerinput
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
 def group_modules(items: list[pytest.Item]) -> dict[str, str]:
-    """Module path -> group: modules linked by a shared build are one group, named after the first build it uses;
+    """Module (node id) -> group: modules linked by a shared build are one group, named after the first build it uses;
     any other module is a group of its own, named after the module."""
     uses: dict[str, set[str]] = {}
+    own: dict[str, str] = {}  # a module's own ``xdist_group`` mark: its group, even if it shares a build
     for item in items:
-        uses.setdefault(str(item.path), set()).update(f for f in SHARED_BUILDS if f in item.fixturenames)
+        uses.setdefault(_module(item), set()).update(f for f in SHARED_BUILDS if f in item.fixturenames)
+        if (mark := item.get_closest_marker("xdist_group")) is not None:
+            own[_module(item)] = str(mark.args[0])
+    for module in own:
+        uses[module] = set()
     parent = {m: m for m in uses}
 
     def root(m: str) -> str:
@@ -79,14 +98,33 @@ def group_modules(items: list[pytest.Item]) -> dict[str, str]:
     for m, used in uses.items():
         builds.setdefault(root(m), []).extend(used)
     names = {r: next((b for b in SHARED_BUILDS if b in found), Path(r).stem) for r, found in builds.items()}
-    return {m: names[root(m)] for m in uses}
+    return {m: own.get(m) or names[root(m)] for m in uses}
 
 
-def distribute(items: list[pytest.Item]) -> None:
-    """Mark each item with its module's group and order the groups heaviest first (modules keep their order)."""
+def distribute(items: list[pytest.Item], groups_file: Path) -> None:
+    """On a worker: order the groups heaviest first (modules keep their order) and write each module's group to
+    ``groups_file`` for the controller's scheduler."""
     groups = group_modules(items)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[str(item.path)]))
     order = sorted(dict.fromkeys(groups.values()), key=lambda g: -EXPECTED_SECONDS.get(g, 60))
     rank = {g: i for i, g in enumerate(order)}
-    items.sort(key=lambda item: rank[groups[str(item.path)]])  # stable: collection order within a group
+    items.sort(key=lambda item: rank[groups[_module(item)]])  # stable: collection order within a group
+    tmp = groups_file.with_name(f"{groups_file.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(groups))
+    os.replace(tmp, groups_file)  # both workers write the same mapping
+
+
+class GroupScheduling(LoadScopeScheduling):
+    """xdist's ``loadscope`` with the workers' groups as scopes: a group goes whole to one worker, the groups in
+    the order the workers collected them (heaviest first, with ``--no-loadscope-reorder``)."""
+
+    def __init__(self, config: pytest.Config, log: Any = None, groups_file: Path | None = None) -> None:
+        super().__init__(config, log)
+        self.groups_file = groups_file
+        self._groups: dict[str, str] | None = None
+
+    def _split_scope(self, nodeid: str) -> str:
+        if self._groups is None:  # read once, when the workers' collections are in (schedule time)
+            ok = self.groups_file is not None and self.groups_file.is_file()
+            self._groups = json.loads(self.groups_file.read_text()) if ok and self.groups_file else {}
+        module = nodeid.split("::", 1)[0]
+        return self._groups.get(module, module)
