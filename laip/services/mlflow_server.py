@@ -88,6 +88,9 @@ def server_command(
     uri = backend_store_uri(settings, backend_uri)
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    # no MLflow server jobs here (GenAI trace roll-ups, prompt optimisation): without this each server starts a job
+    # runner and a handful of Huey consumers that poll for ever
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     if not auth:
         return [mlflow, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port), "--workers", "1"], env
     user, password = mlflow_pipeline_credentials(settings.home)

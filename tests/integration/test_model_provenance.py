@@ -3,15 +3,18 @@ champion is refused (its code never runs), the API keeps serving the old champio
 
 from __future__ import annotations
 
+import os
 import pathlib
 import pickle
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.api_server import Server, auth, request
 
 from laip.config import Settings, load_settings
+from laip.durable import PRIVATE_UMASK
 from laip.ml.config import load_ml_config
 from laip.ml.provenance import SIGNATURE_TAG, UntrustedModel
 from laip.ml.registry import get_champion
@@ -30,13 +33,19 @@ class _RunsCode:
 
 
 @pytest.fixture(scope="module")
-def home(service_sample: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A copy of the sample's registry, snapshot and secrets (artifacts are read from the original location)."""
+def home(service_sample: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A copy of the sample's registry, snapshot and secrets (artifacts are read from the original location, and
+    the runs this module logs in-process write theirs there: owner-only, as the platform's processes would, so that
+    test_private_files still finds that home closed)."""
     home = tmp_path_factory.mktemp("provenance") / "home"
     for sub in ("mlflow", "serving", "secrets"):
         ignore = shutil.ignore_patterns("artifacts") if sub == "mlflow" else None
         shutil.copytree(service_sample.home / sub, home / sub, ignore=ignore)
-    return load_settings(home=home)
+    umask = os.umask(PRIVATE_UMASK)
+    try:
+        yield load_settings(home=home)
+    finally:
+        os.umask(umask)
 
 
 def _client(settings: Settings):

@@ -49,3 +49,13 @@ def test_stale_pid_file_is_not_killed(settings: Settings) -> None:
         assert other.poll() is None and not (run / "ghost.json").exists()
     finally:
         other.kill()
+
+
+def test_the_mlflow_server_starts_no_job_runner(settings: Settings) -> None:
+    """The platform runs no MLflow server jobs: each server would otherwise keep a job runner and its Huey consumers
+    polling (unless ops turn them on in the environment)."""
+    from laip.services.mlflow_server import server_command
+
+    for auth in (False, True):
+        _, env = server_command(settings, "127.0.0.1", free_port(), auth=auth)
+        assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
