@@ -49,6 +49,11 @@ def _groups_file(config: pytest.Config) -> Path:
     return config._laip_groups_file  # type: ignore[attr-defined,no-any-return]
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if hasattr(config, "_laip_groups_file"):
+        shutil.rmtree(config._laip_groups_file.parent, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in Path(item.fspath).resolve().parents:

@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+from laip.durable import atomic_write_text
+
 SHARED_BUILDS = ("built_sample", "service_sample", "live_term")
 
 # seconds per group on CI (setup + calls), rounded; groups not listed count as one minute
@@ -108,9 +110,7 @@ def distribute(items: list[pytest.Item], groups_file: Path) -> None:
     order = sorted(dict.fromkeys(groups.values()), key=lambda g: -EXPECTED_SECONDS.get(g, 60))
     rank = {g: i for i, g in enumerate(order)}
     items.sort(key=lambda item: rank[groups[_module(item)]])  # stable: collection order within a group
-    tmp = groups_file.with_name(f"{groups_file.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(groups))
-    os.replace(tmp, groups_file)  # both workers write the same mapping
+    atomic_write_text(groups_file, json.dumps(groups))  # both workers write the same mapping
 
 
 class GroupScheduling(LoadScopeScheduling):
@@ -124,7 +124,7 @@ class GroupScheduling(LoadScopeScheduling):
 
     def _split_scope(self, nodeid: str) -> str:
         if self._groups is None:  # read once, when the workers' collections are in (schedule time)
-            ok = self.groups_file is not None and self.groups_file.is_file()
-            self._groups = json.loads(self.groups_file.read_text()) if ok and self.groups_file else {}
+            path = self.groups_file
+            self._groups = json.loads(path.read_text()) if path is not None and path.is_file() else {}
         module = nodeid.split("::", 1)[0]
         return self._groups.get(module, module)
