@@ -1,7 +1,8 @@
 """Refuse a load that would quietly replace the data this ``LAIP_HOME`` was loaded with by another kind of data.
 
-A run's data is compared with the last load's (``meta.load_manifest`` and ``raw.courses`` of the warehouse) by
-family: **the bundled sample** (its files, byte for byte) or **real data**, and the module-presentations it covers.
+A run's data is compared with the last load's (``meta.load_manifest`` and ``raw.courses`` of the warehouse, on either
+engine) by family: **the bundled sample** (its files, byte for byte) or **real data**, and the module-presentations it
+covers.
 New rows, new files of the same data and new presentations are updates and pass; a switch between the sample and
 real data, or data that lacks presentations the last load had, is a *change of source* and fails with one line
 saying what changed, unless the run confirms it (``--confirm-source-change``, DAG param ``confirm_source_change``).
@@ -21,6 +22,7 @@ from laip.ingest.acquire import digest_file, find_file
 from laip.ingest.schema import TABLES
 
 COURSES_STEM = "courses"
+COURSES = "raw.courses"  # the presentations of the last load
 CONFIRM_HINT = "if this is intended, run again with --confirm-source-change (DAG param confirm_source_change=true)"
 
 
@@ -81,13 +83,22 @@ def family_of_dir(data_dir: Path, sample_dir: Path) -> SourceFamily:
 
 
 def family_of_warehouse(warehouse: Path, sample_dir: Path) -> SourceFamily | None:
-    """The family of the warehouse's last load, or None when nothing was ever loaded into it."""
+    """The family of the DuckDB warehouse's last load, or None when nothing was ever loaded into it."""
     if not warehouse.is_file():
         return None
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            manifest = con.execute("select file_name, sha256, source, source_dir from meta.load_manifest").fetchall()
-            presentations = con.execute("select code_module || ' ' || code_presentation from raw.courses").fetchall()
+            return family_of_load(con, sample_dir)
+    except duckdb.Error:
+        return None
+
+
+def family_of_load(con: duckdb.DuckDBPyConnection, sample_dir: Path) -> SourceFamily | None:
+    """The family of the load whose ``meta.load_manifest`` and ``raw.courses`` ``con`` reads, or None when nothing
+    was loaded (on Spark: views over its Parquet files, :func:`laip.warehouse.engine.last_load`)."""
+    try:
+        manifest = con.execute("select file_name, sha256, source, source_dir from meta.load_manifest").fetchall()
+        presentations = con.execute(f"select code_module || ' ' || code_presentation from {COURSES}").fetchall()
     except duckdb.Error:
         return None
     if not manifest:

@@ -71,9 +71,10 @@ def data_source(
     fewer module-presentations: :mod:`laip.ingest.source_guard`) fails unless ``confirm_change`` (``warn_only``: only
     logged, for ``laip validate``)."""
     from laip.ingest.acquire import DataDirError, resolve_data_dir
-    from laip.ingest.source_guard import SourceChanged, check_source, family_of_warehouse
+    from laip.ingest.source_guard import SourceChanged, check_source
+    from laip.warehouse.engine import last_load_family
 
-    before = family_of_warehouse(settings.warehouse, settings.sample_dir)  # None: nothing loaded here yet
+    before = last_load_family(settings)  # None: nothing loaded here yet
     try:
         source = resolve_data_dir(
             settings, Path(data_dir) if data_dir else None, allow_sample=allow_sample and before is None

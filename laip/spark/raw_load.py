@@ -23,7 +23,7 @@ from laip.ingest.report import FilesChangedDuringLoad, ValidationError, write_re
 from laip.ingest.rules import Checks
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
 from laip.ingest.validate import validate
-from laip.spark.session import rename_into_place, spark_session
+from laip.spark.session import quoted, rename_into_place, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -84,12 +84,12 @@ def load_spark(
         if not force and recorded_manifest(spark) == validated | {"as_of_date": as_of}:
             return LoadResult(settings.spark_dir, changed=False, seconds=time.perf_counter() - start)
         for schema in ("raw", "meta"):
-            spark.sql(f"create database if not exists {schema}")
+            spark.sql(f"create database if not exists {quoted(schema)}")
         rows = {f.stem: f.rows or 0 for f in report.files}
         by_table = {spec.table: spec for spec in TABLES}
         try:
             for table, path in files.items():
-                staged = f"raw.{table}{STAGING_SUFFIX}"
+                staged = quoted(f"raw.{table}{STAGING_SUFFIX}")
                 read_typed(spark, by_table[table], path).write.format("parquet").mode("overwrite").saveAsTable(staged)
                 if (n := spark.table(staged).count()) != rows[by_table[table].file_stem]:
                     raise FilesChangedDuringLoad(
@@ -123,14 +123,11 @@ def finish_interrupted_load(spark: SparkSession) -> None:
 
 
 def _swap(spark: SparkSession) -> None:
-    """Each staged raw table renamed into place, then the manifest created from its staged copy: the manifest's
-    creation time is when the load completed (what :mod:`laip.spark.serving_copy` compares a build's marts with).
-    Every step can be repeated after a crash."""
+    """Each staged raw table renamed into place, the manifest last (its load id is what a build's marts record, and
+    what :mod:`laip.spark.serving_copy` compares them with). Every step can be repeated after a crash."""
     for table in _staged(spark):
         rename_into_place(spark, f"{table}{STAGING_SUFFIX}", table)
-    spark.sql(f"drop table if exists {MANIFEST}")
-    spark.sql(f"create table {MANIFEST} using parquet as select * from {MANIFEST}{STAGING_SUFFIX}")
-    spark.sql(f"drop table {MANIFEST}{STAGING_SUFFIX}")
+    rename_into_place(spark, f"{MANIFEST}{STAGING_SUFFIX}", MANIFEST)
 
 
 def _staged(spark: SparkSession) -> list[str]:
@@ -143,6 +140,6 @@ def _staged(spark: SparkSession) -> list[str]:
 
 def _drop_staging(spark: SparkSession) -> None:
     for table in _staged(spark):
-        spark.sql(f"drop table if exists {table}{STAGING_SUFFIX}")
+        spark.sql(f"drop table if exists {quoted(table + STAGING_SUFFIX)}")
     if spark.catalog.databaseExists("meta"):
-        spark.sql(f"drop table if exists {MANIFEST}{STAGING_SUFFIX}")
+        spark.sql(f"drop table if exists {quoted(MANIFEST + STAGING_SUFFIX)}")

@@ -8,7 +8,8 @@ read: the build's ``marts`` models (the feature mart is one row per attempt and 
 ``raw.courses`` (the data's family, checked by the next load: :mod:`laip.ingest.source_guard`) and
 ``intermediate.int_student_attempts_joined`` (earlier attempts, :mod:`laip.ml.features`). It writes them into a new
 DuckDB file with the current file's ``ml`` schema carried over and the build's record added (``before_swap``), then
-swaps that file in atomically, as a load does on DuckDB: the steps after it never see half a copy.
+swaps that file in atomically, as a load does on DuckDB: the steps after it never see half a copy. It copies only marts
+that record the Spark warehouse's current load as the one they were built on (:data:`LOAD_ID_PROPERTY`).
 
 After publish, :func:`write_ml_tables_back` writes the ``ml`` schema into the Spark warehouse (Parquet tables
 ``ml.<table>``, each staged and renamed into place), so that the lakehouse holds the risk scores beside the marts.
@@ -19,15 +20,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from laip.config import Settings
 from laip.durable import new_duckdb_file
 from laip.ingest.load import MANIFEST, ML_SCHEMA, carry_model_tables
+from laip.ingest.source_guard import COURSES
 from laip.spark.raw_load import STAGING_SUFFIX as LOAD_STAGING_SUFFIX
-from laip.spark.session import rename_into_place, spark_session
+from laip.spark.session import quoted, rename_into_place, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -35,8 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MARTS = "marts"  # the schema of the models the ML steps and publish read
-COPIED_TABLES = (MANIFEST, "raw.courses", "intermediate.int_student_attempts_joined")
+COPIED_TABLES = (MANIFEST, COURSES, "intermediate.int_student_attempts_joined")
 STAGING_SUFFIX = "__writing"
+LOAD_ID_PROPERTY = "laip.load_id"  # a table property of marts: the load built on (dbt/macros/build_load_id.sql)
 
 
 class StaleBuild(RuntimeError):
@@ -48,19 +51,20 @@ def copy_serving_tables(
 ) -> dict[str, int]:
     """Copy the Spark build's tables the ML steps read (``marts``: the build's ``marts.<model>``) into a new DuckDB
     working warehouse and swap it in; rows per table. ``before_swap`` writes into the new file last (the build's
-    record). Raises :class:`StaleBuild` when a mart is older than the Spark warehouse's load (it was loaded after the
-    build), or while a load into it is unfinished."""
+    record). Raises :class:`StaleBuild` when a mart was built on another load than the Spark warehouse's (it was
+    loaded after the build), or while a load into it is unfinished."""
     warehouse = settings.warehouse
     counts: dict[str, int] = {}
     with spark_session(settings, "laip-serving-copy") as spark:
         _check_no_unfinished_load(spark)
-        _check_built_after_load(spark, marts)
+        _check_built_on_current_load(spark, marts)
         with new_duckdb_file(warehouse, "serving") as con:
             for table in [*COPIED_TABLES, *marts]:
-                frame = spark.table(table).toArrow()
-                con.execute(f"create schema if not exists {table.split('.')[0]}")
+                frame = spark.table(quoted(table)).toArrow()
+                schema, name = (quoted(part, quote='"') for part in table.split("."))
+                con.execute(f"create schema if not exists {schema}")
                 con.register("spark_frame", frame)
-                con.execute(f"create table {table} as select * from spark_frame")
+                con.execute(f"create table {schema}.{name} as select * from spark_frame")
                 con.unregister("spark_frame")
                 counts[table] = frame.num_rows
             carry_model_tables(con, warehouse, (ML_SCHEMA,))
@@ -76,23 +80,31 @@ def _check_no_unfinished_load(spark: SparkSession) -> None:
         raise StaleBuild("a load into the Spark warehouse was interrupted: run `laip load` again, then `laip build`")
 
 
-def _check_built_after_load(spark: SparkSession, marts: list[str]) -> None:
-    """Every mart was created after the Spark warehouse's load completed (the metastore's creation times: dbt
-    re-creates a table model on each build, and the load creates the manifest last)."""
+def _check_built_on_current_load(spark: SparkSession, marts: list[str]) -> None:
+    """Every mart records the Spark warehouse's current load as the load it was built on (:data:`LOAD_ID_PROPERTY`,
+    set by the marts' post-hook, dbt/macros/build_load_id.sql)."""
     if not marts:
         raise StaleBuild("the dbt build has no marts: run `laip build`")
-    loaded = created_seconds(spark, MANIFEST)
+    current = current_load_id(spark)
     for table in marts:
-        if not spark.catalog.tableExists(table) or created_seconds(spark, table) < loaded:
-            raise StaleBuild(f"{table} was built before the Spark warehouse's last load: build it again")
+        built_on = built_on_load(spark, table) if spark.catalog.tableExists(table) else None
+        if built_on != current:
+            raise StaleBuild(
+                f"{table} was built on load {built_on}, the Spark warehouse holds load {current}: build it again"
+            )
 
 
-def created_seconds(spark: SparkSession, table: str) -> int:
-    """When ``schema.table`` was created, in seconds since the epoch (the session catalog's table metadata)."""
-    jvm: Any = spark._jvm
-    schema, name = table.split(".")
-    ident = jvm.org.apache.spark.sql.catalyst.TableIdentifier(name, jvm.scala.Some(schema))
-    return int(spark._jsparkSession.sessionState().catalog().getTableMetadata(ident).createTime()) // 1000
+def current_load_id(spark: SparkSession) -> str | None:
+    """The load id of the Spark warehouse's last completed load (None before the first)."""
+    if not spark.catalog.tableExists(MANIFEST):
+        return None
+    return spark.table(MANIFEST).agg({"load_id": "max"}).collect()[0][0]
+
+
+def built_on_load(spark: SparkSession, table: str) -> str | None:
+    """The load id ``table`` records as the one it was built on (None when it records none)."""
+    properties = {row["key"]: row["value"] for row in spark.sql(f"show tblproperties {quoted(table)}").collect()}
+    return properties.get(LOAD_ID_PROPERTY)
 
 
 def check_same_load(spark: SparkSession, warehouse: Path) -> str:
@@ -101,7 +113,7 @@ def check_same_load(spark: SparkSession, warehouse: Path) -> str:
     _check_no_unfinished_load(spark)
     if not warehouse.is_file():
         raise StaleBuild(f"no copy of a Spark build at {warehouse}: run `laip build`")
-    spark_load = spark.table(MANIFEST).agg({"load_id": "max"}).collect()[0][0]
+    spark_load = current_load_id(spark)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         copied = con.execute(f"select max(load_id) from {MANIFEST}").fetchall()[0][0]
     if spark_load != copied:
@@ -123,12 +135,13 @@ def write_ml_tables_back(spark: SparkSession, warehouse: Path) -> list[str]:
             ).fetchall()
         ]
         frames = {name: con.table(f'{ML_SCHEMA}."{name}"').to_arrow_table() for name in names}
-    spark.sql(f"create database if not exists {ML_SCHEMA}")
+    spark.sql(f"create database if not exists {quoted(ML_SCHEMA)}")
     for name, frame in frames.items():
         table = f"{ML_SCHEMA}.{name}"
-        spark.createDataFrame(frame).write.format("parquet").mode("overwrite").saveAsTable(table + STAGING_SUFFIX)
+        staged = quoted(table + STAGING_SUFFIX)
+        spark.createDataFrame(frame).write.format("parquet").mode("overwrite").saveAsTable(staged)
         rename_into_place(spark, table + STAGING_SUFFIX, table)
     for gone in {t.name for t in spark.catalog.listTables(ML_SCHEMA)} - set(names):
-        spark.sql(f"drop table if exists {ML_SCHEMA}.{gone}")
+        spark.sql(f"drop table if exists {quoted(f'{ML_SCHEMA}.{gone}')}")
     log.info("wrote %d ml tables back into the Spark warehouse", len(names))
     return names

@@ -13,6 +13,7 @@ import os
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -41,6 +42,13 @@ def spark_conf(settings: Settings, env: Mapping[str, str] | None = None) -> dict
 
     jinja = jinja2.Environment(undefined=jinja2.StrictUndefined)
     return {str(k): jinja.from_string(str(v)).render(env_var=env_var) for k, v in params.items()}
+
+
+def table_dir(settings: Settings, table: str) -> Path:
+    """Where the Parquet files of the managed table ``schema.table`` are (Spark's layout:
+    ``<spark.sql.warehouse.dir>/<schema>.db/<table>``), for a read without a JVM."""
+    schema, name = table.split(".")
+    return Path(spark_conf(settings)["spark.sql.warehouse.dir"]) / f"{schema}.db" / name
 
 
 @contextmanager
@@ -85,8 +93,13 @@ def _stop_jvm() -> None:
                 proc.wait()
 
 
+def quoted(table: str, quote: str = "`") -> str:
+    """``schema.table`` as a quoted identifier: Spark SQL's backticks, or DuckDB's double quotes (``quote='"'``)."""
+    return ".".join(quote + part.replace(quote, quote * 2) + quote for part in table.split("."))
+
+
 def rename_into_place(spark: SparkSession, staged: str, table: str) -> None:
     """``table`` replaced by the staged table ``staged`` (dropped, then a metastore rename): repeatable after a crash
     between the two, while ``staged`` exists."""
-    spark.sql(f"drop table if exists {table}")
-    spark.sql(f"alter table {staged} rename to {table}")
+    spark.sql(f"drop table if exists {quoted(table)}")
+    spark.sql(f"alter table {quoted(staged)} rename to {quoted(table)}")

@@ -173,7 +173,8 @@ def write_build_status(con: duckdb.DuckDBPyConnection, result: BuildResult) -> N
 def certify_spark_build(settings: Settings, result: BuildResult, manifest: Path) -> None:
     """After a full Spark build: the ML steps' copy of it (:mod:`laip.spark.serving_copy`) with the build's record
     (``meta.build_status``, what ``publish`` checks). A failed build is recorded in the current copy, so that publish
-    refuses. Raises :class:`~laip.spark.serving_copy.StaleBuild` for marts older than the Spark warehouse's load."""
+    refuses. Raises :class:`~laip.spark.serving_copy.StaleBuild` for marts built on another load than the
+    Spark warehouse's."""
     from laip.spark.serving_copy import MARTS, copy_serving_tables
 
     if result.success:

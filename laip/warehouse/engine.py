@@ -5,12 +5,17 @@ The steps that depend on the engine ask here, so that the rest of the platform n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from laip.config import Settings
-from laip.ingest.load import LoadResult, load
+from laip.ingest.load import MANIFEST, LoadResult, load
 from laip.ingest.rules import Checks
+from laip.ingest.source_guard import COURSES, SourceFamily, family_of_load
 
 if TYPE_CHECKING:  # laip.warehouse.build asks this module for the engine: it is imported where used
     from laip.warehouse.build import BuildResult
@@ -30,6 +35,37 @@ def location(settings: Settings) -> str:
     return f"the Spark warehouse {settings.spark_dir}" if is_spark(settings) else str(settings.warehouse)
 
 
+@contextmanager
+def last_load(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only DuckDB connection in which ``meta.load_manifest`` and ``raw.courses`` are the engine's last load
+    (what the source guard and ``laip info`` read), or None when nothing was loaded. On DuckDB the warehouse file; on
+    Spark views over its Parquet files, read without a JVM (not the ML steps' copy, which holds the last build's)."""
+    if not is_spark(settings):
+        if not settings.warehouse.is_file():
+            yield None
+            return
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            yield con
+        return
+    from laip.spark.session import table_dir
+
+    tables = {table: table_dir(settings, table) for table in (MANIFEST, COURSES)}
+    if not all(d.is_dir() for d in tables.values()):
+        yield None
+        return
+    with duckdb.connect() as con:
+        for table, files in tables.items():
+            con.execute(f"create schema if not exists {table.split('.')[0]}")
+            con.execute(f"create view {table} as select * from read_parquet('{files}/*.parquet')")
+        yield con
+
+
+def last_load_family(settings: Settings) -> SourceFamily | None:
+    """The family of the engine's last load (:mod:`laip.ingest.source_guard`), or None when nothing was loaded."""
+    with last_load(settings) as con:
+        return family_of_load(con, settings.sample_dir) if con is not None else None
+
+
 def load_raw_files(settings: Settings, data_dir: Path, *, source: str, force: bool, checks: Checks) -> LoadResult:
     """Validate ``data_dir`` and load it into the engine's ``raw`` tables with the load manifest, atomically
     (:mod:`laip.ingest.load`, :mod:`laip.spark.raw_load`)."""
@@ -43,7 +79,8 @@ def load_raw_files(settings: Settings, data_dir: Path, *, source: str, force: bo
 def certify(settings: Settings, result: BuildResult, manifest: Path) -> None:
     """Record the full dbt build ``result`` (every model of ``manifest``) as what ``publish`` ships; raises
     :class:`NotCertified` when the warehouse no longer holds that build. On DuckDB a load in between replaced the file
-    (its models are missing); on Spark the marts are older than the load, and the build is copied for the ML steps."""
+    (its models are missing); on Spark the marts were built on another load. On Spark the build is copied for the ML
+    steps."""
     from laip.warehouse.build import certify_spark_build, record_build_status, stale_build
 
     if is_spark(settings):

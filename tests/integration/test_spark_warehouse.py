@@ -19,6 +19,7 @@ import math
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -30,7 +31,8 @@ from laip.config import Settings, load_settings
 from laip.spark.raw_load import finish_interrupted_load
 from laip.spark.session import spark_session
 from laip.warehouse.build import BuildResult, run_dbt
-from laip.warehouse.engine import NotCertified, certify
+from laip.warehouse.engine import NotCertified, certify, last_load_family
+from laip.warehouse.status import status
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.xdist_group("spark")]  # support/workers.py
 
@@ -82,6 +84,14 @@ def _same(a: object, b: object) -> bool:
     return a == b or (isinstance(a, float) and isinstance(b, float) and math.isclose(a, b, rel_tol=0, abs_tol=1e-9))
 
 
+def _instant(value: object) -> object:
+    """A timestamp as its UTC instant, without a zone: Spark writes instants (session zone UTC) that DuckDB reads
+    back without a zone, while the published tables hold ``timestamptz`` values."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 def test_every_mart_equals_duckdbs_column_by_column(spark_run: Settings, built_sample: Settings) -> None:
     """Same columns, types and rows as the DuckDB build of the same files (doubles within 1e-9)."""
     with duckdb.connect(str(built_sample.warehouse), read_only=True) as duck:
@@ -114,20 +124,19 @@ def test_the_ml_steps_score_the_spark_build_and_write_their_tables_back(spark_ru
         assert {"ml_withdrawal_predictions", "ml_withdrawal_risk_history"} <= set(ml), ml
         scored = served.execute("select count(*) from ml.ml_withdrawal_predictions").fetchall()[0][0]
         assert scored > 100
-        for name in ml:  # the same columns and rows (Spark's timestamp is an instant, read back without a zone)
+        for name in ml:  # the same columns and rows, timestamps as the same UTC instants
             cols, expected = _rows(served, f"ml.{name}")
             spark_cols, got = _rows(served, parquet(spark_run, "ml", name))
             assert [c for c, _ in spark_cols] == [c for c, _ in cols], f"ml.{name}: columns differ"
             assert len(got) == len(expected), f"ml.{name}: {len(got)} rows in Spark, {len(expected)} published"
-            values = [i for i, (_, kind) in enumerate(cols) if not kind.startswith("TIMESTAMP")]
-            assert [[r[i] for i in values] for r in got] == [[r[i] for i in values] for r in expected], name
+            assert [list(map(_instant, r)) for r in got] == [list(map(_instant, r)) for r in expected], name
     with duckdb.connect() as duck:
         spark_manifest = duck.execute(f"select distinct load_id from {parquet(spark_run, 'meta', 'load_manifest')}")
         assert spark_manifest.fetchall() == loads
 
 
 def test_after_a_new_load_neither_certify_nor_publish_ships_the_older_build(spark_run: Settings) -> None:
-    """A load between the build and certify or publish: the marts are older than the load, so certify refuses them, and
+    """A load between the build and certify or publish: the marts record the older load, so certify refuses them, and
     publish refuses the ML steps' copy of the older load. A load cut short in its swap is refused too, and the next
     load's start finishes it. The published snapshot stays as it was."""
     before = spark_run.serving_warehouse.read_bytes()
@@ -137,8 +146,17 @@ def test_after_a_new_load_neither_certify_nor_publish_ships_the_older_build(spar
         [str(Path(sys.executable).with_name("laip")), "publish"], env=env, capture_output=True, text=True, check=False
     )
     assert proc.returncode != 0 and "run `laip build`" in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    # `laip info` and the source guard see the Spark warehouse's new load, not the ML steps' copy of the older one
+    with duckdb.connect() as duck:
+        manifest_files = parquet(spark_run, "meta", "load_manifest")
+        spark_load = duck.execute(f"select max(load_id) from {manifest_files}").fetchall()[0][0]
+    with duckdb.connect(str(spark_run.warehouse), read_only=True) as copy:
+        assert copy.execute("select max(load_id) from meta.load_manifest").fetchall()[0][0] != spark_load
+    last = status(spark_run)["last_load"]
+    family = last_load_family(spark_run)
+    assert last is not None and last["load_id"] == spark_load and family is not None and family.is_sample
     manifest = spark_run.dbt_target_dir / "manifest.json"  # the build's
-    with pytest.raises(NotCertified, match="built before the Spark warehouse's last load"):
+    with pytest.raises(NotCertified, match=r"built on load .+, the Spark warehouse holds load"):
         certify(spark_run, BuildResult(True, "test", 0.0), manifest)
     # a load cut short in its swap (its manifest staged): nothing is certified until the next load finishes it
     with spark_session(spark_run, "laip-test-interrupt") as spark:

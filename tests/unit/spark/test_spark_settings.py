@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from laip.config import ConfigError, load_settings
-from laip.spark.session import spark_conf
+from laip.spark.session import quoted, spark_conf
 from laip.warehouse.build import dbt_env
 
 
@@ -38,3 +38,10 @@ def test_the_platforms_spark_session_is_dbts(tmp_path: Path, monkeypatch: pytest
     assert f"databaseName={tmp_path}/spark/metastore_db" in conf["spark.hadoop.javax.jdo.option.ConnectionURL"]
     monkeypatch.setenv("LAIP_SPARK_MASTER", "local[4]")
     assert spark_conf(load_settings(home=tmp_path))["spark.master"] == "local[4]"
+
+
+def test_table_names_are_quoted_for_either_engine() -> None:
+    """Names from the catalogs reach SQL quoted: Spark's backticks, DuckDB's double quotes, a quote inside doubled."""
+    assert quoted("ml.ml_withdrawal_predictions") == "`ml`.`ml_withdrawal_predictions`"
+    assert quoted("ml.odd`name") == "`ml`.`odd``name`"
+    assert quoted('raw.cour"ses', quote='"') == '"raw"."cour""ses"'
