@@ -13,16 +13,30 @@ checkpoints as (
 
 ),
 
+-- each student's clicks per day first (one row per active day), so that the join with the checkpoints multiplies
+-- days, not the log's rows per page
+clicks_per_day as (
+
+    select
+        student_module_id,
+        click_day,
+        sum(clicks) as clicks
+    from {{ ref('stg_oulad__student_vle') }}
+    where click_day <= (select max(checkpoints.prediction_day) as last_day from checkpoints)
+    group by student_module_id, click_day
+
+),
+
 clicks as (
 
     select
-        vle.student_module_id,
+        clicks_per_day.student_module_id,
         checkpoints.prediction_day,
-        sum(vle.clicks) as clicks_total,
-        count(distinct vle.click_day) as active_days
-    from {{ ref('stg_oulad__student_vle') }} as vle
-    inner join checkpoints on vle.click_day <= checkpoints.prediction_day
-    group by vle.student_module_id, checkpoints.prediction_day
+        sum(clicks_per_day.clicks) as clicks_total,
+        count(*) as active_days
+    from clicks_per_day
+    inner join checkpoints on clicks_per_day.click_day <= checkpoints.prediction_day
+    group by clicks_per_day.student_module_id, checkpoints.prediction_day
 
 ),
 
