@@ -115,7 +115,7 @@ def family_of_load(con: duckdb.DuckDBPyConnection, sample_dir: Path) -> SourceFa
 
 
 def check_source(before: SourceFamily, data_dir: Path, sample_dir: Path, *, confirmed: bool = False) -> str | None:
-    """None when ``data_dir`` may be loaded over a last load of family ``before`` (:func:`family_of_warehouse`)
+    """None when ``data_dir`` may be loaded over a last load of family ``before`` (:func:`family_of_load`)
     without confirmation (the same family); the change in one line when ``confirmed``; raises
     :class:`SourceChanged` otherwise."""
     now = family_of_dir(data_dir, sample_dir)

@@ -23,7 +23,7 @@ from laip.ingest.report import FilesChangedDuringLoad, ValidationError, write_re
 from laip.ingest.rules import Checks
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
 from laip.ingest.validate import validate
-from laip.spark.session import quoted, rename_into_place, spark_session
+from laip.spark.session import quoted, rename_into_place, spark_session, table_dir
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -102,7 +102,7 @@ def load_spark(
                     f"{', '.join(changed)} changed after validation; {location} is unchanged: load again"
                 )
             manifest = spark.createDataFrame(manifest_rows(report.files, data_dir, source, as_of), MANIFEST_SCHEMA)
-            manifest.write.format("parquet").mode("overwrite").saveAsTable(f"{MANIFEST}{STAGING_SUFFIX}")
+            manifest.write.format("parquet").mode("overwrite").saveAsTable(quoted(f"{MANIFEST}{STAGING_SUFFIX}"))
         except BaseException:
             _drop_staging(spark)
             raise
@@ -120,6 +120,18 @@ def finish_interrupted_load(spark: SparkSession) -> None:
         _swap(spark)
     else:
         _drop_staging(spark)
+
+
+def last_load_dirs(settings: Settings, tables: tuple[str, ...]) -> dict[str, Path] | None:
+    """The Parquet directories of ``tables`` as of the Spark warehouse's last load, read without a JVM; None when no
+    load completed. While a load's swap is cut short (its manifest staged), the staged tables it has not yet renamed:
+    the next load finishes that swap (:func:`finish_interrupted_load`), so they are the last load."""
+    swapping = table_dir(settings, f"{MANIFEST}{STAGING_SUFFIX}").is_dir()
+    dirs = {}
+    for table in (MANIFEST, *tables):
+        staged = table_dir(settings, f"{table}{STAGING_SUFFIX}")
+        dirs[table] = staged if swapping and staged.is_dir() else table_dir(settings, table)
+    return dirs if dirs[MANIFEST].is_dir() else None
 
 
 def _swap(spark: SparkSession) -> None:

@@ -86,6 +86,8 @@ def _check_built_on_current_load(spark: SparkSession, marts: list[str]) -> None:
     if not marts:
         raise StaleBuild("the dbt build has no marts: run `laip build`")
     current = current_load_id(spark)
+    if current is None:
+        raise StaleBuild("the Spark warehouse holds no load: run `laip load`, then `laip build`")
     for table in marts:
         built_on = built_on_load(spark, table) if spark.catalog.tableExists(table) else None
         if built_on != current:

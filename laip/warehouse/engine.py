@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from laip.config import Settings
-from laip.ingest.load import MANIFEST, LoadResult, load
+from laip.ingest.load import LoadResult, load
 from laip.ingest.rules import Checks
 from laip.ingest.source_guard import COURSES, SourceFamily, family_of_load
 
@@ -38,8 +38,9 @@ def location(settings: Settings) -> str:
 @contextmanager
 def last_load(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | None]:
     """A read-only DuckDB connection in which ``meta.load_manifest`` and ``raw.courses`` are the engine's last load
-    (what the source guard and ``laip info`` read), or None when nothing was loaded. On DuckDB the warehouse file; on
-    Spark views over its Parquet files, read without a JVM (not the ML steps' copy, which holds the last build's)."""
+    (what the source guard and ``laip info`` read), or None when nothing was loaded; raises :class:`duckdb.Error`
+    when it cannot be read. On DuckDB the warehouse file; on Spark views over its Parquet files, read without a JVM
+    (:func:`laip.spark.raw_load.last_load_dirs`; not the ML steps' copy, which holds the last build's load)."""
     if not is_spark(settings):
         if not settings.warehouse.is_file():
             yield None
@@ -47,23 +48,28 @@ def last_load(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | None]:
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
             yield con
         return
-    from laip.spark.session import table_dir
+    from laip.spark.raw_load import last_load_dirs
 
-    tables = {table: table_dir(settings, table) for table in (MANIFEST, COURSES)}
-    if not all(d.is_dir() for d in tables.values()):
+    dirs = last_load_dirs(settings, (COURSES,))
+    if dirs is None:
         yield None
         return
     with duckdb.connect() as con:
-        for table, files in tables.items():
+        for table, files in dirs.items():
+            pattern = str(files / "*.parquet").replace("'", "''")
             con.execute(f"create schema if not exists {table.split('.')[0]}")
-            con.execute(f"create view {table} as select * from read_parquet('{files}/*.parquet')")
+            con.execute(f"create view {table} as select * from read_parquet('{pattern}')")
         yield con
 
 
 def last_load_family(settings: Settings) -> SourceFamily | None:
-    """The family of the engine's last load (:mod:`laip.ingest.source_guard`), or None when nothing was loaded."""
-    with last_load(settings) as con:
-        return family_of_load(con, settings.sample_dir) if con is not None else None
+    """The family of the engine's last load (:mod:`laip.ingest.source_guard`), or None when nothing was loaded or it
+    cannot be read (as :func:`laip.ingest.source_guard.family_of_warehouse`)."""
+    try:
+        with last_load(settings) as con:
+            return family_of_load(con, settings.sample_dir) if con is not None else None
+    except duckdb.Error:
+        return None
 
 
 def load_raw_files(settings: Settings, data_dir: Path, *, source: str, force: bool, checks: Checks) -> LoadResult:

@@ -23,17 +23,18 @@ def _query(path: Path, sql: str) -> list[tuple] | None:
 
 
 def _last_load(settings: Settings) -> dict[str, Any] | None:
-    """The engine's last load (on Spark its own manifest, not that of the ML steps' copy)."""
-    with last_load(settings) as con:
-        if con is None:
-            return None
-        try:
+    """The engine's last load (on Spark its own manifest, not that of the ML steps' copy); None when there is none
+    or it cannot be read now (a writer holds the file, a swap is under way)."""
+    try:
+        with last_load(settings) as con:
+            if con is None:
+                return None
             row = con.execute(
                 "select any_value(load_id), any_value(source), any_value(source_dir), max(loaded_at), "
                 "sum(row_count) from meta.load_manifest"
             ).fetchall()[0]
-        except duckdb.Error:
-            return None
+    except duckdb.Error:
+        return None
     return dict(zip(("load_id", "source", "source_dir", "loaded_at", "raw_rows"), row, strict=True))
 
 
