@@ -27,6 +27,7 @@ SUPERSET_DB_URL = "LAIP_SUPERSET_DB_URL"  # postgresql+psycopg2://superset:...@h
 MLFLOW_DB_URL = "LAIP_MLFLOW_DB_URL"  # postgresql+psycopg2://mlflow:...@host:5432/mlflow (the MLflow server only)
 REDIS_URL = "LAIP_REDIS_URL"  # redis://:password@host:6379 (no database number: each use has its own, below)
 MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"  # http://host:5000, MLflow's own client variable
+SQLITE_BUSY_TIMEOUT_S = 60  # the embedded profile's Airflow SQLite: seconds a connection waits for a lock
 
 # Redis database numbers, one per use, so that clearing one (Superset's chart cache after a publish) spares the rest.
 REDIS_DB = {"airflow_celery": 0, "superset_cache": 1, "superset_data_cache": 2, "superset_celery": 3}
@@ -72,8 +73,12 @@ def celery_result_backend(airflow_db_url: str) -> str:
 
 
 def airflow_metadata_url(airflow_home: Path, env: Mapping[str, str] | None = None) -> str:
-    """Airflow's metadata database: PostgreSQL in the production profile, else SQLite in ``airflow_home``."""
-    return production_url(AIRFLOW_DB_URL, env) if is_production(env) else f"sqlite:///{airflow_home / 'airflow.db'}"
+    """Airflow's metadata database: PostgreSQL in the production profile, else SQLite in ``airflow_home``, whose
+    connections wait up to :data:`SQLITE_BUSY_TIMEOUT_S` for another process's write (sqlite3's default is 5 s: on a
+    loaded machine the scheduler's loop then failed with "database is locked" and the scheduler exited)."""
+    if is_production(env):
+        return production_url(AIRFLOW_DB_URL, env)
+    return f"sqlite:///{airflow_home / 'airflow.db'}?timeout={SQLITE_BUSY_TIMEOUT_S}"
 
 
 def airflow_overrides(env: Mapping[str, str] | None = None) -> dict[str, str]:

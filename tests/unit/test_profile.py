@@ -25,7 +25,7 @@ PRODUCTION = {
 def test_the_embedded_profile_is_the_default_and_anything_else_is_refused() -> None:
     assert profile.profile({}) == "embedded" and not profile.is_production({profile.PROFILE_ENV: " "})
     assert profile.airflow_overrides({}) == {}
-    assert profile.airflow_metadata_url(Path("/h/airflow"), {}) == "sqlite:////h/airflow/airflow.db"
+    assert profile.airflow_metadata_url(Path("/h/airflow"), {}) == "sqlite:////h/airflow/airflow.db?timeout=60"
     with pytest.raises(profile.ProfileError, match="LAIP_PROFILE='prod': expected one of embedded, production"):
         profile.profile({profile.PROFILE_ENV: "prod"})
 
