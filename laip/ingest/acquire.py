@@ -20,6 +20,7 @@ import shutil
 import urllib.request
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,21 +64,35 @@ class FileDigest:
     lines: int  # lines of the text (decompressed); a last line without its newline counts
 
 
+def sha256_of(path: Path) -> str:
+    """sha256 of ``path``'s bytes as stored: what identifies a file (a manifest's entry), without decompressing it."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def digest_file(path: Path, chunk: int = 1 << 22) -> FileDigest:
     """sha256 of ``path`` and, in the same pass, its number of text lines (a ``.gz`` file is decompressed for it)."""
     h = hashlib.sha256()
+    lines = count_lines(path, chunk, on_block=h.update)
+    return FileDigest(h.hexdigest(), lines)
+
+
+def count_lines(path: Path, chunk: int = 1 << 22, on_block: Callable[[bytes], Any] | None = None) -> int:
+    """Text lines of ``path`` (a ``.gz`` file decompressed; a last line without its newline counts); ``on_block`` is
+    given each block of the stored bytes on the way."""
     inflate = zlib.decompressobj(wbits=47) if path.name.endswith(".gz") else None
     lines, last = 0, b"\n"
     with path.open("rb") as fh:
         while block := fh.read(chunk):
-            h.update(block)
+            if on_block is not None:
+                on_block(block)
             text = block if inflate is None else _inflate(inflate, block)
             if text:
                 lines += text.count(b"\n")
                 last = text[-1:]
     if last != b"\n":
         lines += 1
-    return FileDigest(h.hexdigest(), lines)
+    return lines
 
 
 def _inflate(inflate: Any, block: bytes) -> bytes:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from laip.ingest.acquire import digest_file, find_file
+from laip.ingest.acquire import find_file, sha256_of
 from laip.ingest.schema import TABLES
 
 COURSES_STEM = "courses"
@@ -43,9 +43,7 @@ class SourceFamily:
 
 def sample_digests(sample_dir: Path) -> dict[str, str]:
     """{file name: sha256} of the committed sample (1.8 MB: cheap)."""
-    return {
-        p.name: digest_file(p).sha256 for spec in TABLES if (p := find_file(sample_dir, spec.file_stem)) is not None
-    }
+    return {p.name: sha256_of(p) for spec in TABLES if (p := find_file(sample_dir, spec.file_stem)) is not None}
 
 
 def _is_sample_dir(data_dir: Path, sample_dir: Path) -> bool:
@@ -59,7 +57,7 @@ def _is_sample_dir(data_dir: Path, sample_dir: Path) -> bool:
     paths = [p for p in files.values() if p is not None]
     sizes = {p.name: (sample_dir / p.name).stat().st_size for p in paths}
     return all(p.stat().st_size == sizes[p.name] for p in paths) and all(
-        digest_file(p).sha256 == expected[p.name] for p in paths
+        sha256_of(p) == expected[p.name] for p in paths
     )
 
 

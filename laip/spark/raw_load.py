@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from laip.config import Settings
-from laip.ingest.acquire import digest_file, find_file
+from laip.ingest.acquire import find_file, sha256_of
 from laip.ingest.load import MANIFEST, MANIFEST_COLUMNS, LoadResult, manifest_rows
 from laip.ingest.report import FilesChangedDuringLoad, ValidationError, write_report
 from laip.ingest.rules import Checks
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
 from laip.ingest.validate import validate
-from laip.spark.session import quoted, rename_into_place, spark_session, table_dir
+from laip.spark.session import quoted, rename_into_place, spark_session, table_dir, warehouse_dir
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -96,7 +96,7 @@ def load_spark(
                         f"{path.name}: Spark read {n:,} rows, validation {rows[by_table[table].file_stem]:,}; "
                         f"{location} is unchanged: load again"
                     )
-            changed = [p.name for p in files.values() if digest_file(p).sha256 != validated[p.name]]
+            changed = [p.name for p in files.values() if sha256_of(p) != validated[p.name]]
             if changed:
                 raise FilesChangedDuringLoad(
                     f"{', '.join(changed)} changed after validation; {location} is unchanged: load again"
@@ -126,11 +126,12 @@ def last_load_dirs(settings: Settings, tables: tuple[str, ...]) -> dict[str, Pat
     """The Parquet directories of ``tables`` as of the Spark warehouse's last load, read without a JVM; None when no
     load completed. While a load's swap is cut short (its manifest staged), the staged tables it has not yet renamed:
     the next load finishes that swap (:func:`finish_interrupted_load`), so they are the last load."""
-    swapping = table_dir(settings, f"{MANIFEST}{STAGING_SUFFIX}").is_dir()
+    warehouse = warehouse_dir(settings)
+    swapping = table_dir(warehouse, f"{MANIFEST}{STAGING_SUFFIX}").is_dir()
     dirs = {}
     for table in (MANIFEST, *tables):
-        staged = table_dir(settings, f"{table}{STAGING_SUFFIX}")
-        dirs[table] = staged if swapping and staged.is_dir() else table_dir(settings, table)
+        staged = table_dir(warehouse, f"{table}{STAGING_SUFFIX}")
+        dirs[table] = staged if swapping and staged.is_dir() else table_dir(warehouse, table)
     return dirs if dirs[MANIFEST].is_dir() else None
 
 

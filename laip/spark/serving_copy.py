@@ -136,7 +136,7 @@ def write_ml_tables_back(spark: SparkSession, warehouse: Path) -> list[str]:
                 "select table_name from duckdb_tables() where schema_name = ? order by 1", [ML_SCHEMA]
             ).fetchall()
         ]
-        frames = {name: con.table(f'{ML_SCHEMA}."{name}"').to_arrow_table() for name in names}
+        frames = {name: con.table(quoted(f"{ML_SCHEMA}.{name}", quote='"')).to_arrow_table() for name in names}
     spark.sql(f"create database if not exists {quoted(ML_SCHEMA)}")
     for name, frame in frames.items():
         table = f"{ML_SCHEMA}.{name}"

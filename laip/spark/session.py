@@ -44,11 +44,17 @@ def spark_conf(settings: Settings, env: Mapping[str, str] | None = None) -> dict
     return {str(k): jinja.from_string(str(v)).render(env_var=env_var) for k, v in params.items()}
 
 
-def table_dir(settings: Settings, table: str) -> Path:
-    """Where the Parquet files of the managed table ``schema.table`` are (Spark's layout:
-    ``<spark.sql.warehouse.dir>/<schema>.db/<table>``), for a read without a JVM."""
+def warehouse_dir(settings: Settings) -> Path:
+    """The Spark warehouse's directory (``spark.sql.warehouse.dir`` of the dbt profile)."""
+    return Path(spark_conf(settings)["spark.sql.warehouse.dir"])
+
+
+def table_dir(warehouse: Path, table: str) -> Path:
+    """Where the Parquet files of the managed table ``schema.table`` are in the Spark warehouse directory
+    ``warehouse`` (:func:`warehouse_dir`; Spark's layout: ``<warehouse>/<schema>.db/<table>``), for a read without a
+    JVM."""
     schema, name = table.split(".")
-    return Path(spark_conf(settings)["spark.sql.warehouse.dir"]) / f"{schema}.db" / name
+    return warehouse / f"{schema}.db" / name
 
 
 @contextmanager

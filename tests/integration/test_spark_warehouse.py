@@ -29,7 +29,7 @@ from support.leakage import TARGET, changed_features, rewritten_raw_tables
 
 from laip.config import Settings, load_settings
 from laip.spark.raw_load import finish_interrupted_load
-from laip.spark.session import spark_session, table_dir
+from laip.spark.session import spark_session, table_dir, warehouse_dir
 from laip.warehouse.build import BuildResult, run_dbt
 from laip.warehouse.engine import NotCertified, certify, last_load_family
 from laip.warehouse.status import status
@@ -56,7 +56,7 @@ def laip(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def parquet(settings: Settings, schema: str, table: str) -> str:
     """DuckDB's reader of a Spark table's Parquet files (where Spark lays out a managed table)."""
-    return f"read_parquet('{table_dir(settings, f'{schema}.{table}')}/*.parquet')"
+    return f"read_parquet('{table_dir(warehouse_dir(settings), f'{schema}.{table}')}/*.parquet')"
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from support.bad_input import oversized_line
 from support.files import digest
 
 from laip.config import Settings
-from laip.ingest.acquire import digest_file
+from laip.ingest.acquire import digest_file, sha256_of
 from laip.ingest.load import load
 from laip.ingest.report import ValidationError
 
@@ -130,3 +131,20 @@ def test_manifest_rows_are_the_same_for_both_engines_with_an_aware_load_time(sam
     assert first["loaded_at"].tzinfo is UTC and first["as_of_date"] == date(2014, 11, 3)
     assert {r[names.index("load_id")] for r in rows} == {first["loaded_at"].strftime("%Y%m%dT%H%M%SZ")}
     assert manifest_rows(report.files, sample_dir, "sample", None)[0][-1] is None
+
+
+def test_a_line_the_reader_drops_is_named_by_the_load(settings: Settings, plain_sample: Path) -> None:
+    """The load counts each file's lines beside DuckDB's read (not before it): a line over the reader's limit, which
+    DuckDB drops without a word, still fails the load with its line number, and the warehouse is not created."""
+    oversized_line(plain_sample)
+    with pytest.raises(ValidationError) as failed:
+        load(plain_sample, settings.warehouse, settings.reports_dir)
+    assert [(f.file, f.row) for f in failed.value.report.errors if f.rule == "malformed_row"] == [
+        ("studentAssessment.csv", 1001)
+    ]
+    assert not settings.warehouse.exists()
+
+
+def test_sha256_of_is_the_stored_bytes_digest(sample_dir: Path) -> None:
+    path = sample_dir / "studentVle.csv.gz"
+    assert sha256_of(path) == digest_file(path).sha256 == digest(path)

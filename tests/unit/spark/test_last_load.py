@@ -13,7 +13,7 @@ from laip.config import Settings, load_settings
 from laip.ingest.load import MANIFEST, MANIFEST_COLUMNS
 from laip.ingest.source_guard import COURSES
 from laip.spark.raw_load import STAGING_SUFFIX as STAGED
-from laip.spark.session import table_dir
+from laip.spark.session import table_dir, warehouse_dir
 from laip.warehouse.engine import last_load_family
 from laip.warehouse.status import status
 
@@ -44,14 +44,14 @@ def write_load(
         }.items():
             if table not in tables:
                 continue
-            target = table_dir(settings, table + suffix)
+            target = table_dir(warehouse_dir(settings), table + suffix)
             target.mkdir(parents=True)
             con.execute(f"copy ({sql}) to '{target}/part-00000.parquet' (format parquet)")
 
 
 def test_the_spark_tables_are_where_spark_lays_them_out(spark_settings: Settings) -> None:
     warehouse = spark_settings.spark_dir / "warehouse"
-    assert table_dir(spark_settings, MANIFEST) == warehouse / "meta.db" / "load_manifest"
+    assert table_dir(warehouse_dir(spark_settings), MANIFEST) == warehouse / "meta.db" / "load_manifest"
 
 
 def test_the_spark_warehouses_load_not_the_copys_is_the_last_load(spark_settings: Settings) -> None:
@@ -80,18 +80,20 @@ def test_a_load_cut_short_in_its_swap_is_still_the_last_load(spark_settings: Set
     assert (status(spark_settings)["last_load"] or {}).get("load_id") == "20261201T000000Z"
 
     write_load(spark_settings, "20261205T000000Z", [("BBB", "2014B")], tables=(MANIFEST,), suffix=STAGED)
-    shutil.rmtree(table_dir(spark_settings, COURSES))  # the swap dropped raw.courses, then stopped
+    shutil.rmtree(table_dir(warehouse_dir(spark_settings), COURSES))  # the swap dropped raw.courses, then stopped
     family = last_load_family(spark_settings)
     assert family is not None and family.presentations == {"BBB 2014B"}
     assert (status(spark_settings)["last_load"] or {}).get("load_id") == "20261205T000000Z"
 
-    table_dir(spark_settings, COURSES + STAGED).rename(table_dir(spark_settings, COURSES))  # renamed, manifest not
+    table_dir(warehouse_dir(spark_settings), COURSES + STAGED).rename(
+        table_dir(warehouse_dir(spark_settings), COURSES)
+    )  # renamed, manifest not
     assert last_load_family(spark_settings) == family
 
 
 def test_an_unreadable_last_load_does_not_break_laip_info(spark_settings: Settings) -> None:
     write_load(spark_settings, "20261205T000000Z", [("AAA", "2013J")])
-    for part in table_dir(spark_settings, MANIFEST).iterdir():
+    for part in table_dir(warehouse_dir(spark_settings), MANIFEST).iterdir():
         part.unlink()  # the directory without its files, as during a rename
     assert status(spark_settings)["last_load"] is None
     assert last_load_family(spark_settings) is None
