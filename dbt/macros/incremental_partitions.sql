@@ -18,6 +18,19 @@
     )
 {%- endmacro %}
 
+{#- Per group: the row count and the sum of the rows' hashes over ``columns``, as one string (an input of
+    inputs_digest below). -#}
+{% macro rows_digest(columns) -%}
+    cast(count(*) as string) || ':' || cast(coalesce(sum(hash({{ columns | join(', ') }})), 0) as string)
+{%- endmacro %}
+
+{#- A partition's digest from the digests of its inputs (rows_digest of each, NULL for an input without rows there)
+    and the model's SQL: it changes when any of them does. For models downstream of the facts, whose partition is a
+    module-presentation (all its checkpoints). -#}
+{% macro inputs_digest(parts) -%}
+    md5('{{ model.checksum.checksum }}'{% for part in parts %} || '|' || coalesce({{ part }}, '-'){% endfor %})
+{%- endmacro %}
+
 {#- The partitions of ``digests`` (a CTE with the key columns and partition_digest) to (re)build: all of them on a
     first or full-refresh run, otherwise those whose digest the table does not hold yet. -#}
 {% macro changed_partitions(digests, keys) -%}

@@ -1,6 +1,7 @@
 """The incremental facts (dbt/README.md, "Incremental facts"): a build after a load of a newer export rebuilds only the
-partitions that export added or changed, and the warehouse it leaves equals a ``--full-refresh`` build of the same
-data, table by table, whether the export moved forward a fortnight, back again, or to the finished history."""
+partitions that export added or changed (days of the facts, presentations of the click features), and the warehouse
+it leaves equals a ``--full-refresh`` build of the same data, table by table, whether the export moved forward a
+fortnight, back again, or to the finished history."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from laip.warehouse.build import run_dbt
 
 DAILY = "incremental.int_student_activity_aggregated_daily"
 SUBMISSIONS = "incremental.int_assessment_submissions_joined"
+CLICK_FEATURES = "incremental.int_student_clicks_at_day_p"  # partition: the module-presentation
 BUILT_SCHEMAS = ("incremental", "intermediate", "marts")
 EARLY, LATE = date(2014, 10, 31), date(2014, 11, 14)  # 2014J on course days 30 and 44
 
@@ -81,6 +83,8 @@ def test_a_weekly_build_rebuilds_only_what_its_export_changed_and_equals_a_full_
     assert len(days) < 0.25 * _partitions(settings, DAILY, "module_presentation_id, click_day")
     submitted = _rebuilt(settings, SUBMISSIONS, "code_presentation, submitted_day")
     assert {p for p, _ in submitted} == {"2014J"} and all(31 <= d <= 44 for _, d in submitted)
+    presentations = _rebuilt(settings, CLICK_FEATURES, "module_presentation_id")
+    assert {mp.split("_")[1] for (mp,) in presentations} == {"2014J"}, presentations
     assert _built(settings.warehouse) == _full_refresh_of(settings, tmp_path / "forward")
 
     # Back to the earlier export (a replay of an older date): the partitions it lacks are deleted.

@@ -1,12 +1,70 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized=incremental_fact_materialization(),
+    schema='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['module_presentation_id'],
+    on_schema_change='fail',
+    pre_hook="{{ delete_vanished_partitions(
+        ref('int_student_attempts_enrolled_at_day_p'), ['module_presentation_id']
+    ) }}",
+) }}
 -- clicks_* features of the population at each checkpoint P: VLE clicks dated on or before day P.
 -- NULL (unknown), never 0, where the presentation's click log does not cover day P (has_click_data);
 -- where it does, an attempt without a click genuinely has 0 clicks. The two halves are days 0..floor(P/2)
 -- and floor(P/2)+1..P; the last 7 days are P-6..P, the 7 before them P-13..P-7, the last 14 days P-13..P.
+-- Incremental by module-presentation (macros/incremental_partitions.sql): a presentation's rows are rebuilt only
+-- when its population or its daily click partitions changed, so a weekly run recomputes the running presentations.
 
-with population as (
+with population_digests as (
 
-    select * from {{ ref('int_student_attempts_enrolled_at_day_p') }}
+    select
+        module_presentation_id,
+        {{ rows_digest(['student_module_id', 'prediction_day', 'has_click_data']) }} as population_digest
+    from {{ ref('int_student_attempts_enrolled_at_day_p') }}
+    group by module_presentation_id
+
+),
+
+activity_digests as (
+
+    -- From the daily partitions' own digests (one per presentation and course day), not from their rows.
+    select
+        module_presentation_id,
+        {{ rows_digest(['click_day', 'partition_digest']) }} as activity_digest
+    from (
+        select distinct
+            module_presentation_id,
+            click_day,
+            partition_digest
+        from {{ ref('int_student_activity_aggregated_daily') }}
+    ) as partitions
+    group by module_presentation_id
+
+),
+
+digests as (
+
+    select
+        population_digests.module_presentation_id,
+        {{ inputs_digest(['population_digests.population_digest', 'activity_digests.activity_digest']) }}
+            as partition_digest
+    from population_digests
+    left join activity_digests
+        on population_digests.module_presentation_id = activity_digests.module_presentation_id
+
+),
+
+changed as (
+
+    {{ changed_partitions('digests', ['module_presentation_id']) }}
+
+),
+
+population as (
+
+    select population.*
+    from {{ ref('int_student_attempts_enrolled_at_day_p') }} as population
+    inner join changed on population.module_presentation_id = changed.module_presentation_id
 
 ),
 
@@ -49,8 +107,10 @@ joined as (
         population.prediction_day,
         population.module_presentation_id,
         population.has_click_data,
+        changed.partition_digest,
         {{ star_except('per_attempt', ['student_module_id', 'prediction_day']) }}
     from population
+    inner join changed on population.module_presentation_id = changed.module_presentation_id
     left join per_attempt
         on
             population.student_module_id = per_attempt.student_module_id
@@ -97,5 +157,8 @@ select
             then round(ln((coalesce(clicks_last_14_days, 0) + 1.0) / (median(coalesce(clicks_last_14_days, 0)) over (
                 partition by module_presentation_id, prediction_day
             ) + 1.0)), 4)
-    end as clicks_last_14_days_vs_cohort
+    end as clicks_last_14_days_vs_cohort,
+    module_presentation_id,
+    partition_digest,
+    current_timestamp as partition_built_at
 from joined

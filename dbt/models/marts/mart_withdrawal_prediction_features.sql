@@ -79,6 +79,10 @@ outcomes as (
 
 )
 
+{#- The clicks family's keys and partition bookkeeping (an incremental model): not features. #}
+{%- set clicks_keys = [
+    'student_module_id', 'prediction_day', 'module_presentation_id', 'partition_digest', 'partition_built_at'
+] %}
 select
     -- keys
     population.student_module_id,
@@ -91,7 +95,7 @@ select
     population.prediction_day,
     population.has_click_data,
     -- features: every column of each family; the enforced contract (yml) fixes their names, types and order
-    {{ star_except('clicks', ['student_module_id', 'prediction_day']) }},  -- noqa: AM04
+    {{ star_except('clicks', clicks_keys) }},  -- noqa: AM04
     {{ star_except('assessments', ['student_module_id', 'prediction_day']) }},
     {{ star_except('registration', ['student_module_id', 'prediction_day']) }},
     {{ star_except('demographics', ['student_module_id', 'prediction_day']) }},
