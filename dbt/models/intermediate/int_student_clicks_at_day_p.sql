@@ -62,7 +62,9 @@ changed as (
 
 population as (
 
-    select population.*
+    select
+        population.*,
+        changed.partition_digest
     from {{ ref('int_student_attempts_enrolled_at_day_p') }} as population
     inner join changed on population.module_presentation_id = changed.module_presentation_id
 
@@ -107,10 +109,9 @@ joined as (
         population.prediction_day,
         population.module_presentation_id,
         population.has_click_data,
-        changed.partition_digest,
+        population.partition_digest,
         {{ star_except('per_attempt', ['student_module_id', 'prediction_day']) }}
     from population
-    inner join changed on population.module_presentation_id = changed.module_presentation_id
     left join per_attempt
         on
             population.student_module_id = per_attempt.student_module_id
