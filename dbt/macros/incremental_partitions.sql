@@ -10,12 +10,10 @@
     refresh (`dbt build --full-refresh`) rebuilds everything and gives the same table.
 -#}
 
-{#- One value per partition that changes when any of its rows (``columns``) or the model's SQL changes. -#}
+{#- One value per partition that changes when any of its rows (``columns``) or the model's SQL changes: the digest of
+    one input, its own rows (inputs_digest of rows_digest, below). -#}
 {% macro partition_digest(columns) -%}
-    md5(
-        '{{ model.checksum.checksum }}|' || cast(count(*) as string) || '|'
-        || cast(sum(hash({{ columns | join(', ') }})) as string)
-    )
+    {{ inputs_digest([rows_digest(columns)]) }}
 {%- endmacro %}
 
 {#- Per group: the row count and the sum of the rows' hashes over ``columns``, as one string (an input of
