@@ -2,12 +2,12 @@
     Incremental facts rebuilt partition by partition (dbt/README.md, "Incremental facts").
 
     A partition is a slice of a fact keyed by day, e.g. one module-presentation's clicks of one course day. Every row
-    stores its partition's digest: the model's SQL checksum, the partition's row count and the sum of its rows'
-    hashes. A run recomputes the digests from the source (one cheap aggregate), rebuilds only the partitions whose
-    digest is new or differs (delete+insert on the partition key) and deletes the partitions the source no longer
-    has. An export that grows by a week therefore rebuilds that week's days; a corrected or withdrawn row, an older
-    export loaded after a newer one, or a change to the model's SQL rebuilds exactly what it touches; a full
-    refresh (`dbt build --full-refresh`) rebuilds everything and gives the same table.
+    stores its partition's digest: the model's code (its SQL and the project macros it calls), the partition's row
+    count and the sum of its rows' hashes. A run recomputes the digests from the source (one cheap aggregate),
+    rebuilds only the partitions whose digest is new or differs (delete+insert on the partition key) and deletes the
+    partitions the source no longer has. An export that grows by a week therefore rebuilds that week's days; a
+    corrected or withdrawn row, an older export loaded after a newer one, or a change to the model's code rebuilds
+    exactly what it touches; a full refresh (`dbt build --full-refresh`) rebuilds everything and gives the same table.
 -#}
 
 {#- One value per partition that changes when any of its rows (``columns``) or the model's SQL changes: the digest of
@@ -26,7 +26,30 @@
     and the model's SQL: it changes when any of them does. For models downstream of the facts, whose partition is a
     module-presentation (all its checkpoints). -#}
 {% macro inputs_digest(parts) -%}
-    md5('{{ model.checksum.checksum }}'{% for part in parts %} || '|' || coalesce({{ part }}, '-'){% endfor %})
+    md5('{{ model_code_digest() }}'{% for part in parts %} || '|' || coalesce({{ part }}, '-'){% endfor %})
+{%- endmacro %}
+
+{#- The model's code: its SQL file's checksum and the text of every macro of this project it calls, directly or
+    through other macros (e.g. student_click_sums -> sum_clicks_where), so that editing a shared macro rebuilds the
+    partitions it shaped. dbt's and the adapter's own macros are left out: they change only with their pinned
+    versions, and a version bump calls for `dbt build --full-refresh`. -#}
+{% macro model_code_digest() -%}
+    {%- set walk = namespace(todo=(model.depends_on.macros if model.depends_on is defined else []) | list) -%}
+    {%- set seen = [] -%}
+    {%- set texts = [] -%}
+    {%- for _depth in range(10) -%}
+        {%- set found_next = [] -%}
+        {%- for uid in walk.todo if uid.startswith('macro.' ~ project_name ~ '.') and uid not in seen -%}
+            {%- do seen.append(uid) -%}
+            {%- set found = context.get(uid.split('.')[-1]) -%}
+            {%- if found is not none and found.macro is defined -%}
+                {%- do texts.append(uid ~ '=' ~ found.macro.macro_sql) -%}
+                {%- do found_next.extend(found.macro.depends_on.macros) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set walk.todo = found_next -%}
+    {%- endfor -%}
+    {{- local_md5(model.checksum.checksum ~ '|' ~ (texts | sort | join('|'))) -}}
 {%- endmacro %}
 
 {#- The partitions of ``digests`` (a CTE with the key columns and partition_digest) to (re)build: all of them on a
