@@ -21,8 +21,10 @@ from laip.orchestration.tasks import validation_checks
 from laip.warehouse.build import run_dbt
 
 DAILY = "incremental.int_student_activity_aggregated_daily"
+WEEKLY = "incremental.int_student_activity_aggregated_weekly"
 SUBMISSIONS = "incremental.int_assessment_submissions_joined"
 CLICK_FEATURES = "incremental.int_student_clicks_at_day_p"  # partition: the module-presentation
+ASSESSMENT_FEATURES = "incremental.int_student_assessments_at_day_p"  # partition: the module-presentation
 BUILT_SCHEMAS = ("incremental", "intermediate", "marts")
 EARLY, LATE = date(2014, 10, 31), date(2014, 11, 14)  # 2014J on course days 30 and 44
 
@@ -82,10 +84,13 @@ def test_a_weekly_build_rebuilds_only_what_its_export_changed_and_equals_a_full_
     assert {mp.split("_")[1] for mp, _ in days} == {"2014J"}
     assert {d for _, d in days} >= set(range(31, 45))
     assert len(days) < 0.25 * _partitions(settings, DAILY, "module_presentation_id, click_day")
+    weeks = _rebuilt(settings, WEEKLY, "code_presentation, course_week")
+    assert {p for p, _ in weeks} == {"2014J"} and {w for _, w in weeks} >= {6, 7}, weeks
     submitted = _rebuilt(settings, SUBMISSIONS, "code_presentation, submitted_day")
     assert {p for p, _ in submitted} == {"2014J"} and all(31 <= d <= 44 for _, d in submitted)
-    presentations = _rebuilt(settings, CLICK_FEATURES, "module_presentation_id")
-    assert {mp.split("_")[1] for (mp,) in presentations} == {"2014J"}, presentations
+    for features in (CLICK_FEATURES, ASSESSMENT_FEATURES):
+        presentations = _rebuilt(settings, features, "module_presentation_id")
+        assert {mp.split("_")[1] for (mp,) in presentations} == {"2014J"}, (features, presentations)
     assert _built(settings.warehouse) == _full_refresh_of(settings, tmp_path / "forward")
 
     # Back to the earlier export (a replay of an older date): the partitions it lacks are deleted.

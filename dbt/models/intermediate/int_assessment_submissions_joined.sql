@@ -65,7 +65,7 @@ digests as (
         submitted_day,
         {{ partition_digest([
             'assessment_submission_id', 'student_module_id', 'module_presentation_id', 'assessment_type', 'weight',
-            'effective_due_day', 'is_banked', 'score'
+            'due_day', 'effective_due_day', 'is_banked', 'score'
         ]) }} as partition_digest
     from joined
     group by id_assessment, submitted_day

@@ -1,12 +1,104 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized=incremental_fact_materialization(),
+    schema='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['module_presentation_id'],
+    on_schema_change='fail',
+    pre_hook="{{ delete_vanished_partitions(
+        ref('int_student_attempts_enrolled_at_day_p'), ['module_presentation_id']
+    ) }}",
+) }}
 -- assess_* features of the population at each checkpoint P: assessments due on or before day P and
 -- submissions dated on or before P (their score and timing), compared with the cohort's submissions
 -- that are also dated on or before P. Nothing about an assessment due after P (not even its due day)
 -- enters a feature, except that a submission dated by P counts as working ahead.
+-- Incremental by module-presentation (macros/incremental_partitions.sql), like int_student_clicks_at_day_p: a
+-- presentation's rows are rebuilt only when its population, its assessments, its submission partitions or its
+-- cohort comparison changed, so a weekly run recomputes the running presentations.
 
-with population as (
+with population_digests as (
 
-    select * from {{ ref('int_student_attempts_enrolled_at_day_p') }}
+    select
+        module_presentation_id,
+        {{ rows_digest(['student_module_id', 'prediction_day']) }} as population_digest
+    from {{ ref('int_student_attempts_enrolled_at_day_p') }}
+    group by module_presentation_id
+
+),
+
+assessment_digests as (
+
+    select
+        module_presentation_id,
+        {{ rows_digest(['id_assessment', 'due_day']) }} as assessment_digest
+    from {{ ref('stg_oulad__assessments') }}
+    group by module_presentation_id
+
+),
+
+submission_digests as (
+
+    -- From the submission partitions' own digests (one per assessment and submission day), not from their rows.
+    select
+        module_presentation_id,
+        {{ rows_digest(['id_assessment', 'submitted_day', 'partition_digest']) }} as submission_digest
+    from (
+        select distinct
+            module_presentation_id,
+            id_assessment,
+            submitted_day,
+            partition_digest
+        from {{ ref('int_assessment_submissions_joined') }}
+    ) as partitions
+    group by module_presentation_id
+
+),
+
+comparison_digests as (
+
+    -- The cohort comparison is a view: its rows (not only its inputs) stand for its SQL too.
+    select
+        module_presentation_id,
+        {{ rows_digest(['assessment_submission_id', 'prediction_day', 'score_z', 'days_after_cohort_median']) }}
+            as comparison_digest
+    from {{ ref('int_assessment_submissions_compared_to_cohort') }}
+    group by module_presentation_id
+
+),
+
+digests as (
+
+    select
+        population_digests.module_presentation_id,
+        {{ inputs_digest([
+            'population_digests.population_digest',
+            'assessment_digests.assessment_digest',
+            'submission_digests.submission_digest',
+            'comparison_digests.comparison_digest',
+        ]) }} as partition_digest
+    from population_digests
+    left join assessment_digests
+        on population_digests.module_presentation_id = assessment_digests.module_presentation_id
+    left join submission_digests
+        on population_digests.module_presentation_id = submission_digests.module_presentation_id
+    left join comparison_digests
+        on population_digests.module_presentation_id = comparison_digests.module_presentation_id
+
+),
+
+changed as (
+
+    {{ changed_partitions('digests', ['module_presentation_id']) }}
+
+),
+
+population as (
+
+    select
+        population.*,
+        changed.partition_digest
+    from {{ ref('int_student_attempts_enrolled_at_day_p') }} as population
+    inner join changed on population.module_presentation_id = changed.module_presentation_id
 
 ),
 
@@ -38,7 +130,12 @@ assessments_due as (
 
 compared_submissions as (
 
-    select * from {{ ref('int_assessment_submissions_compared_to_cohort') }}
+    select compared.*
+    from {{ ref('int_assessment_submissions_compared_to_cohort') }} as compared
+    inner join population
+        on
+            compared.student_module_id = population.student_module_id
+            and compared.prediction_day = population.prediction_day
 
 ),
 
@@ -200,7 +297,10 @@ select
     last_due_features.last_due_missed as assess_last_due_missed,
     last_due_features.last_due_days_early as assess_last_due_days_early,
     population.prediction_day - submission_features.last_submitted_day as assess_days_since_last_submission,
-    {{ round_double('score_trend_features.score_trend', 2) }} as assess_score_trend
+    {{ round_double('score_trend_features.score_trend', 2) }} as assess_score_trend,
+    population.module_presentation_id,
+    population.partition_digest,
+    current_timestamp as partition_built_at
 from population
 left join due_features
     on

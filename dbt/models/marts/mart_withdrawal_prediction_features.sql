@@ -79,10 +79,10 @@ outcomes as (
 
 )
 
-{#- The clicks family's keys and partition bookkeeping (an incremental model): not features. #}
-{%- set clicks_keys = [
-    'student_module_id', 'prediction_day', 'module_presentation_id', 'partition_digest', 'partition_built_at'
-] %}
+{#- The keys of the families, and the partition bookkeeping of the incremental ones (clicks, assessments): not
+    features. #}
+{%- set keys = ['student_module_id', 'prediction_day'] %}
+{%- set incremental_keys = keys + ['module_presentation_id', 'partition_digest', 'partition_built_at'] %}
 select
     -- keys
     population.student_module_id,
@@ -95,12 +95,12 @@ select
     population.prediction_day,
     population.has_click_data,
     -- features: every column of each family; the enforced contract (yml) fixes their names, types and order
-    {{ star_except('clicks', clicks_keys) }},  -- noqa: AM04
-    {{ star_except('assessments', ['student_module_id', 'prediction_day']) }},
-    {{ star_except('registration', ['student_module_id', 'prediction_day']) }},
-    {{ star_except('demographics', ['student_module_id', 'prediction_day']) }},
-    {{ star_except('study_load', ['student_module_id', 'prediction_day']) }},
-    {{ star_except('prior_presentations', ['student_module_id', 'prediction_day']) }},
+    {{ star_except('clicks', incremental_keys) }},  -- noqa: AM04
+    {{ star_except('assessments', incremental_keys) }},
+    {{ star_except('registration', keys) }},
+    {{ star_except('demographics', keys) }},
+    {{ star_except('study_load', keys) }},
+    {{ star_except('prior_presentations', keys) }},
     cohort.cohort_registered_by_day_p,
     cohort.cohort_unregistered_share_by_day_p,
     -- ---- target ----
