@@ -1,13 +1,13 @@
 {#-
     Incremental facts rebuilt partition by partition (dbt/README.md, "Incremental facts").
 
-    A partition is a slice of a fact keyed by day, e.g. one module-presentation's clicks of one course day. Every row
-    stores its partition's digest: the model's code (its SQL and the project macros it calls), the partition's row
-    count and the sum of its rows' hashes. A run recomputes the digests from the source (one cheap aggregate),
-    rebuilds only the partitions whose digest is new or differs (delete+insert on the partition key) and deletes the
-    partitions the source no longer has. An export that grows by a week therefore rebuilds that week's days; a
-    corrected or withdrawn row, an older export loaded after a newer one, or a change to the model's code rebuilds
-    exactly what it touches; a full refresh (`dbt build --full-refresh`) rebuilds everything and gives the same table.
+    A partition is a slice of a fact keyed by day, e.g. one module-presentation's clicks of one course day. Every
+    row stores its partition's digest: the model's code (model_code_digest below), the partition's row count and the
+    sum of its rows' hashes. A run recomputes the digests from the source (one cheap aggregate), rebuilds only the
+    partitions whose digest is new or differs (delete+insert on the partition key) and deletes the partitions the
+    source no longer has. An export that grows by a week therefore rebuilds that week's days; a corrected or
+    withdrawn row, an older export loaded after a newer one, or a change to the model's code rebuilds exactly what
+    it touches; a full refresh (`dbt build --full-refresh`) rebuilds everything and gives the same table.
 -#}
 
 {#- One value per partition that changes when any of its rows (``columns``) or the model's SQL changes: the digest of
@@ -29,17 +29,33 @@
     md5('{{ model_code_digest() }}'{% for part in parts %} || '|' || coalesce({{ part }}, '-'){% endfor %})
 {%- endmacro %}
 
-{#- The model's code: its SQL file's checksum and the text of every macro of this project it calls, directly or
-    through other macros (e.g. student_click_sums -> sum_clicks_where), so that editing a shared macro rebuilds the
-    partitions it shaped. dbt's and the adapter's own macros are left out: they change only with their pinned
-    versions, and a version bump calls for `dbt build --full-refresh`. -#}
+{#- The model's code: the checksum of its SQL file and of every view it reads through (directly or through other
+    views: their SQL runs inside its query, e.g. the staging view that builds the keys of the click log), and the text
+    of every macro of this project these call, directly or through other macros (e.g. student_click_sums ->
+    sum_clicks_where, star_except -> default__star_except), so that editing any of them rebuilds the partitions it
+    shaped. Tables upstream count through their rows, which the models digest. dbt's and the adapter's own macros are
+    left out: they change only with their pinned versions, and a version bump calls for `dbt build --full-refresh`. -#}
 {% macro model_code_digest() -%}
-    {%- set walk = namespace(todo=(model.depends_on.macros if model.depends_on is defined else []) | list) -%}
+    {%- set texts = [model.unique_id ~ '=' ~ model.checksum.checksum] -%}
+    {%- set views = namespace(todo=(model.depends_on.nodes if model.depends_on is defined else []) | list) -%}
+    {%- set macros = namespace(todo=(model.depends_on.macros if model.depends_on is defined else []) | list) -%}
     {%- set seen = [] -%}
-    {%- set texts = [] -%}
     {%- for _depth in range(10) -%}
         {%- set found_next = [] -%}
-        {%- for uid in walk.todo if uid.startswith('macro.' ~ project_name ~ '.') and uid not in seen -%}
+        {%- for uid in views.todo if uid not in seen and uid in graph.nodes -%}
+            {%- do seen.append(uid) -%}
+            {%- set node = graph.nodes[uid] -%}
+            {%- if node.resource_type == 'model' and node.config.materialized in ('view', 'ephemeral') -%}
+                {%- do texts.append(uid ~ '=' ~ node.checksum.checksum) -%}
+                {%- do found_next.extend(node.depends_on.nodes) -%}
+                {%- do macros.todo.extend(node.depends_on.macros) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set views.todo = found_next -%}
+    {%- endfor -%}
+    {%- for _depth in range(10) -%}
+        {%- set found_next = [] -%}
+        {%- for uid in macros.todo if uid.startswith('macro.' ~ project_name ~ '.') and uid not in seen -%}
             {%- do seen.append(uid) -%}
             {%- set found = context.get(uid.split('.')[-1]) -%}
             {%- if found is not none and found.macro is defined -%}
@@ -47,9 +63,9 @@
                 {%- do found_next.extend(found.macro.depends_on.macros) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- set walk.todo = found_next -%}
+        {%- set macros.todo = found_next -%}
     {%- endfor -%}
-    {{- local_md5(model.checksum.checksum ~ '|' ~ (texts | sort | join('|'))) -}}
+    {{- local_md5(texts | sort | join('|')) -}}
 {%- endmacro %}
 
 {#- The partitions of ``digests`` (a CTE with the key columns and partition_digest) to (re)build: all of them on a

@@ -104,26 +104,41 @@ def test_a_weekly_build_rebuilds_only_what_its_export_changed_and_equals_a_full_
     assert _built(settings.warehouse) == _full_refresh_of(settings, tmp_path / "finished")
 
 
-def test_editing_a_macro_rebuilds_the_partitions_of_the_models_that_call_it(tmp_path: Path) -> None:
-    """A partition's digest covers the project macros its model calls, not only the model's SQL: an edit to
-    ``sum_clicks_where`` (called by the click features through ``student_click_sums`` and directly) rebuilds every
-    presentation of the click features and no day of the daily fact, which does not call it."""
+def _edit(path: Path, old: str, new: str) -> None:
+    """Rewrite ``old`` as ``new`` (the same SQL result, other code) in ``path``."""
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new))
+
+
+def test_editing_a_macro_or_a_view_upstream_rebuilds_the_partitions_they_shaped(tmp_path: Path) -> None:
+    """A partition's digest covers the model's code: its SQL, the views it reads through and the project macros
+    these call, however indirectly. An edit to ``default__star_except`` (reached only through ``star_except``)
+    rebuilds every presentation of the click features and no day of the daily fact, which does not call it; an edit
+    to ``student_module_id``, which the staging view of the click log calls to build the fact's keys, rebuilds every
+    day of the daily fact."""
     project = tmp_path / "dbt"
     shutil.copytree(load_settings().dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs"))
     settings = dataclasses.replace(load_settings(home=tmp_path / "home"), dbt_project_dir=project)
     _load(settings, None)
-    _dbt(settings, "run", "--select", f"+{CLICK_FEATURES.split('.')[1]}")
+    features = CLICK_FEATURES.split(".")[1]
+    _dbt(settings, "run", "--select", f"+{features}")
     daily_built = _rebuilt(settings, DAILY, "partition_built_at")
     features_built = _rebuilt(settings, CLICK_FEATURES, "partition_built_at")
 
-    macros = project / "macros" / "engagement_measures.sql"
-    same_sum = "cast(sum(total_clicks) filter (where ({{ condition }})) as bigint)"  # the same result, other code
-    edited = macros.read_text().replace("cast(sum(total_clicks) filter (where {{ condition }}) as bigint)", same_sum)
-    assert same_sum in edited
-    macros.write_text(edited)
-    _dbt(settings, "run", "--select", f"{CLICK_FEATURES.split('.')[1]} {DAILY.split('.')[1]}")
-
+    _edit(project / "macros" / "cross_database.sql", "{{ alias }}.* exclude (", "{{ alias }}.*  exclude (")
+    _dbt(settings, "run", "--select", f"{features} {DAILY.split('.')[1]}")
     assert _rebuilt(settings, DAILY, "partition_built_at") == daily_built
     assert _rebuilt(settings, CLICK_FEATURES, "partition_built_at") != features_built
     presentations = _rebuilt(settings, CLICK_FEATURES, "module_presentation_id")
     assert len(presentations) == _partitions(settings, CLICK_FEATURES, "module_presentation_id") > 1
+
+    _edit(
+        project / "macros" / "oulad_helpers.sql",
+        "({{ code_module }} || '_' || {{ code_presentation }} || '_' || cast({{ id_student }} as string))",
+        "(({{ code_module }} || '_' || {{ code_presentation }}) || '_' || cast({{ id_student }} as string))",
+    )
+    _dbt(settings, "run", "--select", DAILY.split(".")[1])
+    assert _rebuilt(settings, DAILY, "partition_built_at") != daily_built
+    keys = "module_presentation_id, click_day"
+    assert len(_rebuilt(settings, DAILY, keys)) == _partitions(settings, DAILY, keys)
