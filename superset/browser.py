@@ -203,6 +203,9 @@ class Chromium:
 
 # ------------------------------------------------------------------------------------------ superset
 LOGIN_ATTEMPTS = 3
+# How long a page may take to show its charts: a readiness wait, not a speed target. Superset's first dashboard render
+# (its JavaScript bundle, then one query per chart) took over 90 s on a CI machine busy with other tests.
+RENDER_WAIT_S = 240
 
 
 def login(browser: Chromium, base: str, user: str, password: str) -> None:
@@ -258,7 +261,7 @@ def dashboard_state(browser: Chromium) -> dict[str, Any]:
     return browser.js(js)
 
 
-def wait_charts(browser: Chromium, timeout: float = 90, settle: float = 1.0) -> dict[str, Any]:
+def wait_charts(browser: Chromium, timeout: float = RENDER_WAIT_S, settle: float = 1.0) -> dict[str, Any]:
     """Wait until every chart of the active tab has finished loading (rendered, or showing an error)."""
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
@@ -305,7 +308,7 @@ def open_dashboard(browser: Chromium, base: str, slug: str, native_filters: str 
     browser.goto(url)
     browser.wait_for(
         "document.querySelectorAll('[data-test=\"dashboard-component-chart-holder\"]').length > 0",
-        90,
+        RENDER_WAIT_S,
         "dashboard charts",
     )
     wait_charts(browser, settle=0.0)
@@ -395,7 +398,9 @@ def cmd_shot(args: argparse.Namespace) -> int:
             browser.send("Network.setCookie", {"name": name, "value": value, "url": origin.group(0) if origin else ""})
         browser.goto(args.url)
         for text in args.wait_text:
-            browser.wait_for(f"document.body && document.body.innerText.includes({json.dumps(text)})", 90, text)
+            browser.wait_for(
+                f"document.body && document.body.innerText.includes({json.dumps(text)})", RENDER_WAIT_S, text
+            )
         time.sleep(args.settle)
         browser.screenshot(Path(args.out))
     print(json.dumps({"screenshot": args.out}))

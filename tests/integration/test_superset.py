@@ -484,7 +484,7 @@ def _browser(superset: Instance, *args: str, user: str | None = None, expect_err
         env=env,
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=900,  # the whole check: several dashboards, each may wait browser.RENDER_WAIT_S
     )
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     report = json.loads(proc.stdout)
