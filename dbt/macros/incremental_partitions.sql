@@ -10,7 +10,7 @@
     it touches; a full refresh (`dbt build --full-refresh`) rebuilds everything and gives the same table.
 -#}
 
-{#- One value per partition that changes when any of its rows (``columns``) or the model's SQL changes: the digest of
+{#- One value per partition that changes when any of its rows (``columns``) or the model's code changes: the digest of
     one input, its own rows (inputs_digest of rows_digest, below). -#}
 {% macro partition_digest(columns) -%}
     {{ inputs_digest([rows_digest(columns)]) }}
@@ -23,8 +23,8 @@
 {%- endmacro %}
 
 {#- A partition's digest from the digests of its inputs (rows_digest of each, NULL for an input without rows there)
-    and the model's SQL: it changes when any of them does. For models downstream of the facts, whose partition is a
-    module-presentation (all its checkpoints). -#}
+    and the model's code: it changes when any of them does. For models downstream of the facts, whose partition is a
+    module-presentation (all its checkpoints) or a course week. -#}
 {% macro inputs_digest(parts) -%}
     md5('{{ model_code_digest() }}'{% for part in parts %} || '|' || coalesce({{ part }}, '-'){% endfor %})
 {%- endmacro %}

@@ -21,7 +21,7 @@ with digests as (
         code_module,
         code_presentation,
         course_week,
-        {{ inputs_digest([rows_digest(['click_day', 'partition_digest'])]) }} as partition_digest
+        {{ partition_digest(['click_day', 'partition_digest']) }} as partition_digest
     from (
         select distinct
             code_module,
