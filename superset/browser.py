@@ -274,7 +274,9 @@ def wait_charts(browser: Chromium, timeout: float = RENDER_WAIT_S, settle: float
             if all(not c["loading"] for c in again["charts"]):
                 return again
         time.sleep(0.25)
-    raise BrowserError(f"charts still loading after {timeout:.0f} s: {json.dumps(last)[:2000]}")
+    raise BrowserError(
+        f"charts still loading after {timeout:.0f} s: {json.dumps(last)[:2000]} {json.dumps(network_report(browser))[:1000]}"
+    )
 
 
 def click_tab(browser: Chromium, label: str) -> None:
@@ -305,14 +307,58 @@ def open_dashboard(browser: Chromium, base: str, slug: str, native_filters: str 
     if native_filters:
         url += "?native_filters=" + urllib.request.quote(native_filters, safe="():,!'")
     start = time.monotonic()
+    deadline = start + RENDER_WAIT_S
+    reloads = 0
+    browser.events.clear()
     browser.goto(url)
-    browser.wait_for(
-        "document.querySelectorAll('[data-test=\"dashboard-component-chart-holder\"]').length > 0",
-        RENDER_WAIT_S,
-        "dashboard charts",
-    )
+    while not browser.js(_HOLDERS_JS):
+        failed = network_report(browser)["failed"]
+        if time.monotonic() > deadline:
+            raise BrowserError(
+                f"timed out after {RENDER_WAIT_S} s waiting for dashboard charts: {page_report(browser)}"
+            )
+        if failed and reloads < MAX_RELOADS:
+            # a request of the page failed (a worker restarted, a 5xx under load): reload, as a user would
+            reloads += 1
+            print(f"reloading the dashboard after {failed[:3]}", file=sys.stderr)
+            browser.events.clear()
+            browser.goto(url)
+        time.sleep(0.5)
     wait_charts(browser, settle=0.0)
     return time.monotonic() - start
+
+
+_HOLDERS_JS = "document.querySelectorAll('[data-test=\"dashboard-component-chart-holder\"]').length > 0"
+MAX_RELOADS = 2
+
+
+def network_report(browser: Chromium) -> dict[str, list[str]]:
+    """The page's requests since the last navigation that failed (status >= 500, or no answer) and still pending."""
+    urls: dict[str, str] = {}
+    done: set[str] = set()
+    failed: list[str] = []
+    for event in browser.events:
+        method, params = event.get("method"), event.get("params", {})
+        rid = params.get("requestId", "")
+        if method == "Network.requestWillBeSent":
+            urls[rid] = params["request"]["url"]
+        elif method == "Network.responseReceived" and params["response"]["status"] >= 500:
+            failed.append(f"{params['response']['status']} {params['response']['url'][:160]}")
+        elif method == "Network.loadingFailed" and not params.get("canceled"):
+            failed.append(f"{params.get('errorText')} {urls.get(rid, rid)[:160]}")
+        if method in ("Network.loadingFinished", "Network.loadingFailed"):
+            done.add(rid)
+    pending = [u[:160] for rid, u in urls.items() if rid not in done and not u.startswith("data:")]
+    return {"failed": failed, "pending": pending}
+
+
+def page_report(browser: Chromium) -> str:
+    """Where the page is and what it shows, with its failed and pending requests: what a timeout's error says."""
+    page = browser.js(
+        "({url: location.href, title: document.title,"
+        " text: (document.body ? document.body.innerText : '').replace(/\\s+/g, ' ').slice(0, 400)})"
+    )
+    return json.dumps({**(page or {}), **network_report(browser)})[:3000]
 
 
 def cmd_check(args: argparse.Namespace) -> int:

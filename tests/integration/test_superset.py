@@ -486,7 +486,9 @@ def _browser(superset: Instance, *args: str, user: str | None = None, expect_err
         text=True,
         timeout=900,  # the whole check: several dashboards, each may wait browser.RENDER_WAIT_S
     )
-    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    if proc.returncode not in (0, 1):  # the browser's error, then what the server logged meanwhile
+        log = (superset.settings.home / "superset-server.log").read_text(errors="replace").splitlines()
+        pytest.fail(f"{proc.stderr[-3000:]}\nsuperset-server.log, last lines:\n" + "\n".join(log[-60:]))
     report = json.loads(proc.stdout)
     if not expect_errors:
         assert proc.returncode == 0 and not report["errors"], json.dumps(report, indent=1)
