@@ -312,13 +312,14 @@ def open_dashboard(browser: Chromium, base: str, slug: str, native_filters: str 
     browser.events.clear()
     browser.goto(url)
     while not browser.js(_HOLDERS_JS):
-        failed = network_report(browser)["failed"]
+        network = network_report(browser)
+        failed = network["failed"] + network["stuck"]
         if time.monotonic() > deadline:
             raise BrowserError(
                 f"timed out after {RENDER_WAIT_S} s waiting for dashboard charts: {page_report(browser)}"
             )
         if failed and reloads < MAX_RELOADS:
-            # a request of the page failed (a worker restarted, a 5xx under load): reload, as a user would
+            # a request of the page failed or hangs (a worker restarted, a 5xx under load): reload, as a user would
             reloads += 1
             print(f"reloading the dashboard after {failed[:3]}", file=sys.stderr)
             browser.events.clear()
@@ -332,9 +333,14 @@ _HOLDERS_JS = "document.querySelectorAll('[data-test=\"dashboard-component-chart
 MAX_RELOADS = 2
 
 
+STUCK_S = 90  # a request of the page unanswered this long counts as failed
+
+
 def network_report(browser: Chromium) -> dict[str, list[str]]:
-    """The page's requests since the last navigation that failed (status >= 500, or no answer) and still pending."""
+    """The page's requests since the last navigation that failed (status >= 500, or no answer), that are still
+    pending, and of these the stuck ones (pending over STUCK_S)."""
     urls: dict[str, str] = {}
+    sent: dict[str, float] = {}
     done: set[str] = set()
     failed: list[str] = []
     for event in browser.events:
@@ -342,14 +348,16 @@ def network_report(browser: Chromium) -> dict[str, list[str]]:
         rid = params.get("requestId", "")
         if method == "Network.requestWillBeSent":
             urls[rid] = params["request"]["url"]
+            sent[rid] = params.get("wallTime", time.time())
         elif method == "Network.responseReceived" and params["response"]["status"] >= 500:
             failed.append(f"{params['response']['status']} {params['response']['url'][:160]}")
         elif method == "Network.loadingFailed" and not params.get("canceled"):
             failed.append(f"{params.get('errorText')} {urls.get(rid, rid)[:160]}")
         if method in ("Network.loadingFinished", "Network.loadingFailed"):
             done.add(rid)
-    pending = [u[:160] for rid, u in urls.items() if rid not in done and not u.startswith("data:")]
-    return {"failed": failed, "pending": pending}
+    pending = [rid for rid, u in urls.items() if rid not in done and not u.startswith("data:")]
+    stuck = [f"no answer in {STUCK_S} s {urls[rid][:160]}" for rid in pending if time.time() - sent[rid] > STUCK_S]
+    return {"failed": failed, "pending": [urls[rid][:160] for rid in pending], "stuck": stuck}
 
 
 def page_report(browser: Chromium) -> str:
