@@ -7,7 +7,10 @@
 
 with coverage as (
 
-    select * from {{ ref('int_click_coverage_measured') }}
+    select
+        *,
+        ({{ course_week('first_click_day') }} - 1) * 7 as first_series_day
+    from {{ ref('int_click_coverage_measured') }}
     where has_click_log
 
 ),
@@ -20,6 +23,8 @@ attempts as (
         registration_day,
         unregistration_day
     from {{ ref('int_student_attempts_joined') }}
+    -- unregistered on or before its registration day: never enrolled, changes nothing
+    where not coalesce(unregistration_day <= registration_day, false)
 
 ),
 
@@ -31,15 +36,50 @@ course_days as (
         code_presentation,
         first_click_day,
         click_data_through_day,
-        {{ integer_series(
-            '(' ~ course_week('first_click_day') ~ ' - 1) * 7', 'click_data_through_day'
-        ) }} as course_day
+        {{ integer_series('first_series_day', 'click_data_through_day') }} as course_day
     from coverage
+
+),
+
+-- Enrolled on day d: registered on or before d (unknown registration day counts as registered) and
+-- not unregistered on or before d. Counted as a running sum of changes rather than by joining every
+-- day to every attempt: +1 on the registration day, -1 on the unregistration day. A change before
+-- the first day of the series counts on that day.
+enrolment_changes as (
+
+    select
+        coverage.module_presentation_id,
+        greatest(
+            coalesce(attempts.registration_day, coverage.first_series_day),
+            coverage.first_series_day
+        ) as course_day,
+        1 as enrolment_change
+    from attempts
+    inner join coverage on attempts.module_presentation_id = coverage.module_presentation_id
+
+    union all
+
+    select
+        coverage.module_presentation_id,
+        greatest(attempts.unregistration_day, coverage.first_series_day) as course_day,
+        -1 as enrolment_change
+    from attempts
+    inner join coverage on attempts.module_presentation_id = coverage.module_presentation_id
+    where attempts.unregistration_day is not null
+
+),
+
+changes_per_day as (
+
+    select
+        module_presentation_id,
+        course_day,
+        sum(enrolment_change) as enrolment_change
+    from enrolment_changes
+    group by module_presentation_id, course_day
 
 )
 
--- Enrolled on day d: registered on or before d (unknown registration day counts as registered) and
--- not unregistered on or before d.
 select
     course_days.module_presentation_id,
     course_days.code_module,
@@ -49,12 +89,13 @@ select
     course_days.first_click_day,
     course_days.click_data_through_day,
     course_days.course_day >= course_days.first_click_day as is_covered_by_click_log,
-    count(attempts.student_module_id) as enrolled_students
+    cast(coalesce(sum(changes_per_day.enrolment_change) over (
+        partition by course_days.module_presentation_id
+        order by course_days.course_day
+        rows between unbounded preceding and current row
+    ), 0) as bigint) as enrolled_students
 from course_days
-left join attempts
+left join changes_per_day
     on
-        course_days.module_presentation_id = attempts.module_presentation_id
-        and {{ is_enrolled_on_day(
-            'course_days.course_day', 'attempts.registration_day', 'attempts.unregistration_day'
-        ) }}
-group by all
+        course_days.module_presentation_id = changes_per_day.module_presentation_id
+        and course_days.course_day = changes_per_day.course_day
