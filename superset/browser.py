@@ -88,7 +88,8 @@ class Chromium:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
                 pages = [t for t in json.load(resp) if t.get("type") == "page"]
             self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
-            self.events: list[dict[str, Any]] = []
+            self.events: list[dict[str, Any]] = []  # the Network events since the last goto
+            self.origin, self.loader_id = "", ""
             self.send("Page.enable")
             self.send("Runtime.enable")
             self.send("Network.enable")
@@ -144,7 +145,7 @@ class Chromium:
                 if "error" in msg:
                     raise BrowserError(f"{method}: {msg['error']}")
                 return msg.get("result", {})
-            if "method" in msg:
+            if msg.get("method", "").startswith("Network."):  # what network_report reads
                 self.events.append(msg)
         raise BrowserError(f"{method}: no answer in {timeout} s")
 
@@ -166,7 +167,11 @@ class Chromium:
         raise BrowserError(f"timed out after {timeout:.0f} s waiting for {what or expression[:80]}")
 
     def goto(self, url: str) -> None:
-        self.send("Page.navigate", {"url": url})
+        """Navigate and wait for the page's load; ``events`` start again with this page's requests."""
+        self.events.clear()
+        origin = re.match(r"https?://[^/]+", url)
+        self.origin = origin.group(0) if origin else ""
+        self.loader_id = self.send("Page.navigate", {"url": url}).get("loaderId", "")
         self.wait_for(
             "document.readyState === 'complete' && location.href !== 'about:blank'", 60, f"page load of {url}"
         )
@@ -309,7 +314,6 @@ def open_dashboard(browser: Chromium, base: str, slug: str, native_filters: str 
     start = time.monotonic()
     deadline = start + RENDER_WAIT_S
     reloads = 0
-    browser.events.clear()
     browser.goto(url)
     while not browser.js(_HOLDERS_JS):
         network = network_report(browser)
@@ -322,8 +326,8 @@ def open_dashboard(browser: Chromium, base: str, slug: str, native_filters: str 
             # a request of the page failed or hangs (a worker restarted, a 5xx under load): reload, as a user would
             reloads += 1
             print(f"reloading the dashboard after {failed[:3]}", file=sys.stderr)
-            browser.events.clear()
             browser.goto(url)
+            deadline = time.monotonic() + RENDER_WAIT_S
         time.sleep(0.5)
     wait_charts(browser, settle=0.0)
     return time.monotonic() - start
@@ -333,12 +337,12 @@ _HOLDERS_JS = "document.querySelectorAll('[data-test=\"dashboard-component-chart
 MAX_RELOADS = 2
 
 
-STUCK_S = 90  # a request of the page unanswered this long counts as failed
+STUCK_S = 120  # a request of the page unanswered this long counts as failed
 
 
 def network_report(browser: Chromium) -> dict[str, list[str]]:
-    """The page's requests since the last navigation that failed (status >= 500, or no answer), that are still
-    pending, and of these the stuck ones (pending over STUCK_S)."""
+    """The requests of the page (of its last navigation, to its own server) that failed (status >= 500, or no
+    answer), that are still pending, and of these the stuck ones (pending over STUCK_S)."""
     urls: dict[str, str] = {}
     sent: dict[str, float] = {}
     done: set[str] = set()
@@ -347,15 +351,19 @@ def network_report(browser: Chromium) -> dict[str, list[str]]:
         method, params = event.get("method"), event.get("params", {})
         rid = params.get("requestId", "")
         if method == "Network.requestWillBeSent":
-            urls[rid] = params["request"]["url"]
-            sent[rid] = params.get("wallTime", time.time())
+            url = params["request"]["url"]
+            if params.get("loaderId") == browser.loader_id and url.startswith(browser.origin + "/"):
+                urls[rid] = url
+                sent[rid] = params.get("wallTime", time.time())
+        elif rid not in urls:
+            continue
         elif method == "Network.responseReceived" and params["response"]["status"] >= 500:
             failed.append(f"{params['response']['status']} {params['response']['url'][:160]}")
         elif method == "Network.loadingFailed" and not params.get("canceled"):
             failed.append(f"{params.get('errorText')} {urls.get(rid, rid)[:160]}")
         if method in ("Network.loadingFinished", "Network.loadingFailed"):
             done.add(rid)
-    pending = [rid for rid, u in urls.items() if rid not in done and not u.startswith("data:")]
+    pending = [rid for rid in urls if rid not in done]
     stuck = [f"no answer in {STUCK_S} s {urls[rid][:160]}" for rid in pending if time.time() - sent[rid] > STUCK_S]
     return {"failed": failed, "pending": [urls[rid][:160] for rid in pending], "stuck": stuck}
 
@@ -430,7 +438,6 @@ def cmd_query_contexts(args: argparse.Namespace) -> int:
     with Chromium() as browser:
         login(browser, args.url, os.environ["SUPERSET_USER"], os.environ["SUPERSET_PASSWORD"])
         for chart_id in ids:
-            browser.events.clear()
             browser.goto(f"{args.url}/explore/?slice_id={chart_id}")
             browser.wait_for(
                 f"""(() => performance.getEntriesByType('resource').some(
