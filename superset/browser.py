@@ -70,6 +70,12 @@ class BrowserError(RuntimeError):
     pass
 
 
+def url_origin(url: str) -> str:
+    """``scheme://host:port`` of an http(s) URL ("" for another)."""
+    origin = re.match(r"https?://[^/]+", url)
+    return origin.group(0) if origin else ""
+
+
 class Chromium:
     """One headless Chromium with one page, spoken to over the DevTools protocol."""
 
@@ -169,8 +175,7 @@ class Chromium:
     def goto(self, url: str) -> None:
         """Navigate and wait for the page's load; ``events`` start again with this page's requests."""
         self.events.clear()
-        origin = re.match(r"https?://[^/]+", url)
-        self.origin = origin.group(0) if origin else ""
+        self.origin = url_origin(url)
         self.loader_id = self.send("Page.navigate", {"url": url}).get("loaderId", "")
         self.wait_for(
             "document.readyState === 'complete' && location.href !== 'about:blank'", 60, f"page load of {url}"
@@ -360,7 +365,7 @@ def network_report(browser: Chromium) -> dict[str, list[str]]:
         elif method == "Network.responseReceived" and params["response"]["status"] >= 500:
             failed.append(f"{params['response']['status']} {params['response']['url'][:160]}")
         elif method == "Network.loadingFailed" and not params.get("canceled"):
-            failed.append(f"{params.get('errorText')} {urls.get(rid, rid)[:160]}")
+            failed.append(f"{params.get('errorText')} {urls[rid][:160]}")
         if method in ("Network.loadingFinished", "Network.loadingFailed"):
             done.add(rid)
     pending = [rid for rid in urls if rid not in done]
@@ -453,10 +458,9 @@ def cmd_query_contexts(args: argparse.Namespace) -> int:
 def cmd_shot(args: argparse.Namespace) -> int:
     """One page of another UI (the Airflow DAG, MLflow): optional cookies (a login token), wait for a text, PNG."""
     with Chromium() as browser:
-        origin = re.match(r"https?://[^/]+", args.url)
         for cookie in args.cookie:
             name, _, value = cookie.partition("=")
-            browser.send("Network.setCookie", {"name": name, "value": value, "url": origin.group(0) if origin else ""})
+            browser.send("Network.setCookie", {"name": name, "value": value, "url": url_origin(args.url)})
         browser.goto(args.url)
         for text in args.wait_text:
             browser.wait_for(

@@ -15,16 +15,18 @@ with coverage as (
 
 ),
 
+-- the attempts of the presentations with a click log, with the first day of their series
 attempts as (
 
     select
-        module_presentation_id,
-        student_module_id,
-        registration_day,
-        unregistration_day
-    from {{ ref('int_student_attempts_joined') }}
+        attempts.module_presentation_id,
+        attempts.registration_day,
+        attempts.unregistration_day,
+        coverage.first_series_day
+    from {{ ref('int_student_attempts_joined') }} as attempts
+    inner join coverage on attempts.module_presentation_id = coverage.module_presentation_id
     -- unregistered on or before its registration day: never enrolled, changes nothing
-    where not coalesce(unregistration_day <= registration_day, false)
+    where not coalesce(attempts.unregistration_day <= attempts.registration_day, false)
 
 ),
 
@@ -48,24 +50,19 @@ course_days as (
 enrolment_changes as (
 
     select
-        coverage.module_presentation_id,
-        greatest(
-            coalesce(attempts.registration_day, coverage.first_series_day),
-            coverage.first_series_day
-        ) as course_day,
+        module_presentation_id,
+        greatest(coalesce(registration_day, first_series_day), first_series_day) as course_day,
         1 as enrolment_change
     from attempts
-    inner join coverage on attempts.module_presentation_id = coverage.module_presentation_id
 
     union all
 
     select
-        coverage.module_presentation_id,
-        greatest(attempts.unregistration_day, coverage.first_series_day) as course_day,
+        module_presentation_id,
+        greatest(unregistration_day, first_series_day) as course_day,
         -1 as enrolment_change
     from attempts
-    inner join coverage on attempts.module_presentation_id = coverage.module_presentation_id
-    where attempts.unregistration_day is not null
+    where unregistration_day is not null
 
 ),
 
