@@ -89,6 +89,13 @@ class Settings:
         return _resolve(self.repo_root, configured) if configured else None
 
     @property
+    def scheduled_unit_tests(self) -> bool:
+        """Whether a live run's dbt build (the weekly DAG, ``laip run --as-of``, ``laip backfill``) runs dbt's unit
+        tests too (laip.yaml ``live_term.unit_tests``, default false: they test the project's SQL on fixed rows, not
+        the week's data; CI and ``make run`` run them)."""
+        return bool(self.raw.get("live_term", {}).get("unit_tests", False))
+
+    @property
     def weekly_schedule(self) -> str:
         """Cron of the weekly DAG (env LAIP_WEEKLY_SCHEDULE, laip.yaml ``live_term.schedule``)."""
         return os.environ.get("LAIP_WEEKLY_SCHEDULE") or self.raw.get("live_term", {}).get("schedule") or "0 0 * * 1"

@@ -1,22 +1,25 @@
-"""Benchmark: one week's incremental load + dbt build against a full build of the same export; prints figures, asserts
+"""Benchmark: one week's incremental load + dbt build against a full build of the same date; prints figures, asserts
 nothing.
 
     python -m laip.bench.weekly DATA_DIR --as-of 2014-11-03 [--every 7] [--repeat 3]     (make bench-weekly)
 
-From the finished history DATA_DIR it replays two exports (not timed): as of D - every days (last week's) and as of
-D, and loads and builds last week's. Then, per repeat, in the same run and alternating, both from that same state
-(restored in the same place before each, so dbt's partial parsing serves both alike):
+From the finished history DATA_DIR it replays (not timed) the export as of D - every days (last week's), the export
+as of D, and the export as of D with a delta click log (only the clicks after last week's date, ``laip replay
+--clicks-since``), and loads and builds last week's. Then, per repeat, in the same run and alternating, each arm from
+that same state (restored in the same place before each, so dbt's partial parsing serves all alike):
 
-* full: ``laip load --as-of D`` + ``laip build --full-refresh`` (every model from scratch);
-* weekly: ``laip load --as-of D`` + ``laip build``, as the scheduled run for D does it (the incremental facts
-  rebuild only the partitions the week changed).
+* full: ``laip load --as-of D`` of the complete export + ``laip build --full-refresh`` (every model from scratch);
+* weekly: ``laip load --as-of D`` of the delta export (the week's clicks appended in place) + ``laip build``, as the
+  scheduled run for D does it (the incremental facts rebuild only the partitions the week changed);
+* weekly, complete export: the same build after a load of the complete export (a feed without increments).
 
-Each command is its own ``laip`` process, timed from outside (what ops wait for). It prints the medians, the ratio
-weekly / full (goal: at most 0.25, the live-term issue), and dbt's slowest nodes of the last weekly build. After
-each weekly arm it also times ``laip build --select {FLOOR_MODEL}`` (one view and its tests): dbt's fixed cost per
-process (start, parse, graph), which with the load bounds the ratio from below however little a week rebuilds. Once,
-it also times ``laip build`` of the whole project on the committed sample (1.8 MB): what the project's dbt nodes
-cost with next to no data, the floor of a build that runs every model and test whatever its size. Use
+Every build is a scheduled run's: without dbt's unit tests (``--skip-unit-tests``; laip.yaml ``live_term``), every
+data test. Each command is its own ``laip`` process, timed from outside (what ops wait for). It prints the medians,
+the ratio weekly / full (goal: at most 0.25, the live-term issue), and dbt's slowest nodes of the last weekly build.
+After each weekly arm it also times ``laip build --select {FLOOR_MODEL}`` (one view and its tests): dbt's fixed cost
+per process (start, parse, graph), which with the load bounds the ratio from below however little a week rebuilds.
+Once, it also times ``laip build`` of the whole project on the committed sample (1.8 MB): what the project's dbt
+nodes cost with next to no data, the floor of a build that runs every model and test whatever its size. Use
 ``../shared/tools/make_scale_dataset.py OUT`` for a full-size input (synthetic clicks: speed figures only).
 """
 
@@ -37,6 +40,13 @@ from laip.config import load_settings
 from laip.ingest.replay import replay
 
 FLOOR_MODEL = "stg_oulad__courses"
+SCHEDULED = ("--skip-unit-tests",)  # a scheduled run's build (laip.warehouse.build.NO_UNIT_TESTS)
+#: (arm, export, build arguments) in the order each repeat runs them.
+ARMS = (
+    ("full", "complete", ("--full-refresh", *SCHEDULED)),
+    ("weekly", "delta", SCHEDULED),
+    ("weekly, complete export", "complete", SCHEDULED),
+)
 
 
 def _load_and_build(home: Path, export: Path, as_of: date, *build_args: str) -> tuple[float, float]:
@@ -54,7 +64,7 @@ def _load_and_build(home: Path, export: Path, as_of: date, *build_args: str) -> 
 def _floor(home: Path) -> float:
     """Seconds of a one-model ``laip build`` in ``home``: what any dbt build costs however little it runs."""
     env = {k: v for k, v in os.environ.items() if k != "LAIP_DATA_DIR"} | {"LAIP_HOME": str(home)}
-    elapsed, _rss, code = run_step(["build", "--select", FLOOR_MODEL], env)
+    elapsed, _rss, code = run_step(["build", "--select", FLOOR_MODEL, *SCHEDULED], env)
     if code:
         raise SystemExit(f"laip build --select {FLOOR_MODEL} failed in {home} (exit {code})")
     return elapsed
@@ -66,7 +76,7 @@ def _every_node_floor(root: Path) -> float:
     home = root / "sample_home"
     env = {k: v for k, v in os.environ.items() if k != "LAIP_DATA_DIR"} | {"LAIP_HOME": str(home)}
     sample = load_settings(home=home).sample_dir
-    for args in (["load", str(sample)], ["build"], ["build"]):
+    for args in (["load", str(sample)], ["build", *SCHEDULED], ["build", *SCHEDULED]):
         elapsed, _rss, code = run_step(args, env)
         if code:
             raise SystemExit(f"laip {' '.join(args)} failed in {home} (exit {code})")
@@ -88,25 +98,28 @@ def bench(
         root = Path(tmp)
         start_day = load_settings(home=root / "settings").presentation_start_day
         previous = as_of - timedelta(days=every)
-        exports = {d: root / "exports" / d.isoformat() for d in (previous, as_of)}
-        for d, path in exports.items():
-            replay(data_dir, path, d, start_day)
+        exports = {
+            "previous": replay(data_dir, root / "exports" / previous.isoformat(), previous, start_day).dest,
+            "complete": replay(data_dir, root / "exports" / as_of.isoformat(), as_of, start_day).dest,
+            "delta": replay(data_dir, root / "exports" / f"{as_of}-delta", as_of, start_day, previous).dest,
+        }
         home, last_week = root / "home", root / "last_week"
-        _load_and_build(home, exports[previous], previous)
+        _load_and_build(home, exports["previous"], previous, *SCHEDULED)
         shutil.copytree(home, last_week, symlinks=True)
-        runs: dict[str, list[tuple[float, float]]] = {"full": [], "weekly": [], "floor": []}
+        runs: dict[str, list[tuple[float, float]]] = {arm: [] for arm in [*(a for a, _, _ in ARMS), "floor"]}
         nodes: list[tuple[str, float]] = []
         for i in range(repeat):
-            for arm, build_args in (("full", ("--full-refresh",)), ("weekly", ())):
+            for arm, export, build_args in ARMS:
                 shutil.rmtree(home)
                 shutil.copytree(last_week, home, symlinks=True)
-                runs[arm].append(_load_and_build(home, exports[as_of], as_of, *build_args))
-            nodes = slowest_nodes(home)  # of this weekly build, before the floor's build replaces its results
-            runs["floor"].append((runs["weekly"][-1][0], _floor(home)))  # the weekly load + dbt's fixed cost
+                runs[arm].append(_load_and_build(home, exports[export], as_of, *build_args))
+                if arm == "weekly":
+                    nodes = slowest_nodes(home)  # of this weekly build, before another build replaces its results
+                    runs["floor"].append((runs["weekly"][-1][0], _floor(home)))  # the weekly load + dbt's fixed cost
             print(
-                "  repeat {}: full {:.1f} + {:.1f} s, weekly {:.1f} + {:.1f} s (load + build)".format(
-                    i + 1, *runs["full"][-1], *runs["weekly"][-1]
-                ),
+                f"  repeat {i + 1}: "
+                + ", ".join("{} {:.1f} + {:.1f} s".format(arm, *runs[arm][-1]) for arm, _, _ in ARMS)
+                + " (load + build)",
                 flush=True,
             )
         every_node = _every_node_floor(root)
@@ -126,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     for arm, pairs in runs.items():
         load_s, build_s = (statistics.median(x) for x in zip(*pairs, strict=True))
         total = statistics.median(a + b for a, b in pairs)
-        print(f"  {arm:<10} load {load_s:6.1f} s + build {build_s:6.1f} s; load+build {total:6.1f} s (medians)")
+        print(f"  {arm:<24} load {load_s:6.1f} s + build {build_s:6.1f} s; load+build {total:6.1f} s (medians)")
     for arm, goal in (
         ("weekly", "goal: at most 0.25"),
+        ("weekly, complete export", "a feed that exports every click each week"),
         ("floor", f"the load + a build of {FLOOR_MODEL} only"),
         ("every node", "the load + the whole project built on the committed sample"),
     ):

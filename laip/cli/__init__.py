@@ -2,7 +2,7 @@
 
 laip validate [DATA_DIR] [--json]   check the raw files; JSON report under $LAIP_HOME/reports; --as-of D: a live export
 laip load [DATA_DIR] [--force]      validate (if needed) and load raw tables atomically; --as-of D: a live export
-laip build [--select S]             dbt build (models + tests) on the warehouse
+laip build [--select S]             dbt build (models + tests) on the warehouse; --skip-unit-tests as a scheduled run
 laip docs                           dbt docs generate
 laip train [--models lr,rf,hgb]     train, track in MLflow, register the champion
 laip score                          score the day-30 population into the ML serving tables
@@ -20,6 +20,7 @@ laip up | down                      start / stop the local UIs (Airflow, MLflow,
 laip info [--json]                  where everything is
 laip make-sample SRC DEST           write the deterministic real-data sample
 laip replay --as-of D SRC DEST      the raw files as an export on date D would have held them (a live term)
+  [--clicks-since D0]                 ... with only the clicks after D0 (a delta click log, appended by the load)
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="dbt build: staging, intermediate, marts and all tests")
     p.add_argument("--select", help="dbt selection (a partial build does not certify publishing)")
     p.add_argument("--full-refresh", action="store_true")
+    p.add_argument(
+        "--skip-unit-tests",
+        action="store_true",
+        help="leave dbt's unit tests out (they test the SQL, not the data), as a scheduled run's build does",
+    )
     p.set_defaults(func=commands.cmd_build)
 
     p = sub.add_parser("docs", help="dbt docs generate")
@@ -212,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="a finished history (the seven OULAD files)")
     p.add_argument("dest", help="output directory (replaced whole)")
     _as_of_flag(p, required=True)
+    p.add_argument(
+        "--clicks-since",
+        type=_as_of_date,
+        metavar="YYYY-MM-DD",
+        help="a delta click log: only the clicks after this date (that of the export loaded before; see export.json)",
+    )
     p.set_defaults(func=commands.cmd_replay)
     return parser
 

@@ -43,7 +43,9 @@ def cmd_build(settings: Settings, args: argparse.Namespace) -> int:
     from laip.warehouse.build import build
 
     with writing(settings, "dbt build"):
-        result = build(settings, select=args.select, full_refresh=args.full_refresh)
+        result = build(
+            settings, select=args.select, full_refresh=args.full_refresh, unit_tests=not args.skip_unit_tests
+        )
     print(result.summary())
     return 0 if result.success else 1
 
@@ -221,8 +223,8 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from laip.ingest.replay import replay
 
     try:
-        result = replay(Path(args.src), Path(args.dest), args.as_of, settings.presentation_start_day)
-    except FileNotFoundError as exc:
+        result = replay(Path(args.src), Path(args.dest), args.as_of, settings.presentation_start_day, args.clicks_since)
+    except (FileNotFoundError, ValueError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     print(result.summary())

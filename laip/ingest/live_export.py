@@ -6,6 +6,12 @@ export during a term, :mod:`laip.ingest.replay`): ``Checks.as_of`` is set.
   future into training), and an ended one's must be there.
 * No event is dated after the export's date (clicks, submissions, registrations, unregistrations): such a row means
   the files or the date are wrong.
+* A **delta click log**: an export whose ``export.json`` says ``{"clicks_since": "YYYY-MM-DD"}`` holds in
+  ``studentVle`` only the clicks dated after that date (the date of the export loaded before it; the other six files
+  are complete as always). Such a click is dated after that date's course day in its presentation, and the date lies
+  before the export's own. The load appends those clicks to the ones it holds as of that date
+  (:mod:`laip.ingest.delta_load`): a VLE's click log is exported by increments; re-reading its whole history every
+  week is what makes a weekly load slow.
 
 Each check is a relation of the offending rows (rowid, value, ...) of one raw table, reported by the validator like
 every other rule (file, column, line, value).
@@ -13,10 +19,17 @@ every other rule (file, column, line, value).
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
 from typing import NamedTuple
 
 from laip.ingest.calendar import course_day_sql
+from laip.ingest.report import Finding
 from laip.ingest.rules import Checks
+
+DECLARATION = "export.json"  # in an export's folder: what kind of export it is (a delta click log)
 
 
 class LiveRule(NamedTuple):
@@ -27,13 +40,45 @@ class LiveRule(NamedTuple):
     bad: str  # SQL relation: rowid, value, ... of the offending rows
 
 
+def with_declaration(data_dir: Path, checks: Checks) -> tuple[Checks, Finding | None]:
+    """``checks`` with the ``clicks_since`` of ``data_dir``'s ``export.json`` (unchanged when there is none), or the
+    finding that says why that file is wrong (unreadable, not a date, not before the export's date)."""
+    path = Path(data_dir) / DECLARATION
+    if not path.is_file():
+        return checks, None
+
+    def wrong(message: str, value: str | None = None) -> tuple[Checks, Finding]:
+        found = Finding("error", DECLARATION, "export_declaration", message, column="clicks_since", value=value)
+        return checks, found
+
+    try:
+        declared = json.loads(path.read_text(encoding="utf-8"))
+        text = declared.get("clicks_since") if isinstance(declared, dict) else None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return wrong(f"not a readable JSON object: {exc}")
+    if text is None:
+        return checks, None
+    try:
+        since = date.fromisoformat(str(text))
+    except ValueError:
+        return wrong("not a date (YYYY-MM-DD)", str(text))
+    if checks.as_of is None:
+        return wrong("a delta click log is an export as of a date: give that date (--as-of)", str(text))
+    if since >= checks.as_of:
+        return wrong(f"must lie before the export's date {checks.as_of}", str(text))
+    return replace(checks, clicks_since=since), None
+
+
 def _days(checks: Checks) -> str:
-    """Relation: each presentation of raw.courses with its course day on the export's date and its length."""
+    """Relation: each presentation of raw.courses with its course day on the export's date, its length, and the
+    course day of the delta click log's ``clicks_since`` (NULL without one)."""
     assert checks.as_of is not None
     day = course_day_sql("code_presentation", checks.as_of, checks.presentation_start_day)
+    since = checks.clicks_since
+    since_day = "null" if since is None else course_day_sql("code_presentation", since, checks.presentation_start_day)
     return (
-        f"(select code_module, code_presentation, {day} as as_of_day, module_presentation_length as length "
-        "from raw.courses)"
+        f"(select code_module, code_presentation, {day} as as_of_day, module_presentation_length as length, "
+        f"{since_day} as since_day from raw.courses)"
     )
 
 
@@ -101,4 +146,16 @@ def live_rules(checks: Checks, loaded: set[str]) -> list[LiveRule]:
                     f'select t.rowid, t."{column}", d.as_of_day from {relation} where t."{column}" > d.as_of_day',
                 )
             )
+    if checks.clicks_since is not None and "student_vle" in loaded:
+        since = checks.clicks_since.isoformat()
+        rules.append(
+            LiveRule(
+                "student_vle",
+                "date",
+                "before_delta_start",
+                f"dated on or before {since}, the date this delta click log starts after ({DECLARATION} "
+                "clicks_since; course day of that date in its presentation: the value must exceed it)",
+                f"select t.rowid, t.date, d.since_day from {dated[0][2]} where t.date <= d.since_day",
+            )
+        )
     return rules

@@ -21,6 +21,7 @@ import duckdb
 
 from laip.durable import new_duckdb_file
 from laip.ingest.acquire import FileDigest, count_lines, find_file, sha256_of
+from laip.ingest.live_export import with_declaration
 from laip.ingest.report import FileInfo, Report, ValidationError, write_report
 from laip.ingest.rules import Checks
 from laip.ingest.schema import BY_STEM, TABLES
@@ -43,6 +44,7 @@ MANIFEST_COLUMNS = (  # (name, DuckDB type); the Spark load writes the same colu
     ("row_count", "bigint"),
     ("loaded_at", "timestamptz"),
     ("as_of_date", "date"),
+    ("delta_since", "date"),  # a delta file (laip.ingest.delta_load): appended to the load as of this date; else NULL
 )
 
 
@@ -50,14 +52,18 @@ MANIFEST_COLUMNS = (  # (name, DuckDB type); the Spark load writes the same colu
 class LoadResult:
     warehouse: Path
     changed: bool
-    rows: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # rows of each raw table now
     seconds: float = 0.0
+    appended: dict[str, int] = field(default_factory=dict)  # of those, rows appended by a delta (delta_load)
 
     def summary(self) -> str:
         if not self.changed:
             return f"Raw files unchanged since the last load (sha256 match); {self.warehouse} left as it is."
         lines = [f"Loaded {len(self.rows)} raw tables into {self.warehouse} in {self.seconds:.1f} s"]
-        lines += [f"  raw.{t:<22} {n:>12,} rows" for t, n in self.rows.items()]
+        lines += [
+            f"  raw.{t:<22} {n:>12,} rows" + (f" ({self.appended[t]:,} appended)" if t in self.appended else "")
+            for t, n in self.rows.items()
+        ]
         return "\n".join(lines)
 
     def as_xcom(self) -> dict[str, Any]:
@@ -66,6 +72,7 @@ class LoadResult:
             "warehouse": str(self.warehouse),
             "changed": self.changed,
             "rows": self.rows,
+            "appended": self.appended,
             "seconds": round(self.seconds, 2),
         }
 
@@ -98,6 +105,11 @@ def load(
     manifest (``as_of_date``, NULL for a finished history), where the warehouse reads it."""
     start = time.perf_counter()
     data_dir = Path(data_dir).resolve()
+    delta, _wrong = with_declaration(data_dir, checks or Checks())  # a wrong declaration: validation reports it
+    if delta.clicks_since is not None:
+        from laip.ingest.delta_load import append_clicks  # it builds on this module
+
+        return append_clicks(data_dir, warehouse, reports_dir, source=source, force=force, checks=delta)
     files = {spec.table: path for spec in TABLES if (path := find_file(data_dir, spec.file_stem)) is not None}
     # Whether anything changed takes only the stored bytes' sha256 (no decompression); the line counts that
     # validation compares with the rows read need the text, and are counted beside DuckDB's read of the same files.
@@ -116,7 +128,7 @@ def load(
             write_report(report, reports_dir)
             if not report.ok:
                 raise ValidationError(report)
-            rows = _write_manifest(con, report, data_dir, source, as_of or None)
+            rows = write_manifest(con, report, data_dir, source, as_of or None)
             carry_model_tables(con, warehouse)
     for table, n in rows.items():
         log.info("loaded raw.%s: %s rows from %s", table, f"{n:,}", files[table].name)
@@ -154,9 +166,18 @@ def carry_model_tables(
         con.execute("detach previous")
 
 
-def manifest_rows(files: list[FileInfo], data_dir: Path, source: str, as_of: str | None) -> list[tuple]:
+def manifest_rows(
+    files: list[FileInfo],
+    data_dir: Path,
+    source: str,
+    as_of: str | None,
+    appended: dict[str, tuple[date, int]] | None = None,
+) -> list[tuple]:
     """The load manifest's rows, one per file (the columns of :data:`MANIFEST_COLUMNS`), as both engines record them:
-    one load id and a timezone-aware load time for the whole load, the export's date (``as_of``, ISO) or None."""
+    one load id and a timezone-aware load time for the whole load, the export's date (``as_of``, ISO) or None.
+    ``appended``: {file stem: (date of the load it was appended to, rows of its table now)} of delta files, whose
+    row count is that of the table (the file's rows are the increment)."""
+    appended = appended or {}
     loaded_at = datetime.now(UTC).replace(microsecond=0)
     load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ")
     as_of_date = date.fromisoformat(as_of) if as_of else None
@@ -169,23 +190,27 @@ def manifest_rows(files: list[FileInfo], data_dir: Path, source: str, as_of: str
             str(data_dir),
             f.sha256,
             f.size_bytes,
-            f.rows,
+            appended[f.stem][1] if f.stem in appended else f.rows,
             loaded_at,
             as_of_date,
+            appended[f.stem][0] if f.stem in appended else None,
         )
         for f in files
     ]
 
 
-def _write_manifest(
-    con: duckdb.DuckDBPyConnection, report: Report, data_dir: Path, source: str, as_of: str | None
+def write_manifest(
+    con: duckdb.DuckDBPyConnection,
+    report: Report,
+    data_dir: Path,
+    source: str,
+    as_of: str | None,
+    appended: dict[str, tuple[date, int]] | None = None,
 ) -> dict[str, int]:
-    """Record what was loaded (one row per file: sha256, size, rows, the export's date) in ``meta.load_manifest``;
-    rows per table."""
+    """Record what was loaded (one row per file: sha256, size, rows, the export's date) in ``meta.load_manifest``,
+    replacing the last load's record; rows per table (``appended``: as :func:`manifest_rows`)."""
     columns = ", ".join(f"{name} {kind}" for name, kind in MANIFEST_COLUMNS)
-    con.execute(f"create schema meta; create table {MANIFEST} ({columns})")
-    con.executemany(
-        f"insert into {MANIFEST} values ({', '.join('?' * len(MANIFEST_COLUMNS))})",
-        manifest_rows(report.files, data_dir, source, as_of),
-    )
+    con.execute(f"create schema if not exists meta; create or replace table {MANIFEST} ({columns})")
+    rows = manifest_rows(report.files, data_dir, source, as_of, appended)
+    con.executemany(f"insert into {MANIFEST} values ({', '.join('?' * len(MANIFEST_COLUMNS))})", rows)
     return {BY_STEM[f.stem].table: f.rows or 0 for f in report.files}

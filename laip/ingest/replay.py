@@ -12,6 +12,10 @@ into the weekly feed a platform gets during a term. Course days become dates wit
   both only of the attempts in the export;
 * ``courses``, ``assessments``, ``vle``: as they are (static).
 
+With ``--clicks-since D0`` (before the date) the export's click log is a **delta**: only the clicks dated after D0
+(the date of the export loaded before it), declared in its ``export.json``; the load appends them to the clicks it
+holds as of D0 (:mod:`laip.ingest.delta_load`), as a VLE's incremental export would be loaded.
+
 Values are copied as text, untouched. The files are written as ``<stem>.csv.gz`` into a new directory beside
 ``DEST`` and renamed into place, so ``DEST`` is complete or absent. Replays of one ``DEST`` are serialised (an
 exclusive lock on ``DEST.lock``), and one that finds ``DEST`` already written from the same files, date and
@@ -33,6 +37,7 @@ import duckdb
 
 from laip.ingest.acquire import find_file
 from laip.ingest.calendar import course_day_sql
+from laip.ingest.live_export import DECLARATION
 from laip.ingest.schema import TABLES
 
 _MP = "code_module, code_presentation"
@@ -60,8 +65,9 @@ def _int(column: str) -> str:
     return f"try_cast({column} as integer)"
 
 
-def _queries() -> dict[str, str]:
-    """The select of each file's rows as of the date (tables ``src_<stem>`` and ``presentation_days``)."""
+def _queries(delta: bool = False) -> dict[str, str]:
+    """The select of each file's rows as of the date (tables ``src_<stem>`` and ``presentation_days``); ``delta``:
+    the clicks only after ``presentation_days.since_day``."""
     reg_day, unreg_day = _int("r.date_registration"), _int("r.date_unregistration")
     registered = f"p.started and ({reg_day} is null or {reg_day} <= p.as_of_day)"  # by the date, or undated
     kept_attempts = (
@@ -97,6 +103,7 @@ def _queries() -> dict[str, str]:
         "studentVle": (
             f"select v.* from src_studentVle v join presentation_days p using ({_MP}) "
             f"where {_int('v.date')} <= p.as_of_day and ({_STUDENT}) in {kept_attempts}"
+            + (f" and {_int('v.date')} > p.since_day" if delta else "")
         ),
     }
 
@@ -108,10 +115,12 @@ def _columns(stem: str) -> list[str]:
 MARKER = ".replay.json"  # in DEST: what it was replayed from, and the result
 
 
-def _inputs(paths: dict[str, Path], as_of: date, start_day: int) -> dict[str, object]:
-    """What decides a replay's output: each source file (path, size, modification time), the date, the calendar."""
+def _inputs(paths: dict[str, Path], as_of: date, start_day: int, since: date | None) -> dict[str, object]:
+    """What decides a replay's output: each source file (path, size, modification time), the date, the calendar,
+    the start of a delta click log."""
     files = {stem: [str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for stem, p in paths.items()}
-    return {"files": files, "as_of": as_of.isoformat(), "start_day": start_day}
+    inputs: dict[str, object] = {"files": files, "as_of": as_of.isoformat(), "start_day": start_day}
+    return inputs | ({"clicks_since": since.isoformat()} if since is not None else {})
 
 
 def _replayed(dest: Path, inputs: dict[str, object]) -> ReplayResult | None:
@@ -126,28 +135,32 @@ def _replayed(dest: Path, inputs: dict[str, object]) -> ReplayResult | None:
     return ReplayResult(dest, date.fromisoformat(result["as_of"]), result["rows"], result["running"], result["ended"])
 
 
-def replay(src: Path, dest: Path, as_of: date, start_day: int = 1) -> ReplayResult:
-    """Write the export of ``src`` (a finished history) as of ``as_of`` into ``dest``; see the module docstring.
-    Raises FileNotFoundError naming the first missing file of ``src``."""
+def replay(src: Path, dest: Path, as_of: date, start_day: int = 1, clicks_since: date | None = None) -> ReplayResult:
+    """Write the export of ``src`` (a finished history) as of ``as_of`` into ``dest``; see the module docstring
+    (``clicks_since``: a delta click log). Raises FileNotFoundError naming the first missing file of ``src``."""
     src, dest = Path(src), Path(dest)
+    if clicks_since is not None and clicks_since >= as_of:
+        raise ValueError(f"--clicks-since {clicks_since} must lie before the export's date {as_of}")
     paths = {}
     for spec in TABLES:
         path = find_file(src, spec.file_stem)
         if path is None:
             raise FileNotFoundError(f"{src}: no {spec.file_stem}.csv or {spec.file_stem}.csv.gz")
         paths[spec.file_stem] = path
-    inputs = _inputs(paths, as_of, start_day)
+    inputs = _inputs(paths, as_of, start_day, clicks_since)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(dest.with_name(f"{dest.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # the next replay of DEST waits here (seconds: one replay)
         done = _replayed(dest, inputs)
-        return done if done is not None else _write(paths, dest, as_of, start_day, inputs)
+        return done if done is not None else _write(paths, dest, as_of, start_day, inputs, clicks_since)
     finally:
         os.close(fd)  # releases the lock
 
 
-def _write(paths: dict[str, Path], dest: Path, as_of: date, start_day: int, inputs: dict[str, object]) -> ReplayResult:
+def _write(
+    paths: dict[str, Path], dest: Path, as_of: date, start_day: int, inputs: dict[str, object], since: date | None
+) -> ReplayResult:
     staging = dest.with_name(f"{dest.name}.replaying-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -162,11 +175,13 @@ def _write(paths: dict[str, Path], dest: Path, as_of: date, start_day: int, inpu
                     [str(path)],
                 )
             day = course_day_sql("code_presentation", as_of, start_day)
+            since_day = "null" if since is None else course_day_sql("code_presentation", since, start_day)
             con.execute(
                 f"create table presentation_days as select {_MP}, {day} as as_of_day, {day} >= 0 as started, "
-                f"{day} > try_cast(module_presentation_length as integer) as ended from src_courses"
+                f"{day} > try_cast(module_presentation_length as integer) as ended, {since_day} as since_day "
+                "from src_courses"
             )
-            for stem, query in _queries().items():
+            for stem, query in _queries(delta=since is not None).items():
                 out = staging / f"{stem}.csv.gz"
                 # COPY answers with the number of rows it wrote
                 written = con.execute(f"copy ({query}) to '{out}' (header, force_quote *, compression gzip)")
@@ -177,6 +192,8 @@ def _write(paths: dict[str, Path], dest: Path, as_of: date, start_day: int, inpu
                 (result.ended if ended else result.running).append(mp)
         recorded = asdict(result) | {"dest": str(dest), "as_of": as_of.isoformat()}
         (staging / MARKER).write_text(json.dumps({"inputs": inputs, "result": recorded}, indent=1))
+        if since is not None:
+            (staging / DECLARATION).write_text(json.dumps({"clicks_since": since.isoformat()}) + "\n")
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)

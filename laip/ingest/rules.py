@@ -24,6 +24,9 @@ class Checks:
     # A live export: the files as known on this date (laip.ingest.live_export); None = a finished history.
     as_of: date | None = None
     presentation_start_day: int = 1  # nominal day of the start month of a presentation (laip.ingest.calendar)
+    # A delta click log: the export's studentVle holds only the clicks dated after this date (its export.json,
+    # laip.ingest.live_export); None = every click known on ``as_of``.
+    clicks_since: date | None = None
 
 
 #: (table, day column) bounded by the presentation's length; the table has code_module, code_presentation.

@@ -25,7 +25,7 @@ from laip.ingest.acquire import FileDigest, digest_file
 from laip.ingest.coverage import measure_click_coverage
 from laip.ingest.csv_read import MAX_LINE_BYTES, line_of, read_into
 from laip.ingest.file_checks import check_header, locate, long_lines, read_header
-from laip.ingest.live_export import live_rules
+from laip.ingest.live_export import live_rules, with_declaration
 from laip.ingest.report import FileInfo, Finding, Report
 from laip.ingest.rules import EVENT_DAYS, Checks, event_day_rule, value_rules
 from laip.ingest.schema import BY_TABLE, TABLES, TableSpec
@@ -257,7 +257,10 @@ def validate(
     start = time.perf_counter()
     own = con is None
     connection = duckdb.connect() if con is None else con
-    v = _Validator(connection, Path(data_dir), checks or Checks(), contents or {})
+    checks, wrong_declaration = with_declaration(Path(data_dir), checks or Checks())
+    v = _Validator(connection, Path(data_dir), checks, contents or {})
+    if wrong_declaration is not None:
+        v.add(wrong_declaration)
     try:
         connection.execute("create schema if not exists raw")
         for spec in TABLES:
@@ -269,7 +272,7 @@ def validate(
         v.check_event_days()
         v.check_live_export()
         v.check_relations()
-        if {"courses", "student_vle"} <= v.loaded.keys():
+        if {"courses", "student_vle"} <= v.loaded.keys() and checks.clicks_since is None:  # a delta: once appended
             v.report.click_coverage, warnings = measure_click_coverage(
                 connection, v.loaded["student_vle"].name, v.checks
             )

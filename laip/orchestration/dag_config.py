@@ -34,6 +34,8 @@ WAREHOUSE_TASK: dict[str, Any] = {"pool": WAREHOUSE_POOL, "queue": WAREHOUSE_QUE
 DOCUMENTED_CRON = "0 3 * * *"
 TAGS = ["laip", "oulad", "elt", "ml"]
 DEFAULT_MODELS = list(MODEL_NAMES)
+# dbt's environment variable for --exclude-resource-type (laip.warehouse.build.NO_UNIT_TESTS): a scheduled build.
+SCHEDULED_BUILD_ENV = {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "laip",
@@ -46,8 +48,9 @@ def manifest_path(settings: Settings) -> Path:
     return settings.dbt_manifest_dir / "manifest.json"
 
 
-def cosmos_configs(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for ``cosmos.DbtTaskGroup`` (project, profile, execution, render, operator args)."""
+def cosmos_configs(settings: Settings, *, live: bool = False) -> dict[str, Any]:
+    """Keyword arguments for ``cosmos.DbtTaskGroup`` (project, profile, execution, render, operator args); ``live``:
+    of the weekly DAG, whose build leaves dbt's unit tests out unless ``live_term.unit_tests`` says otherwise."""
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -58,7 +61,7 @@ def cosmos_configs(settings: Settings) -> dict[str, Any]:
             dbt_project_path=settings.dbt_project_dir,
             manifest_path=manifest if use_manifest else None,
             dbt_vars=settings.dbt_vars(),
-            env_vars=dbt_env(settings),
+            env_vars=dbt_env(settings) | (SCHEDULED_BUILD_ENV if live and not settings.scheduled_unit_tests else {}),
         ),
         "profile_config": ProfileConfig(
             profile_name="laip",

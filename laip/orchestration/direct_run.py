@@ -37,7 +37,9 @@ def run_all(
 ) -> int:
     """The DAG's steps in this process, in the DAG's order; prints the timings. Exit code 1 at the first failed
     step (the published snapshot is then unchanged). ``allow_sample``, ``confirm_change``: see
-    :func:`laip.orchestration.tasks.data_source`; ``as_of``: the files are an export as of that date."""
+    :func:`laip.orchestration.tasks.data_source`; ``as_of``: the files are an export as of that date (a live run:
+    its build runs dbt's unit tests only as ``live_term.unit_tests`` says)."""
+    unit_tests = as_of is None or settings.scheduled_unit_tests
     decision: dict[str, Any] = {}
     source: dict[str, Any] = {"allow_sample": allow_sample, "confirm_change": confirm_change, "as_of": as_of}
 
@@ -49,7 +51,7 @@ def run_all(
     steps: list[tuple[str, Callable[[], object]]] = [
         ("validate", validate),
         ("load", lambda: report(load_raw(settings, **source))),
-        ("build", lambda: report(build_warehouse(settings))),
+        ("build", lambda: report(build_warehouse(settings, unit_tests=unit_tests))),
         ("monitor", lambda: decision.update(report(monitor(settings, retrain)))),
         ("train", lambda: train_or_keep(settings, decision)),
         ("score", lambda: report(score(settings))),

@@ -28,15 +28,31 @@ def export_dir(settings: Settings, as_of: date) -> Path:
     return settings.exports_dir / as_of.isoformat()
 
 
+def delta_base(settings: Settings, as_of: date) -> date | None:
+    """The date after which a replayed export as of ``as_of`` holds its clicks (a delta click log,
+    :mod:`laip.ingest.delta_load`): that of the export the DuckDB warehouse holds when it is dated before ``as_of``,
+    as a VLE exports its log by increments. None (every click) on Spark, after a finished history or a later date,
+    or when the warehouse cannot be read now (a complete export is always right, only slower to load)."""
+    from laip.ingest.load import manifest_of
+    from laip.warehouse.engine import is_spark
+
+    if is_spark(settings):
+        return None
+    held = (manifest_of(settings.warehouse) or {}).get("as_of_date")
+    return date.fromisoformat(held) if held and date.fromisoformat(held) < as_of else None
+
+
 def prepare_export(settings: Settings, as_of: date, replay_from: str | Path | None = None) -> Path:
     """The directory holding the export as of ``as_of``: replayed from the finished history ``replay_from`` when
-    given (demo mode), else the one dropped there; :class:`StepFailed` naming the directory when there is none."""
+    given (demo mode; its click log a delta on the warehouse's last export, :func:`delta_base`), else the one
+    dropped there; :class:`StepFailed` naming the directory when there is none."""
     target = export_dir(settings, as_of)
     if replay_from is not None:
         from laip.ingest.replay import replay
 
+        since = delta_base(settings, as_of)
         try:
-            result = replay(Path(replay_from), target, as_of, settings.presentation_start_day)
+            result = replay(Path(replay_from), target, as_of, settings.presentation_start_day, since)
         except FileNotFoundError as exc:
             raise StepFailed(f"replay refused: {exc}") from exc
         for line in result.summary().splitlines():

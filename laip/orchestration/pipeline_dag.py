@@ -149,7 +149,7 @@ def build_dag(dag_id: str, doc_md: str, *, live: bool) -> DAG:
         def load_raw() -> dict:
             return tasks.report(tasks.load_raw(settings, **source()))
 
-        dbt = DbtTaskGroup(group_id="dbt", **cosmos_configs(settings))
+        dbt = DbtTaskGroup(group_id="dbt", **cosmos_configs(settings, live=live))
         run_watchers_after_producer(dag, "dbt")
 
         @task(**WAREHOUSE_TASK)

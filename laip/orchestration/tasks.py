@@ -163,12 +163,13 @@ def load_raw(
         raise StepFailed(f"load refused: {exc}") from exc
 
 
-def build_warehouse(settings: Settings, *, full_refresh: bool = False) -> BuildResult:
-    """``dbt build`` of the whole project (models and their tests) in one dbt process."""
+def build_warehouse(settings: Settings, *, full_refresh: bool = False, unit_tests: bool = True) -> BuildResult:
+    """``dbt build`` of the whole project (models and their tests) in one dbt process (``unit_tests=False``: without
+    dbt's unit tests, as a scheduled run's build)."""
     from laip.warehouse.build import build
 
     with writing(settings, "dbt build"):
-        result = build(settings, full_refresh=full_refresh)
+        result = build(settings, full_refresh=full_refresh, unit_tests=unit_tests)
     if not result.success:
         raise StepFailed(result.summary())
     return result

@@ -184,15 +184,27 @@ def certify_spark_build(settings: Settings, result: BuildResult, manifest: Path)
         record_build_status(settings.warehouse, result)
 
 
-def build(settings: Settings, *, select: str | None = None, full_refresh: bool = False) -> BuildResult:
+#: dbt's flag that leaves the unit tests out of a build (``unit_tests=False``: a scheduled run, laip.yaml live_term).
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+
+
+def build(
+    settings: Settings, *, select: str | None = None, full_refresh: bool = False, unit_tests: bool = True
+) -> BuildResult:
     """``dbt build`` (models, seeds, snapshots and all tests) on the warehouse; raises nothing, check ``success``.
+    ``unit_tests=False``: without dbt's unit tests, which test the project's SQL on fixed rows, not the data (a
+    scheduled run's build: CI and ``make run`` run them; dbt advises the same).
 
     On Spark (``warehouse.engine: spark``) the same project builds with the ``spark`` target, and a full build is then
     copied for the ML steps with its record (:func:`certify_spark_build`)."""
     spark = is_spark(settings)
     if not spark and not settings.warehouse.is_file():
         raise FileNotFoundError(f"no warehouse at {settings.warehouse}; run `laip load` first")
-    extra = [*(["--select", select] if select else []), *(["--full-refresh"] if full_refresh else [])]
+    extra = [
+        *(["--select", select] if select else []),
+        *(["--full-refresh"] if full_refresh else []),
+        *(NO_UNIT_TESTS if not unit_tests else []),
+    ]
     result = run_dbt(settings, "build", *extra)
     if spark:
         if not select:

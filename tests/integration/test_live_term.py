@@ -26,11 +26,15 @@ def test_each_week_scores_the_running_presentations_at_the_checkpoints_they_reac
         ).fetchall()
         listed = con.execute("select distinct code_presentation from ml.ml_withdrawal_risk_list").fetchall()
         manifest = con.execute("select distinct as_of_date from meta.load_manifest").fetchall()
+        appended = con.execute(  # a backfill's week after week: the replayed click log is the week's increment
+            "select delta_since, row_count from meta.load_manifest where file_name like 'studentVle%'"
+        ).fetchall()
         published = con.execute("select as_of_date, freshness from meta.publication").fetchall()
     assert [(d, p) for d, p, *_ in history] == [(w, "2014J") for w in WEEKS]  # only the running presentations
     assert all(last <= (d - date(2014, 10, 1)).days for d, _, last, _ in history)  # checkpoints reached by then
     assert current == [(WEEKS[2], WEEKS[1])]  # the newest week's view, with the week before
     assert listed == [("2014J",)] and manifest == [(WEEKS[2],)]
+    assert appended[0][0] == WEEKS[1] and appended[0][1] > 0
     # every dashboard tab's first line says which export the snapshot holds
     assert published[0][0] == WEEKS[2] and f" as of {WEEKS[2]} (a live term's export), loaded " in published[0][1]
 

@@ -76,7 +76,7 @@ def test_crash_mid_load_leaves_the_warehouse_untouched(
     def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(loader, "_write_manifest", disk_full)
+    monkeypatch.setattr(loader, "write_manifest", disk_full)
     with pytest.raises(OSError, match="No space"):
         load(plain_sample, settings.warehouse, settings.reports_dir, force=True)
     assert digest(settings.warehouse) == before
