@@ -51,6 +51,7 @@ def append_clicks(
     base = (recorded or {}).get("as_of_date")
     if base != since:
         held = f"the load as of {base}" if base else ("a finished history" if recorded else "nothing")
+        held += " (this export: loaded again, it needs the load it follows)" if base == as_of else ""
         _refuse(
             data_dir,
             reports_dir,
@@ -65,8 +66,8 @@ def append_clicks(
         con = duckdb.connect()  # the export's files are read and checked in memory (the increment is small)
         try:
             report = validate(data_dir, checks, contents=counting, con=con)
-            con.execute("attach ? as warehouse", [str(warehouse)])
             if report.ok:
+                con.execute("attach ? as warehouse", [str(warehouse)])
                 report.findings += _orphaned_earlier_clicks(con, report, since)
                 report.ok = not report.errors
             if not report.ok:

@@ -146,7 +146,7 @@ def live_rules(checks: Checks, loaded: set[str]) -> list[LiveRule]:
                     f'select t.rowid, t."{column}", d.as_of_day from {relation} where t."{column}" > d.as_of_day',
                 )
             )
-    if checks.clicks_since is not None and "student_vle" in loaded:
+    if checks.clicks_since is not None and {"student_vle", "student_registration"} <= loaded:
         since = checks.clicks_since.isoformat()
         rules.append(
             LiveRule(
@@ -154,8 +154,14 @@ def live_rules(checks: Checks, loaded: set[str]) -> list[LiveRule]:
                 "date",
                 "before_delta_start",
                 f"dated on or before {since}, the date this delta click log starts after ({DECLARATION} "
-                "clicks_since; course day of that date in its presentation: the value must exceed it)",
-                f"select t.rowid, t.date, d.since_day from {dated[0][2]} where t.date <= d.since_day",
+                "clicks_since), for an attempt the export of that date held (its presentation had started, the "
+                "student registered by then): that export had the click; the value must exceed the course day of "
+                "that date",
+                f"select t.rowid, t.date, d.since_day from {dated[0][2]} where t.date <= d.since_day "
+                "and (t.code_module, t.code_presentation, t.id_student) in (select r.code_module, "
+                f"r.code_presentation, r.id_student from raw.student_registration r join {days} s "
+                "using (code_module, code_presentation) where s.since_day >= 0 "
+                "and (r.date_registration is null or r.date_registration <= s.since_day))",
             )
         )
     return rules

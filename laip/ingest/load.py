@@ -4,7 +4,8 @@ The load never modifies the current warehouse in place: it reads each file once,
 contract's types, into a new DuckDB file next to it, runs validation's checks on those tables
 (:mod:`laip.ingest.validate`), and only when they pass swaps the new file in with an atomic rename. Invalid data,
 or a crash mid-load, therefore leaves the last good warehouse exactly as it was. Re-loading files whose sha256
-equals the manifest's is a no-op.
+equals the manifest's is a no-op. An export with a delta click log (``export.json``) is appended in place instead,
+in one transaction (:mod:`laip.ingest.delta_load`).
 """
 
 from __future__ import annotations

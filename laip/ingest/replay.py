@@ -67,11 +67,16 @@ def _int(column: str) -> str:
 
 def _queries(delta: bool = False) -> dict[str, str]:
     """The select of each file's rows as of the date (tables ``src_<stem>`` and ``presentation_days``); ``delta``:
-    the clicks only after ``presentation_days.since_day``."""
+    only the clicks the export as of ``presentation_days.since_day`` did not hold (those dated after that day, and
+    all of an attempt that export did not have: a presentation not started, a registration after it)."""
     reg_day, unreg_day = _int("r.date_registration"), _int("r.date_unregistration")
     registered = f"p.started and ({reg_day} is null or {reg_day} <= p.as_of_day)"  # by the date, or undated
     kept_attempts = (
         f"(select {_STUDENT} from src_studentRegistration r join presentation_days p using ({_MP}) where {registered})"
+    )
+    held_before = (  # the attempts of the export as of the delta's start (as kept_attempts, on that day)
+        f"(select {_STUDENT} from src_studentRegistration r join presentation_days p using ({_MP}) "
+        f"where p.since_day >= 0 and ({reg_day} is null or {reg_day} <= p.since_day))"
     )
     late_registrations = (
         f"(select {_STUDENT} from src_studentRegistration r join presentation_days p using ({_MP}) "
@@ -103,7 +108,7 @@ def _queries(delta: bool = False) -> dict[str, str]:
         "studentVle": (
             f"select v.* from src_studentVle v join presentation_days p using ({_MP}) "
             f"where {_int('v.date')} <= p.as_of_day and ({_STUDENT}) in {kept_attempts}"
-            + (f" and {_int('v.date')} > p.since_day" if delta else "")
+            + (f" and not ({_int('v.date')} <= p.since_day and ({_STUDENT}) in {held_before})" if delta else "")
         ),
     }
 

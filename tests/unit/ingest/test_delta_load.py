@@ -72,14 +72,31 @@ def test_the_replay_writes_only_the_new_clicks_and_says_so(exports: dict[str, Pa
     assert counts[2] > 0 and counts[0] + counts[2] == counts[1]
 
 
+@pytest.mark.parametrize(
+    ("before", "as_of", "appended"),
+    [
+        (BEFORE, AS_OF, "some"),
+        # 2013J starts on 2013-10-01: its clicks before the start (days -10..-3) were not in the export of 09-28
+        (date(2013, 9, 28), date(2013, 10, 5), "some"),
+        (date(2014, 7, 7), date(2014, 7, 14), "none"),  # every presentation ended: a week without a click
+    ],
+)
 def test_appended_to_last_week_it_holds_what_the_full_export_holds(
-    exports: dict[str, Path], settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, before: date, as_of: date, appended: str
 ) -> None:
-    _load(settings, exports["before"], BEFORE)
-    result = _load(settings, exports["delta"], AS_OF)
+    from support.data import SAMPLE_DIR
+
+    exports = {
+        "before": replay(SAMPLE_DIR, tmp_path / "before", before).dest,
+        "full": replay(SAMPLE_DIR, tmp_path / "full", as_of).dest,
+        "delta": replay(SAMPLE_DIR, tmp_path / "delta", as_of, clicks_since=before).dest,
+    }
+    _load(settings, exports["before"], before)
+    result = _load(settings, exports["delta"], as_of)
     full = tmp_path / "full.duckdb"
-    _load(settings, exports["full"], AS_OF, full)
-    assert result.changed and 0 < result.appended["student_vle"] < result.rows["student_vle"]
+    _load(settings, exports["full"], as_of, full)
+    assert result.changed and result.appended["student_vle"] < result.rows["student_vle"]
+    assert (result.appended["student_vle"] > 0) == (appended == "some")
     delta_content, full_content = _content(settings.warehouse), _content(full)
     manifest = "meta.load_manifest"
     assert {k: v for k, v in delta_content.items() if k != manifest} == {
@@ -88,8 +105,8 @@ def test_appended_to_last_week_it_holds_what_the_full_export_holds(
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         assert con.execute(
             "select row_count, as_of_date, delta_since from meta.load_manifest where file_name = 'studentVle.csv.gz'"
-        ).fetchall() == [(result.rows["student_vle"], AS_OF, BEFORE)]
-    assert not _load(settings, exports["delta"], AS_OF).changed  # the same delta again: nothing to do
+        ).fetchall() == [(result.rows["student_vle"], as_of, before)]
+    assert not _load(settings, exports["delta"], as_of).changed  # the same delta again: nothing to do
 
 
 def test_it_leaves_what_a_full_load_leaves(exports: dict[str, Path], settings: Settings) -> None:
@@ -114,7 +131,7 @@ def test_a_delta_needs_the_load_it_follows(exports: dict[str, Path], settings: S
     assert not settings.warehouse.exists()
     _load(settings, exports["full"], AS_OF)
     before = _content(settings.warehouse)
-    with pytest.raises(ValidationError, match=r"holds the load as of 2014-03-02: load the full export"):
+    with pytest.raises(ValidationError, match=r"as of 2014-03-02 \(this export: loaded again.*: load the full export"):
         load(exports["delta"], settings.warehouse, settings.reports_dir, force=True, checks=Checks(as_of=AS_OF))
     assert _content(settings.warehouse) == before
 
