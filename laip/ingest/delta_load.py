@@ -22,10 +22,10 @@ from pathlib import Path
 
 import duckdb
 
-from laip.ingest.acquire import FileDigest, count_lines, find_file, sha256_of
+from laip.ingest.acquire import FileDigest
 from laip.ingest.coverage import measure_click_coverage
 from laip.ingest.live_export import DECLARATION
-from laip.ingest.load import CARRIED_SCHEMAS, MANIFEST, LoadResult, manifest_of, write_manifest
+from laip.ingest.load import CARRIED_SCHEMAS, MANIFEST, LoadResult, digest_with_lines, write_manifest
 from laip.ingest.report import Finding, Report, ValidationError, write_report
 from laip.ingest.rules import Checks
 from laip.ingest.schema import BY_TABLE, TABLES
@@ -35,19 +35,23 @@ CLICKS = BY_TABLE["student_vle"]
 
 
 def append_clicks(
-    data_dir: Path, warehouse: Path, reports_dir: Path, *, source: str, force: bool, checks: Checks
+    data_dir: Path,
+    warehouse: Path,
+    reports_dir: Path,
+    shas: dict[Path, str],
+    recorded: dict[str, str] | None,
+    *,
+    source: str,
+    checks: Checks,
+    start: float,
 ) -> LoadResult:
     """Load the export ``data_dir`` with a delta click log (``checks.clicks_since``) into ``warehouse`` in place;
-    see the module docstring. Raises :class:`ValidationError` (report also written to ``reports_dir``) when the data
-    is invalid or the warehouse does not hold the load the increment follows; the warehouse is then unchanged."""
-    start = time.perf_counter()
+    see the module docstring. :func:`laip.ingest.load.load` hands it the files' sha256 and the warehouse's manifest
+    (:func:`~laip.ingest.load.manifest_of`) once it found the files changed. Raises :class:`ValidationError` (report
+    also written to ``reports_dir``) when the data is invalid or the warehouse does not hold the load the increment
+    follows; the warehouse is then unchanged."""
     assert checks.clicks_since is not None and checks.as_of is not None
     since, as_of = checks.clicks_since.isoformat(), checks.as_of.isoformat()
-    files = [path for spec in TABLES if (path := find_file(data_dir, spec.file_stem)) is not None]
-    shas = {p: sha256_of(p) for p in files}
-    recorded = manifest_of(warehouse)
-    if not force and recorded == {p.name: sha for p, sha in shas.items()} | {"as_of_date": as_of}:
-        return LoadResult(warehouse, changed=False, seconds=time.perf_counter() - start)
     base = (recorded or {}).get("as_of_date")
     if base != since:
         held = f"the load as of {base}" if base else ("a finished history" if recorded else "nothing")
@@ -61,14 +65,15 @@ def append_clicks(
         )
     with ThreadPoolExecutor(max_workers=1) as pool:
         counting: dict[str, Future[FileDigest]] = {
-            str(p): pool.submit(lambda p, sha: FileDigest(sha, count_lines(p)), p, sha) for p, sha in shas.items()
+            str(p): pool.submit(digest_with_lines, p, sha) for p, sha in shas.items()
         }
         con = duckdb.connect()  # the export's files are read and checked in memory (the increment is small)
         try:
             report = validate(data_dir, checks, contents=counting, con=con)
+            clicks_file = next((Path(f.path).name for f in report.files if f.stem == CLICKS.file_stem), "")
             if report.ok:
                 con.execute("attach ? as warehouse", [str(warehouse)])
-                report.findings += _orphaned_earlier_clicks(con, report, since)
+                report.findings += _orphaned_earlier_clicks(con, clicks_file, since)
                 report.ok = not report.errors
             if not report.ok:
                 write_report(report, reports_dir)
@@ -77,7 +82,6 @@ def append_clicks(
             _replace_raw_tables(con)
             con.execute("use warehouse")
             total = int(con.execute(f"select count(*) from raw.{CLICKS.table}").fetchall()[0][0])
-            clicks_file = next(Path(f.path).name for f in report.files if f.stem == CLICKS.file_stem)
             report.click_coverage, warnings = measure_click_coverage(con, clicks_file, checks)
             report.findings += warnings
             rows = write_manifest(
@@ -125,10 +129,10 @@ def _replace_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f'drop {kind} warehouse."{schema}"."{name}"')
 
 
-def _orphaned_earlier_clicks(con: duckdb.DuckDBPyConnection, report: Report, since: str) -> list[Finding]:
+def _orphaned_earlier_clicks(con: duckdb.DuckDBPyConnection, clicks_file: str, since: str) -> list[Finding]:
     """Errors for earlier clicks whose attempt or VLE site the new export no longer has (the increment's own clicks
-    were checked by the validator, line by line)."""
-    clicks_file = next(Path(f.path).name for f in report.files if f.stem == CLICKS.file_stem)
+    were checked by the validator, line by line, with :meth:`laip.ingest.validate._Validator.check_foreign_key`;
+    these have no line in this export)."""
     findings = []
     for fk in CLICKS.foreign_keys:
         keys = ", ".join(f'"{c}"' for c in fk.columns)

@@ -106,23 +106,23 @@ def load(
     manifest (``as_of_date``, NULL for a finished history), where the warehouse reads it."""
     start = time.perf_counter()
     data_dir = Path(data_dir).resolve()
-    delta, _wrong = with_declaration(data_dir, checks or Checks())  # a wrong declaration: validation reports it
-    if delta.clicks_since is not None:
-        from laip.ingest.delta_load import append_clicks  # it builds on this module
-
-        return append_clicks(data_dir, warehouse, reports_dir, source=source, force=force, checks=delta)
     files = {spec.table: path for spec in TABLES if (path := find_file(data_dir, spec.file_stem)) is not None}
     # Whether anything changed takes only the stored bytes' sha256 (no decompression); the line counts that
     # validation compares with the rows read need the text, and are counted beside DuckDB's read of the same files.
     shas = {p: sha256_of(p) for p in files.values()}
-    recorded = None if force else manifest_of(warehouse)
+    recorded = manifest_of(warehouse)
     as_of = checks.as_of.isoformat() if checks is not None and checks.as_of is not None else ""
     now = {p.name: sha for p, sha in shas.items()} | {"as_of_date": as_of}
-    if recorded is not None and recorded == now:
+    if not force and recorded is not None and recorded == now:
         return LoadResult(warehouse, changed=False, seconds=time.perf_counter() - start)
+    delta, _wrong = with_declaration(data_dir, checks or Checks())  # a wrong declaration: validation reports it
+    if delta.clicks_since is not None:
+        from laip.ingest.delta_load import append_clicks  # it builds on this module
+
+        return append_clicks(data_dir, warehouse, reports_dir, shas, recorded, source=source, checks=delta, start=start)
     with ThreadPoolExecutor(max_workers=1) as pool:
         counting: dict[str, Future[FileDigest]] = {
-            str(p): pool.submit(_digest_with_lines, p, sha) for p, sha in shas.items()
+            str(p): pool.submit(digest_with_lines, p, sha) for p, sha in shas.items()
         }
         with new_duckdb_file(warehouse, "loading") as con:  # readers see the old or the new warehouse, never a mix
             report = validate(data_dir, checks, contents=counting, con=con)
@@ -136,7 +136,8 @@ def load(
     return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start)
 
 
-def _digest_with_lines(path: Path, sha256: str) -> FileDigest:
+def digest_with_lines(path: Path, sha256: str) -> FileDigest:
+    """The digest of ``path`` whose sha256 is known: its text lines counted (beside the read that needs them)."""
     return FileDigest(sha256, count_lines(path))
 
 
