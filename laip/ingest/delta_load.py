@@ -56,7 +56,7 @@ def append_clicks(
     if base != since:
         held = f"the load as of {base}" if base else ("a finished history" if recorded else "nothing")
         held += " (this export: loaded again, it needs the load it follows)" if base == as_of else ""
-        _refuse(
+        refuse_delta(
             data_dir,
             reports_dir,
             f"the click log holds only the clicks after {since}, but {warehouse} holds {held}: load the full "
@@ -102,7 +102,9 @@ def append_clicks(
     return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start, appended=appended)
 
 
-def _refuse(data_dir: Path, reports_dir: Path, message: str, since: str) -> None:
+def refuse_delta(data_dir: Path, reports_dir: Path, message: str, since: str) -> None:
+    """Raise :class:`ValidationError` for a delta click log that cannot be loaded (``message`` says why), its report
+    written to ``reports_dir``: nothing was read, nothing changed."""
     report = Report(data_dir=str(data_dir), ok=False)
     report.findings.append(Finding("error", DECLARATION, "delta_base", message, column="clicks_since", value=since))
     write_report(report, reports_dir)

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from laip.config import Settings
 from laip.ingest.acquire import find_file, sha256_of
-from laip.ingest.live_export import DECLARATION, with_declaration
+from laip.ingest.delta_load import refuse_delta
+from laip.ingest.live_export import with_declaration
 from laip.ingest.load import MANIFEST, MANIFEST_COLUMNS, LoadResult, manifest_rows
-from laip.ingest.report import FilesChangedDuringLoad, Finding, Report, ValidationError, write_report
+from laip.ingest.report import FilesChangedDuringLoad, ValidationError, write_report
 from laip.ingest.rules import Checks
 from laip.ingest.schema import NULL_MARKERS, TABLES, TableSpec
 from laip.ingest.validate import validate
@@ -74,14 +75,9 @@ def load_spark(
     data_dir = Path(data_dir).resolve()
     files = {spec.table: path for spec in TABLES if (path := find_file(data_dir, spec.file_stem)) is not None}
     delta, _wrong = with_declaration(data_dir, checks or Checks())
-    if delta.clicks_since is not None:  # appended in place on DuckDB only (laip.ingest.delta_load)
-        refused = Report(data_dir=str(data_dir), ok=False)
+    if delta.clicks_since is not None:  # appended in place on DuckDB only
         message = "a delta click log: the Spark warehouse loads complete exports only (every click known that day)"
-        refused.findings.append(
-            Finding("error", DECLARATION, "delta_base", message, column="clicks_since", value=str(delta.clicks_since))
-        )
-        write_report(refused, settings.reports_dir)
-        raise ValidationError(refused)
+        refuse_delta(data_dir, settings.reports_dir, message, delta.clicks_since.isoformat())
     report = validate(data_dir, checks)
     write_report(report, settings.reports_dir)
     if not report.ok:

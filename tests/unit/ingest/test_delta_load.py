@@ -220,3 +220,16 @@ def test_a_wrong_declaration_is_a_finding(
     report = validate(export, Checks(as_of=as_of))
     found = next(f for f in report.errors if f.rule == "export_declaration")
     assert found.file == DECLARATION and message in found.message
+
+
+def test_the_spark_warehouse_refuses_a_delta_before_reading_anything(
+    exports: dict[str, Path], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from laip.config import load_settings
+    from laip.spark.raw_load import load_spark
+
+    monkeypatch.setenv("LAIP_WAREHOUSE_ENGINE", "spark")
+    spark_settings = load_settings(home=settings.home)
+    with pytest.raises(ValidationError, match=r"export\.json, column clicks_since: .*complete exports only"):
+        load_spark(exports["delta"], spark_settings, checks=Checks(as_of=AS_OF))
+    assert not spark_settings.spark_dir.exists()
