@@ -23,6 +23,7 @@ import duckdb
 from laip.config import Settings
 from laip.ingest.load import MANIFEST
 from laip.warehouse.engine import is_spark
+from laip.warehouse.rule_failures import COLUMN_RULES, broken_rules, node_name
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,12 @@ def run_dbt(settings: Settings, command: str, *extra: str, target_path: Path | N
             kind = r["unique_id"].split(".")[0]
             counts[f"{kind}:{r['status']}"] += 1
             if r["status"] in {"error", "fail", "runtime error"}:
-                failures.append(
-                    f"{kind} {r['unique_id'].split('.')[-1]}: {r['status']}: {(r.get('message') or '').strip()[:300]}"
-                )
+                name = node_name(r["unique_id"])
+                found = (r.get("message") or "").strip()[:300]
+                if r["status"] == "fail" and name.startswith(COLUMN_RULES) and r.get("compiled_code"):
+                    if not is_spark(settings):  # which rules, which columns: the test's rows
+                        found = broken_rules(settings.warehouse, r["compiled_code"]) or found
+                failures.append(f"{kind} {name}: {r['status']}: {found}")
     if proc.returncode and not failures:
         failures.append(f"dbt exited with code {proc.returncode}")
     return BuildResult(proc.returncode == 0, command, time.perf_counter() - start, dict(counts), failures)
