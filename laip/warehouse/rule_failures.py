@@ -28,12 +28,17 @@ def node_name(unique_id: str) -> str:
 
 
 def broken_rules(warehouse: Path, compiled_sql: str) -> str:
-    """``rule column: N rows; ...`` from a failed column_rules test's compiled SQL run read-only on the DuckDB
-    warehouse; empty when that is not possible (the failure's message stays dbt's own)."""
+    """``rule column: N rows; ...`` (in the order the test lists its rules; the first :data:`MAX_LISTED`, then how
+    many more) from a failed column_rules test's compiled SQL run read-only on the DuckDB warehouse; empty when that is
+    not possible (the failure's message stays dbt's own)."""
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            rows = con.execute(f"select * from ({compiled_sql}) limit {MAX_LISTED}").fetchall()
-    except duckdb.Error as exc:
+            rows = con.execute(  # one row per broken rule: at most one per rule of the test
+                f"select rule, column_name, failing_rows from ({compiled_sql}) order by check_order"
+            ).fetchall()
+        listed = [f"{rule} {column}: {int(n):,} row{'' if n == 1 else 's'}" for rule, column, n in rows[:MAX_LISTED]]
+    except (duckdb.Error, ValueError, TypeError) as exc:  # not the shape column_rules.sql returns
         log.warning("could not list the broken rules of a column_rules test: %s", exc)
         return ""
-    return "; ".join(f"{rule} {column}: {n:,} row{'' if n == 1 else 's'}" for rule, column, n in rows)
+    more = f"; and {len(rows) - MAX_LISTED} more broken rules" if len(rows) > MAX_LISTED else ""
+    return "; ".join(listed) + more

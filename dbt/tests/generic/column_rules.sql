@@ -2,7 +2,7 @@
     Every row-level rule of a model's columns in one data test: one scan of the model and one dbt node instead of
     one of each per rule and column (a dbt node costs about as much to run as a small test's query; a project with
     a test per rule and column ran some 370 of them each build). Fails with one row per broken rule: the rule, the
-    column (for expression_is_true the expression) and how many rows break it. NULLs pass every rule but not_null,
+    column (for expression_is_true the expression), how many rows break it and the rule's place in the list. NULLs pass every rule but not_null,
     as in the single tests these rules replace:
 
       not_null: [col, ...]                       the column is never NULL
@@ -69,7 +69,8 @@ with failing as (
 select
     '{{ rule }}' as rule,
     '{{ subject | replace("'", "''") }}' as column_name,
-    check_{{ loop.index }} as failing_rows
+    check_{{ loop.index }} as failing_rows,
+    {{ loop.index }} as check_order
 from failing
 where check_{{ loop.index }} > 0
 {% if not loop.last %}union all{% endif %}

@@ -25,8 +25,12 @@ def test_broken_rules_are_listed(tmp_path: Path) -> None:
     sql = """
 with failing as (select sum(case when n < 0 then 1 else 0 end) as c1, sum(case when s is null then 1 else 0 end) as c2
                  from t)
-select 'not_negative' as rule, 'n' as column_name, c1 as failing_rows from failing where c1 > 0
+select 'not_null' as rule, 's' as column_name, c2 as failing_rows, 2 as check_order from failing where c2 > 0
 union all
-select 'not_null', 's', c2 from failing where c2 > 0"""
+select 'not_negative', 'n', c1, 1 from failing where c1 > 0"""
     assert broken_rules(warehouse, sql) == "not_negative n: 2 rows; not_null s: 1 row"
     assert broken_rules(warehouse, "select nonsense from nowhere") == ""  # dbt's own message stays
+    many = " union all ".join(f"select 'not_null', 'c{i}', 1, {i}" for i in range(12))
+    assert broken_rules(warehouse, f"select * from ({many}) t(rule, column_name, failing_rows, check_order)") == (
+        "; ".join(f"not_null c{i}: 1 row" for i in range(10)) + "; and 2 more broken rules"
+    )
