@@ -2,8 +2,8 @@
     Every row-level rule of a model's columns in one data test: one scan of the model and one dbt node instead of
     one of each per rule and column (a dbt node costs about as much to run as a small test's query; a project with
     a test per rule and column ran some 370 of them each build). Fails with one row per broken rule: the rule, the
-    column (for expression_is_true the expression), how many rows break it and the rule's place in the list. NULLs pass every rule but not_null,
-    as in the single tests these rules replace:
+    column (for expression_is_true the expression), how many rows break it and the rule's place in the list. NULLs
+    pass every rule but not_null, as in the single tests these rules replace:
 
       not_null: [col, ...]                       the column is never NULL
       not_negative: [col, ...]                   col >= 0
@@ -36,9 +36,6 @@
     {%- do checks.append(('between', c, c ~ ' < ' ~ bounds[0] ~ ' or ' ~ c ~ ' > ' ~ bounds[1])) -%}
 {%- endfor -%}
 {%- for c, values in accepted_values.items() -%}
-    {%- if values is string -%}
-        {%- set values = fromyaml(values) -%}  {#- a list given by a macro, e.g. "{{ checkpoints() }}" -#}
-    {%- endif -%}
     {%- set listed = [] -%}
     {%- for v in values -%}
         {%- do listed.append(v if v is number else "'" ~ (v | string | replace("'", "''")) ~ "'") -%}
