@@ -19,7 +19,9 @@ the ratio weekly / full (goal: at most 0.25, the live-term issue), and dbt's slo
 After each weekly arm it also times ``laip build --select {FLOOR_MODEL}`` (one view and its tests): dbt's fixed cost
 per process (start, parse, graph), which with the load bounds the ratio from below however little a week rebuilds.
 Once, it also times ``laip build`` of the whole project on the committed sample (1.8 MB): what the project's dbt
-nodes cost with next to no data, the floor of a build that runs every model and test whatever its size. Use
+nodes cost with next to no data, the floor of a build that runs every model and test whatever its size; and, per
+repeat, a Python process that only imports dbt (``import dbt.cli.main``), the part of that floor no project change
+can lower (every ``dbt`` process, the CLI's or a Cosmos task's, pays it before it reads the project). Use
 ``../shared/tools/make_scale_dataset.py OUT`` for a full-size input (synthetic clicks: speed figures only).
 """
 
@@ -30,8 +32,10 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -70,6 +74,13 @@ def _floor(home: Path) -> float:
     return elapsed
 
 
+def _dbt_import() -> float:
+    """Seconds of a Python process that imports dbt's CLI and nothing else (the interpreter's start included)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import dbt.cli.main"], check=True)
+    return time.perf_counter() - start
+
+
 def _every_node_floor(root: Path) -> float:
     """Seconds of ``laip build`` (every model and test of the project) on the committed sample, in a home of its own;
     the second of two builds, so that dbt's partial parsing serves it as it serves the weekly build."""
@@ -106,7 +117,7 @@ def bench(
         home, last_week = root / "home", root / "last_week"
         _load_and_build(home, exports["previous"], previous, *SCHEDULED)
         shutil.copytree(home, last_week, symlinks=True)
-        runs: dict[str, list[tuple[float, float]]] = {arm: [] for arm in [*(a for a, _, _ in ARMS), "floor"]}
+        runs: dict[str, list[tuple[float, float]]] = {a: [] for a in [*(a for a, _, _ in ARMS), "floor", "dbt import"]}
         nodes: list[tuple[str, float]] = []
         for i in range(repeat):
             for arm, export, build_args in ARMS:
@@ -116,6 +127,7 @@ def bench(
                 if arm == "weekly":
                     nodes = slowest_nodes(home)  # of this weekly build, before another build replaces its results
                     runs["floor"].append((runs["weekly"][-1][0], _floor(home)))  # the weekly load + dbt's fixed cost
+                    runs["dbt import"].append((0.0, _dbt_import()))  # the start of any dbt process, nothing else
             print(
                 f"  repeat {i + 1}: "
                 + ", ".join("{} {:.1f} + {:.1f} s".format(arm, *runs[arm][-1]) for arm, _, _ in ARMS)
@@ -145,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         ("weekly, complete export", "a feed that exports every click each week"),
         ("floor", f"the load + a build of {FLOOR_MODEL} only"),
         ("every node", "the load + the whole project built on the committed sample"),
+        ("dbt import", "a process that only imports dbt: no dbt build costs less"),
     ):
         ratios = [sum(a) / sum(f) for a, f in zip(runs[arm], runs["full"], strict=True)]
         pairs_text = ", ".join(f"{x:.2f}" for x in ratios)

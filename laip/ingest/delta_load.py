@@ -75,8 +75,8 @@ def append_clicks(
                 con.execute("attach ? as warehouse", [str(warehouse)])
                 report.findings += _orphaned_earlier_clicks(con, clicks_file, since)
                 report.ok = not report.errors
+            write_report(report, reports_dir)  # this export's findings, whatever happens to the write below
             if not report.ok:
-                write_report(report, reports_dir)
                 raise ValidationError(report)
             con.execute("begin transaction")
             _replace_raw_tables(con)
@@ -96,7 +96,7 @@ def append_clicks(
             raise
         finally:
             con.close()
-    write_report(report, reports_dir)
+    write_report(report, reports_dir)  # again, with the coverage of the appended log
     appended = {CLICKS.table: rows[CLICKS.table]}
     rows[CLICKS.table] = total
     return LoadResult(warehouse, changed=True, rows=rows, seconds=time.perf_counter() - start, appended=appended)

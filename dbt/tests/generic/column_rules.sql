@@ -33,9 +33,16 @@
     {%- do checks.append(('not_negative', c, c ~ ' < 0')) -%}
 {%- endfor -%}
 {%- for c, bounds in between.items() -%}
+    {%- if execute and (bounds is string or bounds | length != 2) -%}
+        {%- do exceptions.raise_compiler_error("column_rules on " ~ model ~ ": between " ~ c ~ " needs [min, max]") -%}
+    {%- endif -%}
     {%- do checks.append(('between', c, c ~ ' < ' ~ bounds[0] ~ ' or ' ~ c ~ ' > ' ~ bounds[1])) -%}
 {%- endfor -%}
 {%- for c, values in accepted_values.items() -%}
+    {%- if execute and (values is string or not values) -%}  {#- at parse, a rendered list may still be text -#}
+        {%- set message = "column_rules on " ~ model ~ ": accepted_values " ~ c ~ " lists no value" -%}
+        {%- do exceptions.raise_compiler_error(message) -%}
+    {%- endif -%}
     {%- set listed = [] -%}
     {%- for v in values -%}
         {%- do listed.append(v if v is number else "'" ~ (v | string | replace("'", "''")) ~ "'") -%}
@@ -46,7 +53,7 @@
     {%- do checks.append(('null_when', c, '(' ~ condition ~ ') and ' ~ c ~ ' is not null')) -%}
 {%- endfor -%}
 {%- for c, pattern in matches_pattern.items() -%}
-    {%- set matches = regexp_full_match(c, "'" ~ pattern ~ "'") -%}
+    {%- set matches = regexp_full_match(c, "'" ~ (pattern | replace("'", "''")) ~ "'") -%}
     {%- do checks.append(('matches_pattern', c, c ~ ' is not null and not ' ~ matches)) -%}
 {%- endfor -%}
 {%- for expression in expression_is_true -%}

@@ -16,7 +16,7 @@ from laip.config import Settings
 from laip.ingest.live_export import DECLARATION
 from laip.ingest.load import load
 from laip.ingest.replay import replay
-from laip.ingest.report import ValidationError
+from laip.ingest.report import REPORT_NAME, ValidationError
 from laip.ingest.rules import Checks
 from laip.ingest.validate import validate
 
@@ -201,6 +201,9 @@ def test_a_crash_mid_append_rolls_it_back(
     with pytest.raises(OSError, match="No space"):
         _load(settings, exports["delta"], AS_OF)
     assert _content(settings.warehouse) == before
+    # The report on disk is this export's (it passed validation; the load then failed), not the last load's.
+    report = json.loads((settings.reports_dir / REPORT_NAME).read_text())
+    assert (report["data_dir"], report["ok"], report["error_count"]) == (str(exports["delta"].resolve()), True, 0)
 
 
 @pytest.mark.parametrize(
