@@ -26,6 +26,7 @@
     expression_is_true=[]
 ) %}
 {%- set checks = [] -%}
+{%- set refused = "column_rules on " ~ model ~ ": " -%}  {#- the start of each compile error below -#}
 {%- for c in not_null -%}
     {%- do checks.append(('not_null', c, c ~ ' is null')) -%}
 {%- endfor -%}
@@ -34,14 +35,14 @@
 {%- endfor -%}
 {%- for c, bounds in between.items() -%}
     {%- if execute and (bounds is string or bounds | length != 2) -%}
-        {%- do exceptions.raise_compiler_error("column_rules on " ~ model ~ ": between " ~ c ~ " needs [min, max]") -%}
+        {%- do exceptions.raise_compiler_error(refused ~ "between " ~ c ~ " needs [min, max]") -%}
     {%- endif -%}
     {%- do checks.append(('between', c, c ~ ' < ' ~ bounds[0] ~ ' or ' ~ c ~ ' > ' ~ bounds[1])) -%}
 {%- endfor -%}
 {%- for c, values in accepted_values.items() -%}
-    {%- if execute and (values is string or not values) -%}  {#- at parse, a rendered list may still be text -#}
-        {%- set message = "column_rules on " ~ model ~ ": accepted_values " ~ c ~ " lists no value" -%}
-        {%- do exceptions.raise_compiler_error(message) -%}
+    {#- only at execution: at parse, a list rendered by a macro ("{{ checkpoints() }}") may still be text -#}
+    {%- if execute and (values is string or not values) -%}
+        {%- do exceptions.raise_compiler_error(refused ~ "accepted_values " ~ c ~ " lists no value") -%}
     {%- endif -%}
     {%- set listed = [] -%}
     {%- for v in values -%}
@@ -60,7 +61,7 @@
     {%- do checks.append(('expression_is_true', expression, 'not (' ~ expression ~ ')')) -%}
 {%- endfor -%}
 {%- if not checks -%}
-    {%- do exceptions.raise_compiler_error("column_rules on " ~ model ~ ": no rule given") -%}
+    {%- do exceptions.raise_compiler_error(refused ~ "no rule given") -%}
 {%- endif %}
 with failing as (
     select
